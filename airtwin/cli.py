@@ -1,0 +1,73 @@
+"""The ``airtwin`` command line.
+
+Subcommands:
+    airtwin scenes list                 named scenarios and suites
+    airtwin scenes show NAME|FILE       a scenario's full spec (JSON) and a summary of its geometry
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_scenes_list(args: argparse.Namespace) -> int:
+    from scenes.registry import SUITES, get_scenario, list_scenarios
+
+    print("Scenarios:")
+    for name in list_scenarios():
+        spec = get_scenario(name)
+        print(f"  {name:<18} {spec.description}")
+    print("  (city-NNNNN / city-tiny-NNNNN: any seed; seeds 0-9999 train, 10000-19999 held out)")
+    print("\nSuites:")
+    for suite in SUITES.values():
+        print(f"  {suite.name:<18} [{suite.split}] {suite.description} ({len(suite.scenarios)} scenarios)")
+    return 0
+
+
+def _cmd_scenes_show(args: argparse.Namespace) -> int:
+    from scenes.procedural import generate_city
+    from scenes.registry import get_scenario
+    from scenes.spec import load_scenario
+
+    target = args.name
+    spec = load_scenario(target) if Path(target).suffix in (".toml", ".json") and Path(target).exists() \
+        else get_scenario(target)
+    print(json.dumps(spec.to_dict(), indent=2))
+    radio = spec.radio
+    print(f"\n# {spec.name}: {spec.scene.kind} scene, {radio.carrier_frequency_hz / 1e9:g} GHz, "
+          f"{radio.bandwidth_hz / 1e6:g} MHz over {radio.num_subcarriers} subcarriers "
+          f"({radio.subcarrier_spacing_hz / 1e3:g} kHz spacing), noise {radio.noise_power_dbm:.1f} dBm")
+    for bs in spec.bs:
+        print(f"# BS {bs.name} at {bs.position} m: {bs.array.num_rows}x{bs.array.num_cols} {bs.array.pattern} array")
+    if spec.scene.kind == "procedural":
+        layout = generate_city(spec.scene.city)
+        print(f"# {layout.num_buildings} buildings, heights {layout.heights.min():.1f}-{layout.heights.max():.1f} m, "
+              f"{len(layout.blocks_x)}x{len(layout.blocks_y)} blocks")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airtwin", description="AirTwin: a ray-traced digital twin for 6G air interfaces")
+    sub = parser.add_subparsers(dest="command", required=True)
+    scenes = sub.add_parser("scenes", help="list and inspect scenarios").add_subparsers(dest="scenes_cmd", required=True)
+    scenes.add_parser("list", help="named scenarios and suites").set_defaults(func=_cmd_scenes_list)
+    show = scenes.add_parser("show", help="a scenario's spec")
+    show.add_argument("name", help="scenario name (see `airtwin scenes list`) or a .toml/.json spec file")
+    show.set_defaults(func=_cmd_scenes_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"airtwin: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Typed configuration I/O: nested dataclasses to and from JSON/TOML dictionaries.
+
+Every configuration in AirTwin is a dataclass validated in ``__post_init__``. This
+module converts plain dictionaries (parsed JSON or TOML) into those dataclasses,
+rejecting unknown keys and wrong types with an error that names the field path and
+what is allowed, and converts them back for saving.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+def _describe(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if dataclasses.is_dataclass(tp):
+        return f"a table of {tp.__name__} fields"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{where}: {value!r} matches none of the allowed types ({'; '.join(errors)})")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: {value!r} is not allowed; expected {_describe(tp)}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected {_describe(tp)}, got {type(value).__name__}")
+        return from_dict(tp, value, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"{where}: unsupported annotation {tp!r}")
+
+
+def from_dict(cls: type[T], data: dict[str, Any], where: str | None = None) -> T:
+    """Build dataclass ``cls`` from a dictionary, recursively.
+
+    Raises:
+        ConfigError: for unknown keys (the message lists the allowed ones), missing
+            required keys and values of the wrong type; ``__post_init__`` validation
+            errors propagate as ``ValueError``.
+    """
+    where = where or cls.__name__
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed keys are {sorted(fields)}")
+    kwargs = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    missing = [
+        n for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{where}: missing required key(s) {missing}")
+    return cls(**kwargs)
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass (or nested containers of them) to JSON/TOML-ready plain values; ``None`` fields are dropped."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if value is not None:
+                out[f.name] = to_dict(value)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def load_file(cls: type[T], path: str | Path) -> T:
+    """Load dataclass ``cls`` from a ``.json`` or ``.toml`` file."""
+    path = Path(path)
+    if path.suffix == ".toml":
+        data = tomllib.loads(path.read_text())
+    elif path.suffix == ".json":
+        data = json.loads(path.read_text())
+    else:
+        raise ConfigError(f"{path}: unsupported file type {path.suffix!r}; allowed are '.toml' and '.json'")
+    return from_dict(cls, data, where=f"{path.name}")
+
+
+def save_json(obj: Any, path: str | Path) -> None:
+    """Write a configuration dataclass as indented JSON (atomically: temp file then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(to_dict(obj), indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def check_range(where: str, value: float, low: float | None = None, high: float | None = None,
+                *, low_open: bool = False) -> None:
+    """Raise ``ValueError`` naming ``where`` unless ``low <= value <= high`` (``low < value`` when ``low_open``)."""
+    bad = (low is not None and (value <= low if low_open else value < low)) or (high is not None and value > high)
+    if bad:
+        lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
+        hi = "" if high is None else f"<= {high}"
+        allowed = " and ".join(s for s in (lo, hi) if s)
+        raise ValueError(f"{where} = {value!r} is out of range; allowed: {allowed}")
+
+
+def check_interval(where: str, interval: tuple[float, float], low: float | None = None,
+                   high: float | None = None) -> None:
+    """Raise ``ValueError`` unless ``interval`` is ``(a, b)`` with ``low <= a <= b <= high``."""
+    a, b = interval
+    check_range(f"{where}[0]", a, low, high)
+    check_range(f"{where}[1]", b, low, high)
+    if a > b:
+        raise ValueError(f"{where} = {interval!r}: the first value must not exceed the second")
+
+
+__all__ = ["ConfigError", "from_dict", "to_dict", "load_file", "save_json", "check_range", "check_interval"]

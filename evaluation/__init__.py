@@ -1,0 +1,1 @@
+"""Scenario-suite evaluation of policies and baselines: metrics, plots, reports."""

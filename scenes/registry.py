@@ -1,0 +1,165 @@
+"""Named scenarios and scenario suites.
+
+Scenario names:
+- ``canyon-test``: Sionna's ``simple_street_canyon`` with a small array and few subcarriers (fast tests).
+- ``free-space``: an empty world (no ground): every path is the LoS path (Friis checks).
+- ``munich``, ``etoile``: built-in Sionna city scenes with a rooftop BS.
+- ``city-NNNNN``: the procedural city of seed ``NNNNN`` (any non-negative integer);
+  ``city-tiny-NNNNN`` is a 120 m x 120 m variant for tests.
+
+Procedural seeds are split by area: seeds ``[0, 10000)`` are training areas and
+``[10000, 20000)`` are held-out areas, never used for training or encoder pretraining.
+
+Suites group scenarios; :func:`get_suite` resolves a suite name to scenario names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from scenes.procedural import generate_city
+from scenes.spec import (
+    ArraySpec,
+    BSSite,
+    CityParams,
+    EnvironmentMapConfig,
+    Mobility,
+    RadioConfig,
+    SceneSource,
+    ScenarioSpec,
+    TracingConfig,
+    UERegion,
+)
+
+TRAIN_SEEDS = range(0, 10_000)
+HELDOUT_SEEDS = range(10_000, 20_000)
+
+_CITY_RE = re.compile(r"^city-(tiny-)?(\d{1,9})$")
+
+
+def _canyon_test() -> ScenarioSpec:
+    return ScenarioSpec(
+        name="canyon-test",
+        description="Sionna simple_street_canyon, 1x4 BS array, 16 subcarriers: the fast test scenario.",
+        scene=SceneSource(kind="builtin", name="simple_street_canyon"),
+        bs=(BSSite(name="bs0", position=(-70.0, 0.0, 12.0), array=ArraySpec(num_rows=1, num_cols=4, pattern="tr38901")),),
+        radio=RadioConfig(num_subcarriers=16, bandwidth_hz=10e6),
+        ue=UERegion(min_distance_m=5.0, max_distance_m=200.0),
+        tracing=TracingConfig(samples_per_src=20_000, max_paths=16),
+        environment=EnvironmentMapConfig(size_cells=32, resolution_m=4.0),
+    )
+
+
+def _free_space() -> ScenarioSpec:
+    return ScenarioSpec(
+        name="free-space",
+        description="Empty world: LoS only, for closed-form (Friis) checks.",
+        scene=SceneSource(kind="empty"),
+        bs=(BSSite(name="bs0", position=(0.0, 0.0, 10.0), array=ArraySpec(num_rows=1, num_cols=8, pattern="iso")),),
+        radio=RadioConfig(num_subcarriers=16),
+        ue=UERegion(x_range_m=(5.0, 500.0), y_range_m=(-500.0, 500.0), min_distance_m=5.0, max_distance_m=500.0),
+        mobility=Mobility(model="random_direction"),
+        tracing=TracingConfig(samples_per_src=1_000, max_depth=0),
+        environment=EnvironmentMapConfig(size_cells=16, resolution_m=4.0),
+    )
+
+
+def _munich() -> ScenarioSpec:
+    return ScenarioSpec(
+        name="munich",
+        description="Sionna's Munich scene; rooftop BS with a 4x8 array facing north-east.",
+        scene=SceneSource(kind="builtin", name="munich"),
+        bs=(BSSite(name="bs0", position=(8.5, 21.0, 27.0), orientation_deg=(62.0, 0.0, 0.0),
+                   array=ArraySpec(num_rows=4, num_cols=8)),),
+        ue=UERegion(x_range_m=(-200.0, 300.0), y_range_m=(-150.0, 350.0), min_distance_m=10.0, max_distance_m=400.0),
+    )
+
+
+def _etoile() -> ScenarioSpec:
+    return ScenarioSpec(
+        name="etoile",
+        description="Sionna's Etoile (Paris) scene; mast BS on the place, 4x8 array facing east.",
+        scene=SceneSource(kind="builtin", name="etoile"),
+        bs=(BSSite(name="bs0", position=(0.0, 0.0, 30.0), orientation_deg=(0.0, 0.0, 0.0),
+                   array=ArraySpec(num_rows=4, num_cols=8)),),
+        ue=UERegion(x_range_m=(10.0, 400.0), y_range_m=(-300.0, 300.0), min_distance_m=10.0, max_distance_m=400.0),
+    )
+
+
+def procedural_scenario(seed: int, *, tiny: bool = False) -> ScenarioSpec:
+    """The procedural city scenario of ``seed``.
+
+    The BS stands on a 25 m mast in the middle of the west edge street, facing east
+    (+x) over the area; UEs are anywhere outdoors in front of it.
+    """
+    size = (120.0, 120.0) if tiny else (240.0, 240.0)
+    city = CityParams(seed=seed, size_m=size, block_size_m=(25.0, 45.0) if tiny else (30.0, 70.0))
+    layout = generate_city(city)
+    west_street_x = (layout.bounds[0] + layout.blocks_x[0][0]) / 2 if layout.blocks_x else layout.bounds[0] + 5.0
+    name = f"city-tiny-{seed:05d}" if tiny else f"city-{seed:05d}"
+    split = "held-out" if seed in HELDOUT_SEEDS else "train"
+    return ScenarioSpec(
+        name=name,
+        description=f"Procedural city area, seed {seed} ({split} split).",
+        scene=SceneSource(kind="procedural", city=city),
+        bs=(BSSite(name="bs0", position=(round(west_street_x, 3), 0.0, 25.0), array=ArraySpec(num_rows=2, num_cols=8)),),
+        radio=RadioConfig(num_subcarriers=32),
+        ue=UERegion(min_distance_m=5.0, max_distance_m=1e4),
+        tracing=TracingConfig(samples_per_src=50_000 if tiny else 100_000),
+        environment=EnvironmentMapConfig(size_cells=64, resolution_m=2.0 if tiny else 4.0),
+    )
+
+
+_FIXED = {
+    "canyon-test": _canyon_test,
+    "free-space": _free_space,
+    "munich": _munich,
+    "etoile": _etoile,
+}
+
+
+def get_scenario(name: str) -> ScenarioSpec:
+    """Look up a named scenario. Raises ``ValueError`` listing the names allowed."""
+    if name in _FIXED:
+        return _FIXED[name]()
+    match = _CITY_RE.match(name)
+    if match:
+        return procedural_scenario(int(match.group(2)), tiny=bool(match.group(1)))
+    raise ValueError(f"unknown scenario {name!r}; allowed: {', '.join(_FIXED)}, city-NNNNN, city-tiny-NNNNN")
+
+
+@dataclass(frozen=True)
+class ScenarioSuite:
+    """A named group of scenarios; ``split`` says what the areas may be used for."""
+
+    name: str
+    scenarios: tuple[str, ...]
+    split: str
+    description: str = ""
+
+
+SUITES: dict[str, ScenarioSuite] = {
+    s.name: s for s in (
+        ScenarioSuite("tiny", ("canyon-test", "city-tiny-00000"), "test", "Two small scenes for tests and smoke runs."),
+        ScenarioSuite("builtin", ("munich", "etoile"), "test", "Sionna's built-in city scenes."),
+        ScenarioSuite("procedural-train", tuple(f"city-{s:05d}" for s in range(16)), "train",
+                      "16 procedural training areas (seeds 0-15)."),
+        ScenarioSuite("procedural-heldout", tuple(f"city-{s:05d}" for s in range(10_000, 10_004)), "held-out",
+                      "4 procedural areas never seen in training (seeds 10000-10003)."),
+        ScenarioSuite("default", ("munich", "etoile", "city-10000", "city-10001"), "test",
+                      "Built-in scenes and held-out procedural areas."),
+    )
+}
+
+
+def get_suite(name: str) -> ScenarioSuite:
+    """Look up a suite by name. Raises ``ValueError`` listing the suites."""
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r}; allowed: {', '.join(SUITES)}")
+    return SUITES[name]
+
+
+def list_scenarios() -> list[str]:
+    """Names of the fixed scenarios plus one example of each procedural family."""
+    return [*_FIXED, "city-00000", "city-tiny-00000", "city-10000"]

@@ -1,0 +1,114 @@
+"""The twin's result type: :class:`ChannelBatch`, everything the ray tracer says about a batch of UEs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+#: Path loss reported for a UE that no path reaches [dB] (path gain is ``-NO_PATH_LOSS_DB``).
+NO_PATH_LOSS_DB = 300.0
+
+
+@dataclass
+class ChannelBatch:
+    """Channels from one serving BS to ``num_ue`` single-antenna UEs at one time instant.
+
+    All arrays are NumPy; angles are in radians in the world frame (zenith ``theta``
+    from +z, azimuth ``phi`` from +x towards +y), delays in seconds, powers in dB.
+    A UE with no path has an all-zero channel, ``has_paths = False``, path gain
+    ``-NO_PATH_LOSS_DB``, zero precoders, and no NaN anywhere.
+
+    Attributes:
+        csi: ``[num_ue, num_bs_ant, num_subcarriers]`` complex64, channel frequency response
+            ``h[u, a, k]`` (unitless, includes path loss and antenna patterns; absolute
+            propagation delay kept, not normalised).
+        csi_evolution: ``[num_ue, num_time_steps, num_bs_ant, num_subcarriers]`` complex64 or None:
+            the same paths evolved by their Doppler shifts at ``t = i * time_step_s``
+            (geometry frozen at the trace; see ``Twin.trace``).
+        los: ``[num_ue]`` bool, a valid path without any interaction exists.
+        has_paths: ``[num_ue]`` bool.
+        path_gain_db: ``[num_ue]`` float32, ``10 log10(sum_p mean_ant |a_p|^2)`` [dB].
+        path_loss_db: ``[num_ue]`` float32, ``-path_gain_db`` [dB].
+        snr_db: ``[num_ue]`` float32, single-antenna-equivalent SNR ``P_tx + PG - N`` [dB]
+            (add a beam's array gain, ``beam_gain_db - path_gain_db``, for the beamformed SNR).
+        path_valid: ``[num_ue, max_paths]`` bool; per-path arrays below are zero where invalid.
+        path_delay_s: ``[num_ue, max_paths]`` float32 [s].
+        path_power_db: ``[num_ue, max_paths]`` float32, ``mean_ant |a_p|^2`` [dB] (floored).
+        path_aod_theta, path_aod_phi, path_aoa_theta, path_aoa_phi: ``[num_ue, max_paths]`` float32 [rad].
+        path_doppler_hz: ``[num_ue, max_paths]`` float32 [Hz].
+        path_num_interactions: ``[num_ue, max_paths]`` int8, bounces (0 for the LoS path).
+        beam_gain_db: ``[num_ue, num_beams]`` float32, ``10 log10 mean_k |h_k^T w_b|^2`` [dB].
+        best_beam: ``[num_ue]`` int64, argmax of ``beam_gain_db`` (0 for no-path UEs).
+        precoders: ``[num_ue, num_subbands, num_bs_ant]`` complex64, unit-norm eigen-precoders.
+        ue_positions: ``[num_ue, 3]`` float32 [m].
+        ue_velocities: ``[num_ue, 3]`` float32 [m/s].
+        bs_position: ``[3]`` float32 [m].
+        height_map: ``[map_cells, map_cells]`` float32 building heights around the BS [m]
+            (row = y, column = x, centred on the BS; see ``twin.geometry.height_map_around``).
+        height_map_resolution_m: cell side of ``height_map`` [m].
+        subcarrier_frequencies_hz: ``[num_subcarriers]`` float64, baseband offsets from the carrier [Hz].
+        time_step_s: spacing of ``csi_evolution`` [s] (0 when absent).
+        scenario: scenario name; ``bs_name``: serving BS; ``seed``: tracer seed used.
+    """
+
+    csi: np.ndarray
+    los: np.ndarray
+    has_paths: np.ndarray
+    path_gain_db: np.ndarray
+    path_loss_db: np.ndarray
+    snr_db: np.ndarray
+    path_valid: np.ndarray
+    path_delay_s: np.ndarray
+    path_power_db: np.ndarray
+    path_aod_theta: np.ndarray
+    path_aod_phi: np.ndarray
+    path_aoa_theta: np.ndarray
+    path_aoa_phi: np.ndarray
+    path_doppler_hz: np.ndarray
+    path_num_interactions: np.ndarray
+    beam_gain_db: np.ndarray
+    best_beam: np.ndarray
+    precoders: np.ndarray
+    ue_positions: np.ndarray
+    ue_velocities: np.ndarray
+    bs_position: np.ndarray
+    height_map: np.ndarray
+    height_map_resolution_m: float
+    subcarrier_frequencies_hz: np.ndarray
+    scenario: str
+    bs_name: str
+    seed: int
+    csi_evolution: np.ndarray | None = None
+    time_step_s: float = 0.0
+
+    @property
+    def num_ue(self) -> int:
+        return int(self.csi.shape[0])
+
+    @property
+    def num_bs_ant(self) -> int:
+        return int(self.csi.shape[1])
+
+    @property
+    def num_subcarriers(self) -> int:
+        return int(self.csi.shape[2])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """All array-valued fields by name (``csi_evolution`` only when present)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                out[f.name] = value
+        return out
+
+    def select(self, index: np.ndarray | slice) -> ChannelBatch:
+        """The sub-batch of UEs ``index`` (per-UE arrays indexed, shared ones kept)."""
+        per_ue = {name for name, v in self.arrays().items() if v.ndim >= 1 and v.shape[0] == self.num_ue
+                  and name not in ("bs_position", "height_map", "subcarrier_frequencies_hz")}
+        kwargs = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kwargs[f.name] = value[index] if f.name in per_ue else value
+        return ChannelBatch(**kwargs)

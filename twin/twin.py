@@ -1,0 +1,344 @@
+"""The digital twin: one scenario, one Sionna RT scene, batched ray tracing to :class:`ChannelBatch`."""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+
+from scenes.procedural import CityLayout, generate_city
+from scenes.spec import ScenarioSpec
+from twin.backend import sionna_rt
+from twin.beams import Codebook, beam_gains, dft_codebook, eigen_precoders, to_db
+from twin.channel import NO_PATH_LOSS_DB, ChannelBatch
+from twin.geometry import OutdoorRaster, height_map_around
+from twin.mobility import MotionState, init_motion, sample_drops, step_motion
+
+#: Resolution of the outdoor raster used to place UEs in non-procedural scenes [m].
+OUTDOOR_RASTER_M = 1.0
+#: Minimum clearance between a UE and a building wall [m].
+UE_WALL_MARGIN_M = 1.0
+
+
+def subcarrier_offsets_hz(num_subcarriers: int, spacing_hz: float) -> np.ndarray:
+    """Baseband subcarrier frequencies ``[num_subcarriers]`` [Hz], centred on the carrier (as Sionna's)."""
+    if num_subcarriers % 2 == 0:
+        idx = np.arange(-num_subcarriers // 2, num_subcarriers // 2)
+    else:
+        idx = np.arange(-(num_subcarriers - 1) // 2, (num_subcarriers - 1) // 2 + 1)
+    return idx * spacing_hz
+
+
+class Twin:
+    """A ray-traced digital twin of one scenario.
+
+    The scene is loaded once; one BS (``serving_bs``) is placed as Sionna transmitter
+    and every call to :meth:`trace` traces a whole batch of UEs (Sionna receivers) in
+    one ``PathSolver`` call. A ``Twin`` owns a Sionna scene, which must not be shared
+    across threads: use one twin per process (or per thread).
+
+    Example::
+
+        twin = Twin(get_scenario("canyon-test"))
+        rng = np.random.default_rng(0)
+        ue = twin.sample_ue_positions(16, rng)
+        batch = twin.trace(ue)          # batch.csi: [16, num_bs_ant, num_subcarriers]
+    """
+
+    def __init__(self, spec: ScenarioSpec, *, serving_bs: int | str = 0):
+        rt, mi = sionna_rt()
+        self._rt, self._mi = rt, mi
+        self.spec = spec
+        self.layout: CityLayout | None = generate_city(spec.scene.city) if spec.scene.kind == "procedural" else None
+        self.scene = self._load_scene()
+        self.scene.frequency = spec.radio.carrier_frequency_hz
+        self.scene.bandwidth = spec.radio.bandwidth_hz
+        ue_arr = spec.ue.array
+        self.scene.rx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern=ue_arr.pattern,
+                                             polarization=ue_arr.polarization)
+        self._solver = rt.PathSolver()
+        self._receivers: list = []
+        self._transmitter = None
+        self._height_maps: dict[int, np.ndarray] = {}
+        self.frequencies_hz = subcarrier_offsets_hz(spec.radio.num_subcarriers, spec.radio.subcarrier_spacing_hz)
+        self.serving_bs = serving_bs
+
+    # ------------------------------------------------------------------ set-up
+    def _load_scene(self):
+        rt = self._rt
+        source = self.spec.scene
+        if source.kind == "builtin":
+            return rt.load_scene(getattr(rt.scene, source.name))
+        if source.kind == "xml":
+            return rt.load_scene(source.path)
+        if source.kind == "procedural":
+            return rt.load_scene_from_string(self.layout.to_xml())
+        return rt.load_scene()
+
+    @property
+    def serving_bs(self) -> int:
+        """Index into ``spec.bs`` of the BS traced by :meth:`trace`; settable by index or name."""
+        return self._bs_index
+
+    @serving_bs.setter
+    def serving_bs(self, bs: int | str) -> None:
+        names = [b.name for b in self.spec.bs]
+        if isinstance(bs, str):
+            if bs not in names:
+                raise ValueError(f"serving_bs = {bs!r} is not a BS of {self.spec.name}; allowed: {names}")
+            bs = names.index(bs)
+        if not 0 <= bs < len(names):
+            raise ValueError(f"serving_bs = {bs} is out of range; allowed: 0..{len(names) - 1}")
+        rt, mi = self._rt, self._mi
+        site = self.spec.bs[bs]
+        if self._transmitter is not None:
+            self.scene.remove(self._transmitter.name)
+        arr = site.array
+        self.scene.tx_array = rt.PlanarArray(num_rows=arr.num_rows, num_cols=arr.num_cols,
+                                             vertical_spacing=arr.vertical_spacing,
+                                             horizontal_spacing=arr.horizontal_spacing,
+                                             pattern=arr.pattern, polarization=arr.polarization)
+        yaw, pitch, roll = (math.radians(a) for a in site.orientation_deg)
+        self._transmitter = rt.Transmitter(name=f"bs-{site.name}", position=mi.Point3f(*map(float, site.position)),
+                                           orientation=mi.Point3f(yaw, pitch, roll))
+        self.scene.add(self._transmitter)
+        self._bs_index = bs
+        self.codebook: Codebook = dft_codebook(arr, self.spec.codebook.oversampling_h,
+                                               self.spec.codebook.oversampling_v)
+
+    @property
+    def bs_position(self) -> np.ndarray:
+        """Serving BS position ``[3]`` [m]."""
+        return np.asarray(self.spec.bs[self._bs_index].position, dtype=np.float64)
+
+    @property
+    def height_map(self) -> np.ndarray:
+        """Building height map ``[cells, cells]`` [m] centred on the serving BS (cached per BS)."""
+        if self._bs_index not in self._height_maps:
+            env = self.spec.environment
+            self._height_maps[self._bs_index] = height_map_around(
+                self.scene.mi_scene, tuple(self.bs_position[:2]), env.size_cells, env.resolution_m)
+        return self._height_maps[self._bs_index]
+
+    # ------------------------------------------------------------------ where UEs may be
+    @cached_property
+    def area_bounds(self) -> tuple[float, float, float, float]:
+        """Box UEs are drawn from ``(x_min, y_min, x_max, y_max)`` [m]: the UE region, else the scene's extent."""
+        ue = self.spec.ue
+        if self.layout is not None:
+            bx = self.layout.bounds
+        elif self.spec.scene.kind == "empty" or not self.scene.mi_scene.bbox().valid():
+            r = min(ue.max_distance_m, 2000.0)
+            x, y = self.bs_position[:2]
+            bx = (x - r, y - r, x + r, y + r)
+        else:
+            bb = self.scene.mi_scene.bbox()
+            bx = (float(bb.min.x), float(bb.min.y), float(bb.max.x), float(bb.max.y))
+        x0, x1 = ue.x_range_m if ue.x_range_m is not None else (bx[0], bx[2])
+        y0, y1 = ue.y_range_m if ue.y_range_m is not None else (bx[1], bx[3])
+        return (max(x0, bx[0]), max(y0, bx[1]), min(x1, bx[2]), min(y1, bx[3]))
+
+    @cached_property
+    def _outdoor_raster(self) -> OutdoorRaster:
+        return OutdoorRaster.from_scene(self.scene.mi_scene, self.area_bounds, OUTDOOR_RASTER_M)
+
+    def is_outdoor(self, xy: np.ndarray) -> np.ndarray:
+        """``[..., 2] -> [...]`` bool: not inside (or within 1 m of) a building."""
+        if self.layout is not None:
+            return self.layout.is_outdoor(xy, margin_m=UE_WALL_MARGIN_M)
+        if self.spec.scene.kind == "empty":
+            return np.ones(np.shape(xy)[:-1], dtype=bool)
+        return self._outdoor_raster.is_outdoor(xy, margin_m=UE_WALL_MARGIN_M)
+
+    def is_free(self, xy: np.ndarray) -> np.ndarray:
+        """``[..., 2] -> [...]`` bool: outdoor and inside the UE region (box and distance ring of the serving BS)."""
+        xy = np.asarray(xy, dtype=np.float64)
+        ue = self.spec.ue
+        x0, y0, x1, y1 = self.area_bounds
+        d = np.linalg.norm(xy - self.bs_position[:2], axis=-1)
+        in_region = ((xy[..., 0] >= x0) & (xy[..., 0] <= x1) & (xy[..., 1] >= y0) & (xy[..., 1] <= y1)
+                     & (d >= ue.min_distance_m) & (d <= ue.max_distance_m))
+        return in_region & self.is_outdoor(xy)
+
+    def sample_ue_positions(self, num_ue: int, rng: np.random.Generator) -> np.ndarray:
+        """``[num_ue, 3]`` outdoor UE positions drawn uniformly over the UE region [m]."""
+        return sample_drops(self.is_free, self.area_bounds, num_ue, self.spec.ue.height_m, rng)
+
+    def init_motion(self, num_ue: int, rng: np.random.Generator) -> MotionState:
+        """Drop ``num_ue`` UEs and draw their speeds and headings (``spec.mobility``)."""
+        return init_motion(self.sample_ue_positions(num_ue, rng), self.spec.mobility, rng, self.is_free)
+
+    def advance(self, state: MotionState, dt: float, rng: np.random.Generator) -> MotionState:
+        """Move UEs by ``dt`` seconds along streets (no tracing; call :meth:`trace` on the new state)."""
+        return step_motion(state, dt, self.spec.mobility, self.is_free, rng)
+
+    def radio_map(self, cell_size_m: float = 5.0, *, samples_per_tx: int = 1_000_000, seed: int | None = None):
+        """Path-gain map of the serving BS over the UE area (see :func:`twin.radio_map.compute_radio_map`)."""
+        from twin.radio_map import compute_radio_map
+
+        return compute_radio_map(self, cell_size_m, samples_per_tx=samples_per_tx, seed=seed)
+
+    # ------------------------------------------------------------------ tracing
+    def _place_receivers(self, positions: np.ndarray, velocities: np.ndarray) -> None:
+        rt, mi = self._rt, self._mi
+        n = positions.shape[0]
+        while len(self._receivers) > n:
+            self.scene.remove(self._receivers.pop().name)
+        for i, rx in enumerate(self._receivers):
+            rx.position = mi.Point3f(*map(float, positions[i]))
+            rx.velocity = mi.Vector3f(*map(float, velocities[i]))
+        for i in range(len(self._receivers), n):
+            rx = rt.Receiver(name=f"ue-{i}", position=mi.Point3f(*map(float, positions[i])),
+                             velocity=mi.Vector3f(*map(float, velocities[i])))
+            self.scene.add(rx)
+            self._receivers.append(rx)
+
+    def trace_paths(self, positions: np.ndarray, velocities: np.ndarray | None = None, *, seed: int | None = None):
+        """Place the UEs and run Sionna's ``PathSolver`` once; returns the raw ``sionna.rt.Paths``."""
+        positions, velocities = _check_positions(positions, velocities)
+        self._place_receivers(positions, velocities)
+        t = self.spec.tracing
+        return self._solver(self.scene, max_depth=t.max_depth, max_num_paths_per_src=t.max_num_paths_per_src,
+                            samples_per_src=t.samples_per_src, synthetic_array=True, los=t.los,
+                            specular_reflection=t.specular_reflection, diffuse_reflection=t.diffuse_reflection,
+                            refraction=t.refraction, diffraction=t.diffraction,
+                            seed=t.seed if seed is None else int(seed))
+
+    def trace(self, positions: np.ndarray, velocities: np.ndarray | None = None, *, seed: int | None = None,
+              num_time_steps: int = 1, time_step_s: float | None = None) -> ChannelBatch:
+        """Trace a batch of UEs in one ``PathSolver`` call.
+
+        Args:
+            positions: ``[num_ue, 3]`` UE positions [m].
+            velocities: ``[num_ue, 3]`` UE velocities [m/s] (zeros if None); they set the paths' Doppler shifts.
+            seed: tracer seed; ``spec.tracing.seed`` if None. Same positions and seed give identical outputs.
+            num_time_steps, time_step_s: when ``num_time_steps > 1``, ``csi_evolution`` holds the
+                channel at ``t = i * time_step_s`` obtained by rotating each path's phase by its
+                Doppler shift, ``a_p(t) = a_p exp(j 2π f_D,p t)``, with the geometry (delays, angles,
+                gains) frozen at the trace. This is accurate while UEs move much less than the
+                distance over which paths change (a few metres); re-trace beyond that.
+        """
+        if num_time_steps < 1:
+            raise ValueError(f"num_time_steps = {num_time_steps}; allowed: an integer >= 1")
+        if num_time_steps > 1 and (time_step_s is None or time_step_s <= 0):
+            raise ValueError("time_step_s must be > 0 when num_time_steps > 1")
+        positions, velocities = _check_positions(positions, velocities)
+        used_seed = self.spec.tracing.seed if seed is None else int(seed)
+        paths = self.trace_paths(positions, velocities, seed=used_seed)
+        return self._to_batch(paths, positions, velocities, used_seed, num_time_steps, time_step_s or 0.0)
+
+    def _to_batch(self, paths, positions: np.ndarray, velocities: np.ndarray, seed: int,
+                  num_time_steps: int, time_step_s: float) -> ChannelBatch:
+        spec = self.spec
+        n = positions.shape[0]
+        a_re, a_im = paths.a
+        a = (np.asarray(a_re, dtype=np.float32) + 1j * np.asarray(a_im, dtype=np.float32))[:, 0, 0, :, :]  # [N, A, P]
+        num_ant = a.shape[1]
+        valid = np.asarray(paths.valid, dtype=bool).reshape(n, -1)  # [N, P]
+        num_paths = valid.shape[1]
+        if num_paths:
+            tau = np.asarray(paths.tau, dtype=np.float64).reshape(n, num_paths)
+            inter = np.asarray(paths.interactions).reshape(-1, n, num_paths)  # [D, N, P]
+            angles = [np.asarray(x, dtype=np.float32).reshape(n, num_paths)
+                      for x in (paths.theta_t, paths.phi_t, paths.theta_r, paths.phi_r, paths.doppler)]
+        else:
+            tau = np.zeros((n, 0))
+            inter = np.zeros((0, n, 0), dtype=np.uint32)
+            angles = [np.zeros((n, 0), dtype=np.float32) for _ in range(5)]
+        a = np.where(valid[:, None, :], a, 0.0)
+        tau = np.where(valid, tau, 0.0)
+
+        # Canonical path order (valid first, then by delay and departure angles) so that the
+        # CSI sum does not depend on the order in which the tracer's threads found the paths.
+        order = np.lexsort((angles[0], angles[1], tau, ~valid), axis=-1)
+        take = np.take_along_axis
+        valid, tau = take(valid, order, 1), take(tau, order, 1)
+        a = take(a, order[:, None, :], 2)
+        inter = take(inter, np.broadcast_to(order[None], inter.shape), 2) if inter.size else inter
+        angles = [take(x, order, 1) for x in angles]
+        doppler = angles[4]
+
+        # CSI: h[u, a, k] = sum_p a_p exp(-j 2π f_k τ_p); with Doppler evolution a_p(t) = a_p exp(j 2π f_D t).
+        freqs = self.frequencies_hz
+        phase = np.exp(-2j * np.pi * tau[:, :, None] * freqs[None, None, :])  # [N, P, K]
+        a64 = a.astype(np.complex128)
+        csi = np.einsum("nap,npk->nak", a64, phase, optimize=True).astype(np.complex64)
+        csi_evolution = None
+        if num_time_steps > 1:
+            t = np.arange(num_time_steps) * time_step_s
+            rot = np.exp(2j * np.pi * doppler[:, None, :].astype(np.float64) * t[None, :, None])  # [N, T, P]
+            csi_evolution = np.einsum("nap,ntp,npk->ntak", a64, rot, phase, optimize=True).astype(np.complex64)
+
+        num_inter = (inter != 0).sum(axis=0).astype(np.int8) if inter.size else np.zeros((n, num_paths), np.int8)
+        los = (valid & (num_inter == 0)).any(axis=1)
+        power = np.mean(np.abs(a.astype(np.complex128)) ** 2, axis=1) * valid  # [N, P]
+        gain = power.sum(axis=1)
+        has_paths = gain > 0
+        path_gain_db = np.where(has_paths, to_db(gain), -NO_PATH_LOSS_DB)
+
+        # Per-path outputs: strongest `max_paths`, padded.
+        m = spec.tracing.max_paths
+        strongest = np.argsort(-power, axis=1, kind="stable")[:, :m]
+        kept = min(m, num_paths)
+
+        def pad(x: np.ndarray, dtype) -> np.ndarray:
+            out = np.zeros((n, m), dtype=dtype)
+            out[:, :kept] = take(x, strongest, 1)
+            return out
+
+        p_valid = pad(valid, bool)
+        p_power_db = np.where(p_valid, pad(to_db(power), np.float32), 0.0).astype(np.float32)
+
+        gains = beam_gains(csi, self.codebook.weights)
+        best = np.where(has_paths, np.argmax(gains, axis=1), 0)
+        radio = spec.radio
+        f32 = np.float32
+        return ChannelBatch(
+            csi=csi,
+            csi_evolution=csi_evolution,
+            los=los,
+            has_paths=has_paths,
+            path_gain_db=path_gain_db.astype(f32),
+            path_loss_db=(-path_gain_db).astype(f32),
+            snr_db=(radio.tx_power_dbm + path_gain_db - radio.noise_power_dbm).astype(f32),
+            path_valid=p_valid,
+            path_delay_s=pad(tau, f32),
+            path_power_db=p_power_db,
+            path_aod_theta=pad(angles[0], f32),
+            path_aod_phi=pad(angles[1], f32),
+            path_aoa_theta=pad(angles[2], f32),
+            path_aoa_phi=pad(angles[3], f32),
+            path_doppler_hz=pad(doppler, f32),
+            path_num_interactions=pad(num_inter, np.int8),
+            beam_gain_db=to_db(gains).astype(f32),
+            best_beam=best.astype(np.int64),
+            precoders=eigen_precoders(csi, spec.codebook.num_subbands),
+            ue_positions=positions.astype(f32),
+            ue_velocities=velocities.astype(f32),
+            bs_position=self.bs_position.astype(f32),
+            height_map=self.height_map,
+            height_map_resolution_m=spec.environment.resolution_m,
+            subcarrier_frequencies_hz=freqs.astype(np.float64),
+            scenario=spec.name,
+            bs_name=spec.bs[self._bs_index].name,
+            seed=seed,
+            time_step_s=float(time_step_s),
+        )
+
+
+def _check_positions(positions: np.ndarray, velocities: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 2 or positions.shape[1] != 3 or positions.shape[0] < 1:
+        raise ValueError(f"positions must have shape [num_ue >= 1, 3], got {positions.shape}")
+    if not np.isfinite(positions).all():
+        raise ValueError("positions must be finite")
+    if velocities is None:
+        velocities = np.zeros_like(positions)
+    velocities = np.asarray(velocities, dtype=np.float64)
+    if velocities.shape != positions.shape:
+        raise ValueError(f"velocities must have the shape of positions {positions.shape}, got {velocities.shape}")
+    if not np.isfinite(velocities).all():
+        raise ValueError("velocities must be finite")
+    return positions, velocities
+
