@@ -266,6 +266,11 @@ class TracingConfig:
     diffraction: bool = True
     """First-order edge diffraction (street corners); it adds coverage in built-up scenes."""
     seed: int = 42
+    deterministic: bool = True
+    """Use Sionna's deterministic candidate generator. Without it, the multi-threaded tracer
+    finds slightly different path sets from run to run even with the same seed. Measured on
+    Munich (2 cores, 1e5 samples): 64 UEs take 0.87 s and 1.6 GB instead of 0.67 s and 0.5 GB;
+    256 UEs take 5 GB. Turn off for very large batches when bit-exact repeats do not matter."""
     max_paths: int = 32
     """Paths kept per UE in the per-path outputs (strongest first)."""
 

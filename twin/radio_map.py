@@ -41,6 +41,10 @@ def compute_radio_map(twin, cell_size_m: float = 5.0, *, samples_per_tx: int = 1
                       seed: int | None = None) -> RadioMap:
     """Radio map of ``twin``'s serving BS over its UE area, at the UE height.
 
+    The map is computed for a single element of the BS array (same pattern, polarisation
+    and orientation), so that it is the per-antenna path gain, as ``ChannelBatch.path_gain_db``
+    is, and not the gain of one particular precoder.
+
     Args:
         twin: a :class:`twin.twin.Twin`.
         cell_size_m: cell side [m].
@@ -53,18 +57,25 @@ def compute_radio_map(twin, cell_size_m: float = 5.0, *, samples_per_tx: int = 1
     x0, y0, x1, y1 = twin.area_bounds
     t = twin.spec.tracing
     h = twin.spec.ue.height_m
-    rm = rt.RadioMapSolver()(
-        twin.scene,
-        center=mi.Point3f((x0 + x1) / 2, (y0 + y1) / 2, h),
-        orientation=mi.Point3f(0.0, 0.0, 0.0),
-        size=mi.Point2f(x1 - x0, y1 - y0),
-        cell_size=mi.Point2f(cell_size_m, cell_size_m),
-        samples_per_tx=int(samples_per_tx),
-        max_depth=t.max_depth, los=t.los, specular_reflection=t.specular_reflection,
-        diffuse_reflection=t.diffuse_reflection, refraction=t.refraction, diffraction=t.diffraction,
-        seed=t.seed if seed is None else int(seed),
-    )
+    arr = twin.spec.bs[twin.serving_bs].array
+    full_array = twin.scene.tx_array
+    twin.scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern=arr.pattern, polarization=arr.polarization)
+    try:
+        rm = rt.RadioMapSolver()(
+            twin.scene,
+            center=mi.Point3f((x0 + x1) / 2, (y0 + y1) / 2, h),
+            orientation=mi.Point3f(0.0, 0.0, 0.0),
+            size=mi.Point2f(x1 - x0, y1 - y0),
+            cell_size=mi.Point2f(cell_size_m, cell_size_m),
+            samples_per_tx=int(samples_per_tx),
+            max_depth=t.max_depth, los=t.los, specular_reflection=t.specular_reflection,
+            diffuse_reflection=t.diffuse_reflection, refraction=t.refraction, diffraction=t.diffraction,
+            seed=t.seed if seed is None else int(seed),
+        )
+    finally:
+        twin.scene.tx_array = full_array
     gain = np.asarray(rm.path_gain, dtype=np.float64)[0]  # [num_y, num_x]
     centers = np.asarray(rm.cell_centers, dtype=np.float64)  # [num_y, num_x, 3]
     gain_db = np.where(gain > 0, to_db(gain), -NO_PATH_LOSS_DB).astype(np.float32)
     return RadioMap(gain_db, centers[0, :, 0], centers[:, 0, 1], h, twin.bs_position.astype(np.float32))
+

@@ -57,7 +57,7 @@ class Twin:
         ue_arr = spec.ue.array
         self.scene.rx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern=ue_arr.pattern,
                                              polarization=ue_arr.polarization)
-        self._solver = rt.PathSolver()
+        self._solver = rt.PathSolver(deterministic=spec.tracing.deterministic)
         self._receivers: list = []
         self._transmitter = None
         self._height_maps: dict[int, np.ndarray] = {}
