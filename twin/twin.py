@@ -246,6 +246,9 @@ class Twin:
             tau = np.zeros((n, 0))
             inter = np.zeros((0, n, 0), dtype=np.uint32)
             angles = [np.zeros((n, 0), dtype=np.float32) for _ in range(5)]
+        # Sionna 2.2's deterministic candidate generator emits some spurious "valid" paths with
+        # NaN coefficients (zero angles, duplicated delay); they carry no field and are dropped.
+        valid &= np.isfinite(a).all(axis=1)
         a = np.where(valid[:, None, :], a, 0.0)
         tau = np.where(valid, tau, 0.0)
 
