@@ -7,8 +7,10 @@ Scenario names:
 - ``city-NNNNN``: the procedural city of seed ``NNNNN`` (any non-negative integer);
   ``city-tiny-NNNNN`` is a 120 m x 120 m variant for tests.
 
-Procedural seeds are split by area: seeds ``[0, 10000)`` are training areas and
-``[10000, 20000)`` are held-out areas, never used for training or encoder pretraining.
+Procedural seeds are split by area: seeds ``[0, 10000)`` are training areas (every
+seed ``= 7 mod 8`` of them is a validation area) and ``[10000, 20000)`` are held-out
+test areas, never used for training or encoder pretraining. Built-in scenes are test
+areas too. :func:`area_split` gives the split of any scenario name.
 
 Suites group scenarios; :func:`get_suite` resolves a suite name to scenario names.
 """
@@ -127,6 +129,18 @@ def get_scenario(name: str) -> ScenarioSpec:
     if match:
         return procedural_scenario(int(match.group(2)), tiny=bool(match.group(1)))
     raise ValueError(f"unknown scenario {name!r}; allowed: {', '.join(_FIXED)}, city-NNNNN, city-tiny-NNNNN")
+
+
+def area_split(name: str) -> str:
+    """``"train"``, ``"validation"`` or ``"test"`` for a scenario name: a property of the area, not of a suite."""
+    match = _CITY_RE.match(name)
+    if match:
+        seed = int(match.group(2))
+        if seed in HELDOUT_SEEDS or seed not in TRAIN_SEEDS:
+            return "test"
+        return "validation" if seed % 8 == 7 else "train"
+    get_scenario(name)  # raises for unknown names
+    return "test"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,220 @@
+"""Run a generation plan: local worker processes or Ray tasks, resumable, with a manifest.
+
+Every shard is written under a temporary name and renamed when complete, and the
+manifest (``manifest.json``, rewritten atomically) records each finished shard with
+its sha256. Re-running the same command resumes: recorded shards whose checksum
+matches are kept, everything else is (re)generated. A recorded shard whose checksum
+does not match is corruption and stops the run with an error naming the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from importlib import metadata
+from pathlib import Path
+
+from airtwin.config import to_dict
+from datagen.plan import GenerateConfig, ShardTask, plan_shards
+from datagen.schema import FORMAT_NAME, MANIFEST_NAME, SCHEMA_VERSION
+from datagen.shard import ShardRecord, file_sha256, trace_shard, write_shard
+from scenes.registry import area_split, get_scenario, get_suite
+
+
+class DatasetError(RuntimeError):
+    """A dataset directory is inconsistent: corrupted shard, other settings, missing manifest."""
+
+
+# ---------------------------------------------------------------------- one process's work
+_TWINS: dict[str, object] = {}
+_MAX_TWINS = 2
+
+
+def _twin_for(scenario: str):
+    """A twin per scenario and process (Sionna scenes are not shared across threads)."""
+    from twin.twin import Twin
+
+    if scenario not in _TWINS:
+        while len(_TWINS) >= _MAX_TWINS:
+            _TWINS.pop(next(iter(_TWINS)))
+        _TWINS[scenario] = Twin(get_scenario(scenario))
+    return _TWINS[scenario]
+
+
+def _limit_threads(threads: int | None) -> None:
+    if threads:
+        import drjit
+
+        drjit.set_thread_count(threads)
+
+
+def run_task(task: ShardTask, cfg: GenerateConfig, out_dir: str, threads: int | None = None) -> ShardRecord:
+    """Generate, write and checksum one shard (runs in a worker process or a Ray task)."""
+    _limit_threads(threads)
+    samples, batch = trace_shard(_twin_for(task.scenario), task, cfg)
+    digest = write_shard(Path(out_dir) / task.file_name, task, samples, batch, cfg)
+    return ShardRecord(task.file_name, task.index, task.scenario, task.split, task.num_samples, digest)
+
+
+# ---------------------------------------------------------------------- backends
+def _run_local(tasks: list[ShardTask], cfg: GenerateConfig, out_dir: Path, workers: int) -> Iterator[ShardRecord]:
+    if workers == 1:
+        for task in tasks:
+            yield run_task(task, cfg, str(out_dir))
+        return
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    # "spawn": Dr.Jit and Mitsuba are not fork-safe.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        pending = {pool.submit(run_task, t, cfg, str(out_dir), threads) for t in tasks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+
+
+def _run_ray(tasks: list[ShardTask], cfg: GenerateConfig, out_dir: Path, workers: int) -> Iterator[ShardRecord]:
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("--backend ray needs Ray: pip install -e '.[ray]'") from exc
+    started_here = not ray.is_initialized()
+    if started_here:
+        # Connects to a running cluster when RAY_ADDRESS is set (after `ray start`), else starts a local one.
+        kwargs = {} if os.environ.get("RAY_ADDRESS") else {"num_cpus": workers, "include_dashboard": False}
+        ray.init(log_to_driver=False, **kwargs)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=2)(run_task)
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pending = [remote.remote(t, cfg, str(out_dir.resolve()), threads) for t in tasks]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                yield ray.get(ref)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+BACKENDS: dict[str, Callable[..., Iterator[ShardRecord]]] = {"local": _run_local, "ray": _run_ray}
+
+
+# ---------------------------------------------------------------------- manifest
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("airtwin", "sionna", "sionna-rt", "mitsuba", "drjit", "numpy", "h5py", "torch"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def new_manifest(cfg: GenerateConfig) -> dict:
+    suite = get_suite(cfg.suite)
+    scenarios = [{"index": i, "name": n, "split": area_split(n), "spec": get_scenario(n).to_dict()}
+                 for i, n in enumerate(suite.scenarios)]
+    splits = {s: [sc["name"] for sc in scenarios if sc["split"] == s] for s in ("train", "validation", "test")}
+    return {"format": FORMAT_NAME, "schema_version": SCHEMA_VERSION, "config": to_dict(cfg),
+            "suite": dataclasses.asdict(suite), "scenarios": scenarios, "splits": splits,
+            "versions": _versions(), "shards": [], "complete": False}
+
+
+def write_manifest(out_dir: Path, manifest: dict) -> None:
+    tmp = out_dir / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    os.replace(tmp, out_dir / MANIFEST_NAME)
+
+
+def read_manifest(out_dir: Path) -> dict:
+    path = Path(out_dir) / MANIFEST_NAME
+    if not path.exists():
+        raise DatasetError(f"{out_dir} has no {MANIFEST_NAME}: not an AirTwin dataset (run `airtwin generate`)")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != FORMAT_NAME or manifest.get("schema_version") != SCHEMA_VERSION:
+        raise DatasetError(f"{path}: format {manifest.get('format')!r} v{manifest.get('schema_version')} is not "
+                           f"{FORMAT_NAME!r} v{SCHEMA_VERSION}")
+    return manifest
+
+
+def verify_shard(out_dir: Path, record: dict) -> None:
+    """Raise :class:`DatasetError` unless the shard file exists and matches its recorded sha256."""
+    path = Path(out_dir) / record["file"]
+    if not path.exists():
+        raise DatasetError(f"shard {path} is listed in the manifest but missing")
+    digest = file_sha256(path)
+    if digest != record["sha256"]:
+        raise DatasetError(f"shard {path} is corrupted: sha256 {digest[:12]}... does not match the manifest's "
+                           f"{record['sha256'][:12]}...; delete it and re-run `airtwin generate` to regenerate it")
+
+
+# ---------------------------------------------------------------------- the run
+def generate(cfg: GenerateConfig, out_dir: str | Path, *, workers: int = 1, backend: str = "local",
+             progress: bool | None = None, log: Callable[[str], None] | None = None) -> dict:
+    """Generate (or resume) the dataset of ``cfg`` in ``out_dir``; returns the final manifest.
+
+    Args:
+        workers: worker processes (local) or Ray CPUs requested (ray).
+        backend: ``"local"`` or ``"ray"``.
+        progress: show a progress bar; default: only when stderr is a terminal.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend = {backend!r}; allowed: {', '.join(BACKENDS)}")
+    if workers < 1:
+        raise ValueError(f"workers = {workers}; allowed: an integer >= 1")
+    log = log or (lambda msg: None)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tasks = plan_shards(cfg)
+    manifest = new_manifest(cfg)
+    done: dict[str, dict] = {}
+    if (out_dir / MANIFEST_NAME).exists():
+        old = read_manifest(out_dir)
+        if old["config"] != manifest["config"]:
+            raise DatasetError(f"{out_dir} holds a dataset generated with other settings {old['config']}; "
+                               "use another --out directory or the same settings to resume")
+        for record in old["shards"]:
+            verify_shard(out_dir, record)
+            done[record["file"]] = record
+        manifest["shards"] = list(done.values())
+        log(f"resuming: {len(done)} of {len(tasks)} shards already complete")
+    for stale in out_dir.glob("shard-*.h5.tmp"):
+        stale.unlink()
+    todo = [t for t in tasks if t.file_name not in done]
+    write_manifest(out_dir, manifest)
+
+    total = sum(t.num_samples for t in tasks)
+    already = total - sum(t.num_samples for t in todo)
+    show = sys.stderr.isatty() if progress is None else progress
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=already, unit="sample", disable=not show, dynamic_ncols=True,
+               desc=f"generate {cfg.suite}")
+    start = time.perf_counter()
+    try:
+        for record in BACKENDS[backend](todo, cfg, out_dir, workers):
+            manifest["shards"].append(dataclasses.asdict(record))
+            write_manifest(out_dir, manifest)
+            bar.update(record.num_samples)
+    finally:
+        bar.close()
+    manifest["shards"].sort(key=lambda r: r["index"])
+    manifest["complete"] = True
+    write_manifest(out_dir, manifest)
+    elapsed = time.perf_counter() - start
+    made = total - already
+    log(f"{made} samples in {len(todo)} shards, {elapsed:.1f} s ({made / max(elapsed, 1e-9):.1f} samples/s); "
+        f"{total} samples in {out_dir}")
+    return manifest
+
+
+def iter_shard_records(manifest: dict, split: str | None = None) -> Iterable[dict]:
+    """Shard records of a manifest, optionally of one split."""
+    return [r for r in manifest["shards"] if split is None or r["split"] == split]

@@ -1,0 +1,140 @@
+"""Read an AirTwin dataset lazily: a PyTorch ``Dataset`` over HDF5 shards, with per-task views.
+
+Shards are opened on first access in each process (DataLoader workers included) and
+read sample by sample, so memory stays flat however large the dataset. Each shard's
+sha256 is checked against the manifest before its first read: a corrupted shard
+raises :class:`~datagen.generate.DatasetError` and is never read silently.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from datagen.generate import iter_shard_records, read_manifest, verify_shard
+from datagen.schema import SAMPLE_FIELDS
+
+TASKS = ("positioning", "los", "precoding", "beam_selection", "path_loss")
+"""The five tasks. Inputs: CSI for positioning, LoS and precoding (the aged CSI for
+precoding); the environment (height map, BS and UE positions) for beam selection and
+path loss, as in AI2MMUM."""
+
+
+class AirTwinDataset(torch.utils.data.Dataset):
+    """All samples of a dataset directory (optionally one split), as dicts of tensors.
+
+    ``dataset[i]`` holds every field of :data:`datagen.schema.SAMPLE_FIELDS` for sample ``i``
+    plus the shard's ``height_map`` ``[H, W]``, ``bs_position`` ``[3]`` and
+    ``subcarrier_frequencies_hz`` ``[K]``. Complex fields are complex64 tensors.
+
+    Args:
+        root: dataset directory (with ``manifest.json``).
+        split: ``"train"``, ``"validation"``, ``"test"`` or None for all.
+        verify: check shard checksums before the first read (default True).
+    """
+
+    def __init__(self, root: str | Path, split: str | None = None, *, verify: bool = True):
+        if split not in (None, "train", "validation", "test"):
+            raise ValueError(f"split = {split!r}; allowed: None, 'train', 'validation', 'test'")
+        self.root = Path(root)
+        self.manifest = read_manifest(self.root)
+        if not self.manifest.get("complete"):
+            raise ValueError(f"{self.root}: dataset generation is not complete; re-run `airtwin generate` to finish it")
+        self.records = sorted(iter_shard_records(self.manifest, split), key=lambda r: r["index"])
+        self.verify = verify
+        sizes = [r["num_samples"] for r in self.records]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._files: dict[int, h5py.File] = {}
+        self._env: dict[int, dict[str, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    def __getstate__(self):  # open files are per process
+        state = self.__dict__.copy()
+        state["_files"], state["_env"] = {}, {}
+        return state
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """``(shard position, row)`` of sample ``index``."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"sample {index} out of range for {len(self)} samples")
+        s = bisect_right(self._offsets, index) - 1
+        return s, int(index - self._offsets[s])
+
+    def _file(self, s: int) -> h5py.File:
+        if s not in self._files:
+            record = self.records[s]
+            if self.verify:
+                verify_shard(self.root, record)
+            f = h5py.File(self.root / record["file"], "r")
+            self._files[s] = f
+            self._env[s] = {k: torch.from_numpy(np.asarray(v)) for k, v in f["env"].items()}
+        return self._files[s]
+
+    def column(self, name: str) -> np.ndarray:
+        """One field for all samples, ``[len(self), ...]`` (small fields only: reads every shard)."""
+        return np.concatenate([np.asarray(self._file(s)["samples"][name]) for s in range(len(self.records))])
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        s, row = self.locate(int(index))
+        samples = self._file(s)["samples"]
+        out = {f.name: torch.as_tensor(np.asarray(samples[f.name][row])) for f in SAMPLE_FIELDS}
+        out.update(self._env[s])
+        return out
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
+
+
+def task_inputs_targets(sample: dict[str, torch.Tensor], task: str) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Split one sample into the task's ``(inputs, target)``.
+
+    ==============  ===============================================  ==================================
+    task            inputs                                           target
+    ==============  ===============================================  ==================================
+    positioning     ``csi`` [A, K]                                   UE (x, y) [m], float32 [2]
+    los             ``csi`` [A, K]                                   1 if LoS else 0, int64 []
+    precoding       ``csi`` = aged CSI [A, K] (add pilot noise later) eigen-precoders [S, A] complex64
+    beam_selection  ``height_map`` [H, W], ``bs_position``, ``ue_position``   best beam, int64 []
+    path_loss       ``height_map`` [H, W], ``bs_position``, ``ue_position``   path loss [dB], float32 []
+    ==============  ===============================================  ==================================
+    """
+    if task == "positioning":
+        return {"csi": sample["csi"]}, sample["ue_position"][:2]
+    if task == "los":
+        return {"csi": sample["csi"]}, sample["los"].long()
+    if task == "precoding":
+        return {"csi": sample["csi_aged"]}, sample["precoders"]
+    env = {"height_map": sample["height_map"], "bs_position": sample["bs_position"],
+           "ue_position": sample["ue_position"]}
+    if task == "beam_selection":
+        return env, sample["best_beam"]
+    if task == "path_loss":
+        return env, sample["path_loss_db"]
+    raise ValueError(f"task = {task!r}; allowed: {', '.join(TASKS)}")
+
+
+class TaskView(torch.utils.data.Dataset):
+    """``(inputs, target)`` pairs of one task over an :class:`AirTwinDataset`.
+
+    Samples no path reached (zero channel) are left out: no task has a meaningful target there.
+    """
+
+    def __init__(self, dataset: AirTwinDataset, task: str):
+        if task not in TASKS:
+            raise ValueError(f"task = {task!r}; allowed: {', '.join(TASKS)}")
+        self.dataset, self.task = dataset, task
+        self.indices = np.flatnonzero(dataset.column("has_paths"))
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    def __getitem__(self, i: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return task_inputs_targets(self.dataset[int(self.indices[i])], self.task)

@@ -1,0 +1,78 @@
+"""The dataset schema: one row per UE sample, plus per-shard environment data.
+
+A shard ``shard-NNNNN.h5`` holds samples of one scenario and one serving BS:
+
+- ``/samples/<field>``: ``[num_samples, ...]`` arrays listed in :data:`SAMPLE_FIELDS`.
+- ``/env/height_map``: ``[H, W]`` float32 building heights around the BS [m];
+  ``/env/bs_position``: ``[3]`` float32 [m]; ``/env/subcarrier_frequencies_hz``: ``[K]`` float64.
+- root attributes: ``schema_version``, ``scenario``, ``scenario_index``, ``bs_name``, ``shard_index``,
+  ``split``, ``num_samples``, ``height_map_resolution_m``, ``aging_delay_s``.
+
+Symbols: ``A`` BS antennas, ``K`` subcarriers, ``S`` precoder subbands, ``B`` codebook beams,
+``M`` kept paths per UE. The full description lives in ``docs/dataset.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+FORMAT_NAME = "airtwin-dataset"
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    dtype: str
+    shape: str
+    unit: str
+    description: str
+
+
+SAMPLE_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("csi", "complex64", "[A, K]", "-", "true channel frequency response at the trace instant"),
+    FieldSpec("csi_aged", "complex64", "[A, K]", "-",
+              "the same channel aging_delay_s later, evolved by per-path Doppler (what stale feedback sees)"),
+    FieldSpec("los", "bool", "[]", "-", "a valid path without interactions exists"),
+    FieldSpec("has_paths", "bool", "[]", "-", "any path reached the UE (False: zero channel)"),
+    FieldSpec("path_gain_db", "float32", "[]", "dB", "sum over paths of mean-over-antennas |a_p|^2"),
+    FieldSpec("path_loss_db", "float32", "[]", "dB", "-path_gain_db (300 when no path)"),
+    FieldSpec("snr_db", "float32", "[]", "dB", "single-antenna SNR: P_tx + path gain - noise power"),
+    FieldSpec("path_valid", "bool", "[M]", "-", "per-path mask (strongest first)"),
+    FieldSpec("path_delay_s", "float32", "[M]", "s", "absolute propagation delay"),
+    FieldSpec("path_power_db", "float32", "[M]", "dB", "mean-over-antennas path power"),
+    FieldSpec("path_aod_theta", "float32", "[M]", "rad", "zenith angle of departure"),
+    FieldSpec("path_aod_phi", "float32", "[M]", "rad", "azimuth angle of departure"),
+    FieldSpec("path_aoa_theta", "float32", "[M]", "rad", "zenith angle of arrival"),
+    FieldSpec("path_aoa_phi", "float32", "[M]", "rad", "azimuth angle of arrival"),
+    FieldSpec("path_doppler_hz", "float32", "[M]", "Hz", "Doppler shift from the UE velocity"),
+    FieldSpec("path_num_interactions", "int8", "[M]", "-", "bounces (0: LoS path)"),
+    FieldSpec("beam_gain_db", "float32", "[B]", "dB", "mean-over-subcarrier gain of each DFT beam"),
+    FieldSpec("best_beam", "int64", "[]", "-", "argmax of beam_gain_db"),
+    FieldSpec("precoders", "complex64", "[S, A]", "-", "unit-norm eigen-precoder per subband"),
+    FieldSpec("ue_position", "float32", "[3]", "m", "UE position"),
+    FieldSpec("ue_velocity", "float32", "[3]", "m/s", "UE velocity"),
+    FieldSpec("trace_seed", "int64", "[]", "-", "ray-tracer seed of the sample's batch"),
+    FieldSpec("trajectory_id", "int64", "[]", "-", "UE trajectory (unique in the dataset)"),
+    FieldSpec("time_s", "float32", "[]", "s", "time along the trajectory"),
+    FieldSpec("scenario_index", "int32", "[]", "-", "index into the manifest's scenario list"),
+)
+
+#: ChannelBatch attribute feeding each sample field (where the names differ).
+BATCH_ATTRIBUTE = {"ue_position": "ue_positions", "ue_velocity": "ue_velocities"}
+
+ENV_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("height_map", "float32", "[H, W]", "m", "building heights around the serving BS (row = y, col = x)"),
+    FieldSpec("bs_position", "float32", "[3]", "m", "serving BS position"),
+    FieldSpec("subcarrier_frequencies_hz", "float64", "[K]", "Hz", "baseband subcarrier offsets"),
+)
+
+
+def schema_markdown() -> str:
+    """The field tables of ``docs/dataset.md`` (generated from this module)."""
+    rows = ["| field | dtype | shape per sample | unit | meaning |", "|---|---|---|---|---|"]
+    rows += [f"| `{f.name}` | {f.dtype} | {f.shape} | {f.unit} | {f.description} |" for f in SAMPLE_FIELDS]
+    env = ["| field | dtype | shape | unit | meaning |", "|---|---|---|---|---|"]
+    env += [f"| `{f.name}` | {f.dtype} | {f.shape} | {f.unit} | {f.description} |" for f in ENV_FIELDS]
+    return "\n".join(rows) + "\n\n" + "\n".join(env) + "\n"

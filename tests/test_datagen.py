@@ -1,0 +1,198 @@
+"""Dataset generation: format, determinism, resume after a kill, Ray backend, corruption and bad input."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from datagen.generate import DatasetError, generate, read_manifest
+from datagen.plan import GenerateConfig, plan_shards
+from datagen.reader import TASKS, AirTwinDataset, TaskView
+from datagen.schema import SAMPLE_FIELDS, schema_markdown
+
+TINY = dict(suite="tiny", samples=48, shard_size=12, batch_size=12, seed=3)
+
+
+def checksums(root) -> dict[str, str]:
+    return {r["file"]: r["sha256"] for r in read_manifest(Path(root))["shards"]}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted single-process run of the TINY config."""
+    root = tmp_path_factory.mktemp("ref")
+    generate(GenerateConfig(**TINY), root)
+    return root
+
+
+def test_plan_is_deterministic_and_covers_all_samples():
+    cfg = GenerateConfig(suite="procedural-train", samples=1000, shard_size=100)
+    a, b = plan_shards(cfg), plan_shards(cfg)
+    assert a == b
+    assert sum(t.num_samples for t in a) == 1000
+    assert len({t.seed for t in a}) == len(a)
+    assert {t.scenario for t in a} == set(__import__("scenes").get_suite("procedural-train").scenarios)
+
+
+def test_dataset_contents(reference):
+    manifest = read_manifest(reference)
+    assert manifest["complete"] and manifest["schema_version"] == 1
+    assert {"sionna", "mitsuba", "drjit", "numpy"} <= set(manifest["versions"])
+    assert manifest["splits"]["train"] == ["city-tiny-00000"] and manifest["splits"]["test"] == ["canyon-test"]
+    ds = AirTwinDataset(reference)
+    assert len(ds) == 48
+    sample = ds[0]
+    for f in SAMPLE_FIELDS:
+        assert f.name in sample, f.name
+    assert sample["csi"].dtype == torch.complex64 and sample["csi"].shape == (4, 16)  # canyon-test: 4 ant, 16 sc
+    assert sample["height_map"].shape == (32, 32)
+    # The aged CSI is the same channel a few ms later: close in power, not identical for a moving UE.
+    canyon = AirTwinDataset(reference, split="test")
+    csi, aged = canyon.column("csi"), canyon.column("csi_aged")
+    moving = np.linalg.norm(canyon.column("ue_velocity"), axis=-1) > 0.5
+    has = canyon.column("has_paths")
+    rel = np.linalg.norm((aged - csi).reshape(len(csi), -1), axis=1) / np.maximum(
+        np.linalg.norm(csi.reshape(len(csi), -1), axis=1), 1e-30)
+    # At up to 15 m/s and 5 ms (up to 0.9 wavelength) the phases decorrelate: aging is real, bounded.
+    assert (rel[has & moving] > 0).all() and (rel[has & moving] < 2.5).all()
+    assert (rel[has & ~moving] < 1e-5).all()
+    train = AirTwinDataset(reference, split="train")
+    assert len(train) == 24 and set(train.column("scenario_index")) == {1}
+    assert len(AirTwinDataset(reference, split="validation")) == 0
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_task_views(reference, task):
+    view = TaskView(AirTwinDataset(reference, split="train"), task)
+    assert 0 < len(view) <= 24
+    inputs, target = view[0]
+    if task in ("positioning", "los", "precoding"):
+        assert set(inputs) == {"csi"} and inputs["csi"].dtype == torch.complex64
+    else:
+        assert set(inputs) == {"height_map", "bs_position", "ue_position"}
+    expected = {"positioning": (2,), "los": (), "precoding": (4, 16), "beam_selection": (), "path_loss": ()}[task]
+    assert tuple(target.shape) == expected
+    loader = torch.utils.data.DataLoader(view, batch_size=8)
+    batch_inputs, batch_target = next(iter(loader))
+    assert batch_target.shape[0] == 8
+
+
+def test_same_command_same_bytes_with_two_workers(reference, tmp_path):
+    generate(GenerateConfig(**TINY), tmp_path, workers=2)
+    assert checksums(tmp_path) == checksums(reference)
+
+
+def test_resume_after_kill_gives_the_same_dataset(reference, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "airtwin.cli", "generate", "--suite", TINY["suite"], "--samples", str(TINY["samples"]),
+           "--shard-size", str(TINY["shard_size"]), "--batch-size", str(TINY["batch_size"]), "--seed",
+           str(TINY["seed"]), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (out / "manifest.json").exists() and read_manifest(out)["shards"]:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = read_manifest(out)
+    assert not first["complete"] and 1 <= len(first["shards"]) < 4, "the kill came too late to test resuming"
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "resuming: " in done.stderr
+    assert checksums(out) == checksums(reference)
+    assert not list(out.glob("*.tmp"))
+
+
+def test_ray_backend_equals_local(reference, tmp_path):
+    pytest.importorskip("ray")
+    generate(GenerateConfig(**TINY), tmp_path, workers=2, backend="ray")
+    assert checksums(tmp_path) == checksums(reference)
+
+
+def test_corrupted_shard_is_never_read(reference, tmp_path):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(reference, root)
+    shard = root / "shard-00001.h5"
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    ds = AirTwinDataset(root)
+    ds[0]  # shard 0 is intact
+    with pytest.raises(DatasetError, match="shard-00001.h5 is corrupted"):
+        ds[12]
+    with pytest.raises(DatasetError, match="corrupted"):
+        generate(GenerateConfig(**TINY), root)
+
+
+def test_other_settings_in_same_directory_are_refused(reference, tmp_path):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(reference, root)
+    with pytest.raises(DatasetError, match="other settings"):
+        generate(GenerateConfig(**{**TINY, "seed": 4}), root)
+
+
+def test_unknown_suite_is_a_clear_error(capsys):
+    from airtwin.cli import main
+
+    with pytest.raises(ValueError, match="unknown suite 'nope'; allowed: tiny"):
+        GenerateConfig(suite="nope", samples=10)
+    assert main(["generate", "--suite", "nope", "--samples", "10", "--out", "/tmp/never"]) == 2
+    assert "unknown suite 'nope'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="GenerateConfig.samples"):
+        GenerateConfig(suite="tiny", samples=0)
+
+
+def test_full_disk_gives_a_clear_error_and_loses_nothing(reference, tmp_path, monkeypatch):
+    import datagen.shard as shard_mod
+
+    real_file = shard_mod.h5py.File
+    calls = {"n": 0}
+
+    def failing_file(path, mode="r", **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second shard hits a full disk
+            Path(path).write_bytes(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_file(path, mode, **kw)
+
+    monkeypatch.setattr(shard_mod.h5py, "File", failing_file)
+    with pytest.raises(OSError, match="disk full while writing shard-00001.h5"):
+        generate(GenerateConfig(**TINY), tmp_path)
+    assert not list(tmp_path.glob("*.tmp"))
+    assert [r["file"] for r in read_manifest(tmp_path)["shards"]] == ["shard-00000.h5"]
+    monkeypatch.setattr(shard_mod.h5py, "File", real_file)
+    generate(GenerateConfig(**TINY), tmp_path)  # space freed: the same command resumes
+    assert checksums(tmp_path) == checksums(reference)
+
+
+def test_trajectories(tmp_path):
+    cfg = GenerateConfig(suite="tiny", samples=32, shard_size=16, batch_size=16, trajectory_steps=4, step_s=0.5)
+    generate(cfg, tmp_path)
+    ds = AirTwinDataset(tmp_path, split="train")
+    traj, t = ds.column("trajectory_id"), ds.column("time_s")
+    pos, vel = ds.column("ue_position"), ds.column("ue_velocity")
+    assert len(np.unique(traj)) == 4
+    for k in np.unique(traj):
+        rows = np.flatnonzero(traj == k)
+        np.testing.assert_allclose(t[rows], [0.0, 0.5, 1.0, 1.5])
+        step = np.linalg.norm(np.diff(pos[rows, :2], axis=0), axis=-1)
+        speed = np.linalg.norm(vel[rows[:-1]], axis=-1)
+        assert (step <= speed * 0.5 + 1e-3).all()
+
+
+def test_schema_doc_is_in_sync():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "dataset.md").read_text()
+    assert schema_markdown() in doc
