@@ -1,1 +1,24 @@
-"""Gymnasium environments (closed-loop episodes over the twin), registered as ``AirTwin/...-v0``."""
+"""Gymnasium environments over the twin, registered on import as ``AirTwin/<Name>-v0``.
+
+    import gymnasium, envs
+    env = gymnasium.make("AirTwin/BeamSelection-v0", scenario="city-tiny-00000")
+
+Sionna is imported when the first environment is built, not on import.
+"""
+
+from gymnasium.envs.registration import register, registry
+
+EPISODE_STEPS = 100
+
+ENV_IDS = {
+    "AirTwin/BeamSelection-v0": "envs.core:BeamSelectionEnv",
+    "AirTwin/Precoding-v0": "envs.core:PrecodingEnv",
+    "AirTwin/Positioning-v0": "envs.core:PositioningEnv",
+    "AirTwin/AirInterface-v0": "envs.core:AirInterfaceEnv",
+}
+
+for _id, _entry in ENV_IDS.items():
+    if _id not in registry:
+        register(id=_id, entry_point=_entry, max_episode_steps=EPISODE_STEPS)
+
+__all__ = ["ENV_IDS", "EPISODE_STEPS"]

@@ -1,0 +1,96 @@
+"""A vector environment that traces the UEs of all its sub-environments in one twin call.
+
+``TwinVectorEnv(env_id, num_envs, scenario=...)`` runs ``num_envs`` copies of a registered
+AirTwin environment in this process. Each step, every sub-environment evaluates its action
+and moves its UE, then a single ``Twin.trace`` call traces all UEs together, and each
+sub-environment builds its observation from its slice. Episodes end by truncation after
+the id's ``max_episode_steps``; finished sub-environments reset on the next step
+(Gymnasium's ``NEXT_STEP`` autoreset, as ``SyncVectorEnv``).
+
+Each sub-environment keeps its own ``np_random`` (seeded ``seed + i``), so drops and
+mobility match the single environments; the channels differ in Monte-Carlo detail
+because one batched trace uses one tracer seed (that of sub-environment 0).
+For environments in several processes use ``gymnasium.vector.AsyncVectorEnv``
+(``context="spawn"``): each worker builds its own twin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
+
+from envs.core import TwinEnv
+
+
+class TwinVectorEnv(VectorEnv):
+    """``num_envs`` AirTwin environments of one id, stepped together with one ray-tracing call per step."""
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, env_id: str, num_envs: int, **env_kwargs: Any):
+        if num_envs < 1:
+            raise ValueError(f"num_envs = {num_envs}; allowed: >= 1")
+        spec = gym.spec(env_id)
+        self.envs: list[TwinEnv] = [gym.make(env_id, **env_kwargs).unwrapped for _ in range(num_envs)]
+        if not all(isinstance(e, TwinEnv) for e in self.envs):
+            raise ValueError(f"{env_id} is not an AirTwin environment")
+        self.num_envs = num_envs
+        self.max_episode_steps = spec.max_episode_steps
+        self.twin = self.envs[0].twin
+        self.single_observation_space = self.envs[0].observation_space
+        self.single_action_space = self.envs[0].action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._steps = np.zeros(num_envs, dtype=np.int64)
+        self._autoreset = np.zeros(num_envs, dtype=bool)
+        self._obs = create_empty_array(self.single_observation_space, num_envs)
+
+    def _trace_all(self) -> list[dict[str, np.ndarray]]:
+        args = [e._trace_args() for e in self.envs]
+        seeds = [e._trace_seed() for e in self.envs]
+        batch = self.twin.trace(np.concatenate([a["positions"] for a in args]),
+                                np.concatenate([a["velocities"] for a in args]), seed=seeds[0],
+                                num_time_steps=args[0]["num_time_steps"], time_step_s=args[0]["time_step_s"])
+        return [e._receive(batch.select(np.array([i]))) for i, e in enumerate(self.envs)]
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        if seed is None:
+            seeds = [None] * self.num_envs
+        elif isinstance(seed, int):
+            seeds = [seed + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+        infos: dict[str, Any] = {}
+        for env, s in zip(self.envs, seeds):
+            gym.Env.reset(env, seed=s)
+            env._begin_episode(options)
+        obs = self._trace_all()
+        for i, env in enumerate(self.envs):
+            infos = self._add_info(infos, env._info(), i)
+        self._steps[:] = 0
+        self._autoreset[:] = False
+        return concatenate(self.single_observation_space, obs, self._obs), infos
+
+    def step(self, actions):
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        step_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        for i, (env, action) in enumerate(zip(self.envs, iterate(self.action_space, actions))):
+            if self._autoreset[i]:
+                env._begin_episode(None)
+                self._steps[i] = 0
+            else:
+                rewards[i], step_infos[i] = env._act(action)
+                self._steps[i] += 1
+                truncated[i] = self.max_episode_steps is not None and self._steps[i] >= self.max_episode_steps
+        obs = self._trace_all()
+        infos: dict[str, Any] = {}
+        for i, env in enumerate(self.envs):
+            infos = self._add_info(infos, {**env._info(), **step_infos[i]}, i)
+        self._autoreset = terminated | truncated
+        return concatenate(self.single_observation_space, obs, self._obs), rewards, terminated, truncated, infos

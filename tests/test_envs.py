@@ -1,0 +1,178 @@
+"""The Gymnasium environments: API compliance, determinism, rewards, bad actions, vector envs, policies."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.policies import OraclePolicy, PeriodicSweepPolicy, PositionLookupBeamPolicy, RandomPolicy
+from envs.vector import TwinVectorEnv
+
+SCENARIO = "canyon-test"
+
+
+@pytest.mark.parametrize("env_id", sorted(envs.ENV_IDS))
+def test_registered_env_passes_checker(env_id):
+    env = gym.make(env_id, scenario=SCENARIO)
+    check_env(env.unwrapped, skip_render_check=True)
+    assert env.spec.max_episode_steps == envs.EPISODE_STEPS
+
+
+def rollout(env_id, seed, steps=6, **kwargs):
+    env = gym.make(env_id, scenario=SCENARIO, **kwargs)
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    out = [obs]
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        out.append((obs, reward))
+    return out
+
+
+def _equal(a, b):
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("env_id", sorted(envs.ENV_IDS))
+def test_same_seed_same_rollout(env_id):
+    assert _equal(rollout(env_id, 7), rollout(env_id, 7))
+    assert not _equal(rollout(env_id, 7), rollout(env_id, 8))
+
+
+def test_beam_rewards_match_the_channel():
+    env = gym.make("AirTwin/BeamSelection-v0", scenario=SCENARIO)
+    env.reset(seed=1)
+    base = env.unwrapped
+    oracle, rand = OraclePolicy(env), RandomPolicy(env.action_space, seed=0)
+    for _ in range(5):
+        batch = base._batch
+        action = rand.act(None)
+        _, reward, _, _, info = env.step(action)
+        assert reward <= 0
+        if info["has_paths"]:
+            assert reward == pytest.approx(batch.beam_gain_db[0, action] - batch.beam_gain_db[0].max(), abs=1e-4)
+            assert info["best_beam"] == batch.best_beam[0]
+            assert info["best_rate"] >= info["rate"]
+        assert info["beam_correct"] == (action == info["best_beam"])
+        _, reward, _, _, info = env.step(oracle.act(None))
+        assert reward == 0.0 and info["beam_correct"]
+
+
+def test_precoding_oracle_reaches_the_optimum_and_random_does_not():
+    env = gym.make("AirTwin/Precoding-v0", scenario=SCENARIO, pilot_snr_db=10.0)
+    obs, _ = env.reset(seed=2)
+    oracle, rand = OraclePolicy(env), RandomPolicy(env.action_space, seed=0)
+    for _ in range(3):
+        _, r_opt, _, _, info = env.step(oracle.act(obs))
+        if info["has_paths"]:
+            assert r_opt == pytest.approx(info["optimal_spectral_efficiency"], rel=1e-6)
+            assert info["sgcs"] == pytest.approx(1.0, abs=1e-5)
+        obs, r_rand, _, _, info = env.step(rand.act(obs))
+        if info["has_paths"]:
+            assert r_rand <= info["optimal_spectral_efficiency"] + 1e-9
+    # The estimate is normalised to unit power.
+    assert np.mean(obs["csi"] ** 2) * 2 == pytest.approx(1.0, rel=1e-4)
+
+
+def test_positioning_reward_is_minus_the_error():
+    env = gym.make("AirTwin/Positioning-v0", scenario=SCENARIO)
+    env.reset(seed=3)
+    truth = env.unwrapped._batch.ue_positions[0, :2]
+    guess = np.clip(truth + np.array([3.0, 4.0]), env.action_space.low, env.action_space.high).astype(np.float32)
+    _, reward, _, _, info = env.step(guess)
+    assert reward == pytest.approx(-np.linalg.norm(guess - truth), abs=1e-4)
+    _, reward, _, _, _ = env.step(OraclePolicy(env).act(None))
+    assert reward == pytest.approx(0.0, abs=1e-4)
+
+
+def test_multi_task_observes_its_task_and_hides_position_for_positioning():
+    env = gym.make("AirTwin/AirInterface-v0", scenario=SCENARIO)
+    for name, tid in (("beam_selection", 0), ("precoding", 1), ("positioning", 2)):
+        obs, _ = env.reset(seed=4, options={"task": name})
+        assert obs["task"] == tid and env.observation_space.contains(obs)
+        if name == "positioning":
+            assert not obs["ue_position"].any()
+        _, _, _, _, info = env.step(OraclePolicy(env).act(obs))
+        assert info["task"] == name
+    with pytest.raises(ValueError, match="options\\['task'\\]"):
+        env.reset(options={"task": "dance"})
+
+
+@pytest.mark.parametrize("env_id, bad", [("AirTwin/BeamSelection-v0", 10_000),
+                                         ("AirTwin/Precoding-v0", np.full((4, 4, 2), 5.0, np.float32)),
+                                         ("AirTwin/Positioning-v0", np.array([1e6, 0.0], np.float32))])
+def test_bad_action_is_a_clear_error(env_id, bad):
+    env = gym.make(env_id, scenario=SCENARIO)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="not in the action space"):
+        env.step(bad)
+
+
+def test_bad_config_is_a_clear_error():
+    with pytest.raises(ValueError, match="EnvConfig.reward"):
+        gym.make("AirTwin/Precoding-v0", scenario=SCENARIO, reward="joy")
+    with pytest.raises(ValueError, match="unknown scenario"):
+        gym.make("AirTwin/BeamSelection-v0", scenario="mars")
+
+
+def test_no_coverage_keeps_running_with_zero_channel():
+    import dataclasses
+
+    from scenes import get_scenario
+
+    spec = get_scenario("free-space")
+    spec = dataclasses.replace(spec, tracing=dataclasses.replace(spec.tracing, los=False))  # nothing reaches anyone
+    env = gym.make("AirTwin/Precoding-v0", scenario=spec)
+    obs, info = env.reset(seed=0)
+    assert not info["has_paths"] and not obs["csi"].any()
+    for _ in range(3):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert not info["has_paths"] and reward == 0.0 and not terminated
+        assert np.isfinite(obs["csi"]).all()
+
+
+def test_vector_env_batches_and_autoresets():
+    vec = TwinVectorEnv("AirTwin/BeamSelection-v0", 3, scenario=SCENARIO)
+    vec.max_episode_steps = 2
+    obs, info = vec.reset(seed=5)
+    assert obs["height_map"].shape[0] == 3 and vec.observation_space.contains(obs)
+    single = gym.make("AirTwin/BeamSelection-v0", scenario=SCENARIO)
+    s_obs, _ = single.reset(seed=6)
+    np.testing.assert_array_equal(obs["ue_position"][1], s_obs["ue_position"])  # same drop as the single env
+    _, r, term, trunc, info = vec.step(np.array([0, 1, 2]))
+    assert (r <= 0).all() and not trunc.any() and "best_beam" in info
+    _, r, term, trunc, _ = vec.step(np.array([0, 1, 2]))
+    assert trunc.all()
+    _, r, term, trunc, _ = vec.step(np.array([0, 1, 2]))  # autoreset step
+    assert (r == 0).all() and not trunc.any()
+
+
+def test_async_vector_env():
+    # "envs:" makes each spawned worker import (and so register) the environments first.
+    make = [lambda: gym.make("envs:AirTwin/BeamSelection-v0", scenario=SCENARIO) for _ in range(2)]
+    vec = gym.vector.AsyncVectorEnv(make, context="spawn")
+    try:
+        obs, _ = vec.reset(seed=0)
+        _, r, _, _, _ = vec.step(np.array([0, 1]))
+        assert obs["ue_position"].shape == (2, 3) and r.shape == (2,)
+    finally:
+        vec.close()
+
+
+def test_sweep_and_lookup_policies():
+    env = gym.make("AirTwin/BeamSelection-v0", scenario=SCENARIO)
+    base = env.unwrapped
+    sweep = PeriodicSweepPolicy(env, period=4, beam_measurement_s=1e-3)
+    assert sweep.overhead_fraction == pytest.approx(base.twin.codebook.num_beams * 1e-3 / (4 * base.step_s))
+    obs, _ = env.reset(seed=9)
+    _, reward, _, _, _ = env.step(sweep.act(obs))
+    assert reward == 0.0  # a sweep step finds the best beam
+    lookup = PositionLookupBeamPolicy.from_twin(base.twin, 64, np.random.default_rng(0))
+    assert lookup.beam_for(lookup.positions[5]) == lookup.beams[5]
+    obs, _ = env.reset(seed=10)
+    assert env.action_space.contains(lookup.act(obs))
