@@ -5,6 +5,9 @@ Subcommands:
     airtwin scenes show NAME|FILE       a scenario's full spec (JSON) and a summary of its geometry
     airtwin generate --suite S --samples N --out DIR [--workers K] [--backend local|ray] [--seed S]
                                         sharded HDF5 dataset of twin outputs (resumable)
+    airtwin pretrain-encoders --data DIR --out ENC_DIR      contrastive CSI/environment encoders
+    airtwin train --data DIR --encoders ENC_DIR --out RUN [--variant full|fp|sp|te|wl|rl|wm] [--tasks all]
+    airtwin evaluate-model --data TEST_DIR --checkpoints RUN/final ... [--baselines-from TRAIN_DIR]
 """
 
 from __future__ import annotations
@@ -65,6 +68,54 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from model.pretrain import PretrainConfig, pretrain_encoders
+
+    cfg = PretrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    pretrain_encoders(args.data, args.out, cfg, log=lambda m: print(f"airtwin pretrain-encoders: {m}", file=sys.stderr))
+    print(f"encoders written to {args.out}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from model.config import TASKS
+    from model.train import TrainConfig, train
+
+    tasks = TASKS if args.tasks == "all" else tuple(t.strip() for t in args.tasks.split(","))
+    cfg = TrainConfig(data=args.data, out=args.out, encoders=args.encoders, variant=args.variant, tasks=tasks,
+                      backbone=args.backbone, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                      eval_every=args.eval_every, seed=args.seed)
+    train(cfg, log=lambda m: print(f"airtwin train: {m}", file=sys.stderr))
+    print(f"checkpoint written to {Path(args.out) / 'final'}")
+    return 0
+
+
+def _cmd_evaluate_model(args: argparse.Namespace) -> int:
+    from datagen.reader import AirTwinDataset
+    from model.checkpoint import load_checkpoint
+    from model.train import evaluate_model
+
+    test = AirTwinDataset(args.data, split=args.split)
+    rows = {}
+    for ckpt in args.checkpoints:
+        model = load_checkpoint(ckpt)
+        rows[f"{model.cfg.variant} ({Path(ckpt).parent.name})"] = evaluate_model(model, test, args.max_samples)
+    if args.baselines_from:
+        from model.baselines import evaluate_baselines
+
+        rows["non-neural baselines"] = evaluate_baselines(AirTwinDataset(args.baselines_from, split="train"), test,
+                                                          max_test=args.max_samples)
+    cols = ["pos_median_m", "pos_cdf90_m", "los_accuracy", "sgcs", "beam_top1", "beam_top3", "beam_snr_loss_db",
+            "pl_rmse_db"]
+    print("| model | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 1) + "|")
+    for name, m in rows.items():
+        print(f"| {name} | " + " | ".join(f"{m[c]:.3f}" if c in m else "-" for c in cols) + " |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airtwin", description="AirTwin: a ray-traced digital twin for 6G air interfaces")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +139,38 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--step-s", type=float, default=0.5, help="time between trajectory samples [s]")
     gen.add_argument("--aging-delay-ms", type=float, default=5.0, help="delay of the aged CSI [ms]")
     gen.set_defaults(func=_cmd_generate)
+
+    pre = sub.add_parser("pretrain-encoders", help="contrastive pretraining of the CSI and environment encoders")
+    pre.add_argument("--data", required=True, help="dataset directory (its train split is used)")
+    pre.add_argument("--out", required=True, help="output directory for the encoders")
+    pre.add_argument("--steps", type=int, default=1500)
+    pre.add_argument("--batch-size", type=int, default=128)
+    pre.add_argument("--lr", type=float, default=1e-3)
+    pre.add_argument("--seed", type=int, default=0)
+    pre.set_defaults(func=_cmd_pretrain)
+
+    tr = sub.add_parser("train", help="multi-task training of the universal model (resumable)")
+    tr.add_argument("--data", required=True)
+    tr.add_argument("--out", required=True, help="run directory (re-run the same command to resume)")
+    tr.add_argument("--encoders", help="pretrained encoders (not needed for --variant te)")
+    tr.add_argument("--variant", default="full", help="full, fp, sp, te, wl, rl or wm")
+    tr.add_argument("--tasks", default="all", help="'all' or a comma-separated subset of the five tasks")
+    tr.add_argument("--backbone", default="minilm", help="'minilm' or a local Hugging Face checkpoint directory")
+    tr.add_argument("--steps", type=int, default=300)
+    tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--lr", type=float, default=2e-3)
+    tr.add_argument("--eval-every", type=int, default=50)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("evaluate-model", help="task metrics of trained checkpoints (and baselines) on a dataset")
+    ev.add_argument("--data", required=True, help="dataset directory (e.g. generated from procedural-heldout)")
+    ev.add_argument("--split", default=None, help="train, validation, test or none (all)")
+    ev.add_argument("--checkpoints", nargs="*", default=[], help="checkpoint directories")
+    ev.add_argument("--baselines-from", help="dataset whose train split fits the non-neural baselines")
+    ev.add_argument("--max-samples", type=int, default=None)
+    ev.add_argument("--json", help="also write the metrics as JSON here")
+    ev.set_defaults(func=_cmd_evaluate_model)
     return parser
 
 

@@ -80,6 +80,34 @@ class AirTwinDataset(torch.utils.data.Dataset):
         """One field for all samples, ``[len(self), ...]`` (small fields only: reads every shard)."""
         return np.concatenate([np.asarray(self._file(s)["samples"][name]) for s in range(len(self.records))])
 
+    def read_batch(self, indices: np.ndarray, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Fields of many samples at once, ``{name: [len(indices), ...]}`` in the order of ``indices``.
+
+        Reads each shard once with sorted row indices (fast, memory proportional to the batch).
+        Environment fields (``height_map``, ``bs_position``) are repeated per sample.
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        located = [self.locate(int(i)) for i in indices]
+        out: dict[str, list] = {name: [None] * len(indices) for name in fields}
+        by_shard: dict[int, list[tuple[int, int]]] = {}
+        for pos, (s, row) in enumerate(located):
+            by_shard.setdefault(s, []).append((row, pos))
+        for s, rows in by_shard.items():
+            f = self._file(s)
+            rows.sort()
+            unique_rows = sorted({r for r, _ in rows})
+            where = {r: i for i, r in enumerate(unique_rows)}
+            for name in fields:
+                if name in self._env[s]:
+                    value = self._env[s][name].numpy()
+                    for _, pos in rows:
+                        out[name][pos] = value
+                    continue
+                block = f["samples"][name][unique_rows]
+                for r, pos in rows:
+                    out[name][pos] = block[where[r]]
+        return {name: np.stack(values) for name, values in out.items()}
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         s, row = self.locate(int(index))
         samples = self._file(s)["samples"]

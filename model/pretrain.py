@@ -1,0 +1,156 @@
+"""Contrastive pretraining of the radio encoders (CSI <-> environment), CLIP-style InfoNCE.
+
+Paired samples (the CSI of a UE and the environment it stands in: the BS's height map and the
+UE's position) from many procedural training areas are pulled together in a shared 128-d space,
+unpaired ones pushed apart. The encoders are then frozen in the universal model.
+
+    airtwin pretrain-encoders --data DATA_DIR --out ENC_DIR [--steps 1500]
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from airtwin.config import check_range
+from datagen.reader import AirTwinDataset
+from model.config import DataShapes
+from model.encoders import CSIEncoder, EnvEncoder
+from model.features import csi_features, env_features
+
+ENCODER_FORMAT = "airtwin-encoders-v1"
+PAIR_FIELDS = ("csi", "height_map", "bs_position", "ue_position", "has_paths")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    steps: int = 1500
+    batch_size: int = 128
+    lr: float = 1e-3
+    temperature: float = 0.07
+    """Initial softmax temperature (learned, as in CLIP)."""
+    pilot_snr_db: float = 20.0
+    embed_dim: int = 128
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_range("PretrainConfig.steps", self.steps, 1)
+        check_range("PretrainConfig.batch_size", self.batch_size, 2)
+        check_range("PretrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
+        check_range("PretrainConfig.temperature", self.temperature, 0.0, 10.0, low_open=True)
+
+
+def dataset_shapes(ds: AirTwinDataset) -> DataShapes:
+    """The :class:`DataShapes` of a dataset (its first shard; all must agree to be batched)."""
+    first = ds[0]
+    f = ds._file(0)
+    return DataShapes(num_antennas=int(first["csi"].shape[0]), num_subcarriers=int(first["csi"].shape[1]),
+                      num_subbands=int(first["precoders"].shape[0]), num_beams=int(first["beam_gain_db"].shape[0]),
+                      map_cells=int(first["height_map"].shape[0]),
+                      map_resolution_m=float(f.attrs["height_map_resolution_m"]))
+
+
+def encode_pair(csi_enc: CSIEncoder, env_enc: EnvEncoder, batch: dict[str, np.ndarray], shapes: DataShapes,
+                pilot_snr_db: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    csi, log_power = csi_features(torch.from_numpy(batch["csi"]), pilot_snr_db, generator)
+    maps, rel = env_features(torch.from_numpy(batch["height_map"]), torch.from_numpy(batch["bs_position"]),
+                             torch.from_numpy(batch["ue_position"]), shapes.map_resolution_m)
+    return csi_enc(csi, log_power), env_enc(maps, rel)
+
+
+def info_nce(a: torch.Tensor, b: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE over a batch of pairs ``a[i] <-> b[i]`` (``[B, D]`` each)."""
+    a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+    logits = log_scale.exp() * a @ b.T
+    target = torch.arange(a.shape[0])
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def retrieval_accuracy(csi_enc, env_enc, ds, indices, shapes, pilot_snr_db, seed: int = 0) -> float:
+    """Top-1 CSI -> environment retrieval accuracy within a batch of ``indices``."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        a, b = encode_pair(csi_enc, env_enc, ds.read_batch(indices, PAIR_FIELDS), shapes, pilot_snr_db, g)
+        sim = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T
+    return float((sim.argmax(dim=1) == torch.arange(len(indices))).float().mean())
+
+
+def pretrain_encoders(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig,
+                      log=print) -> tuple[CSIEncoder, EnvEncoder, dict]:
+    """Pretrain both encoders on the ``train`` split of ``data_dir``; save them to ``out_dir``."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    ds = AirTwinDataset(data_dir, split="train")
+    if len(ds) == 0:
+        raise ValueError(f"{data_dir} has no training samples (the train split is empty)")
+    shapes = dataset_shapes(ds)
+    usable = np.flatnonzero(ds.column("has_paths"))
+    held = rng.choice(usable, size=min(256, len(usable) // 5), replace=False)
+    train_idx = np.setdiff1d(usable, held)
+    csi_enc, env_enc = CSIEncoder(cfg.embed_dim), EnvEncoder(cfg.embed_dim)
+    log_scale = torch.nn.Parameter(torch.tensor(float(np.log(1 / cfg.temperature))))
+    opt = torch.optim.AdamW([*csi_enc.parameters(), *env_enc.parameters(), log_scale], lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+    start = time.perf_counter()
+    for step in range(1, cfg.steps + 1):
+        idx = rng.choice(train_idx, size=min(cfg.batch_size, len(train_idx)), replace=False)
+        a, b = encode_pair(csi_enc, env_enc, ds.read_batch(idx, PAIR_FIELDS), shapes, cfg.pilot_snr_db, gen)
+        loss = info_nce(a, b, log_scale)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            log_scale.clamp_(0, np.log(100))
+        if step % max(1, cfg.steps // 10) == 0 or step == cfg.steps:
+            log(f"pretrain step {step}/{cfg.steps}: InfoNCE {loss.item():.3f} ({time.perf_counter() - start:.0f} s)")
+    csi_enc.eval()
+    env_enc.eval()
+    acc = retrieval_accuracy(csi_enc, env_enc, ds, held, shapes, cfg.pilot_snr_db)
+    chance = 1 / len(held)
+    metrics = {"heldout_retrieval_top1": acc, "chance": chance, "final_loss": float(loss.item()),
+               "train_samples": int(len(train_idx)), "seconds": time.perf_counter() - start}
+    log(f"held-out CSI->environment retrieval top-1 {acc:.3f} among {len(held)} (chance {chance:.4f})")
+    save_encoders(out_dir, csi_enc, env_enc, shapes, cfg, metrics, str(data_dir))
+    return csi_enc, env_enc, metrics
+
+
+def save_encoders(out_dir, csi_enc, env_enc, shapes: DataShapes, cfg: PretrainConfig, metrics: dict,
+                  data: str) -> None:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {f"csi.{k}": v.contiguous() for k, v in csi_enc.state_dict().items()}
+    tensors |= {f"env.{k}": v.contiguous() for k, v in env_enc.state_dict().items()}
+    save_file(tensors, str(out / "encoders.safetensors"))
+    meta = {"format": ENCODER_FORMAT, "shapes": asdict(shapes), "pretrain": asdict(cfg), "metrics": metrics,
+            "data": data}
+    (out / "encoders.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def load_encoders(enc_dir: str | Path, shapes: DataShapes | None = None, embed_dim: int = 128
+                  ) -> tuple[CSIEncoder, EnvEncoder, dict]:
+    """Load pretrained encoders (safetensors only); checks format, shapes and every tensor."""
+    from model.checkpoint import CheckpointError, load_state_strict
+
+    enc_dir = Path(enc_dir)
+    meta_path = enc_dir / "encoders.json"
+    if not meta_path.exists() or not (enc_dir / "encoders.safetensors").exists():
+        raise CheckpointError(f"{enc_dir}: no encoders.json/encoders.safetensors (run `airtwin pretrain-encoders`)")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != ENCODER_FORMAT:
+        raise CheckpointError(f"{meta_path}: format {meta.get('format')!r}, expected {ENCODER_FORMAT!r}")
+    if shapes is not None and DataShapes(**meta["shapes"]) != shapes:
+        raise CheckpointError(f"{enc_dir}: encoders were pretrained for {meta['shapes']}, the data has {asdict(shapes)}")
+    tensors = load_file(str(enc_dir / "encoders.safetensors"))
+    csi_enc, env_enc = CSIEncoder(embed_dim), EnvEncoder(embed_dim)
+    load_state_strict(csi_enc, {k[4:]: v for k, v in tensors.items() if k.startswith("csi.")}, f"{enc_dir} csi encoder")
+    load_state_strict(env_enc, {k[4:]: v for k, v in tensors.items() if k.startswith("env.")}, f"{enc_dir} env encoder")
+    return csi_enc, env_enc, meta

@@ -1,0 +1,201 @@
+"""Multi-task training of the universal model, resumable, with per-evaluation JSON-lines logs.
+
+    airtwin train --data DATA_DIR --encoders ENC_DIR --out RUN_DIR --tasks all --variant full
+
+Every step takes one batch per task (samples with a path only), sums the task losses and
+updates the trainable parameters (adapters, prompts, heads, LoRA; the encoders too for ``te``).
+Batches are drawn from ``numpy.random.default_rng([seed, step])``, so a resumed run sees the
+same batches as an uninterrupted one. ``RUN_DIR/last`` holds the latest checkpoint (with the
+optimizer); ``RUN_DIR/metrics.jsonl`` one JSON line per evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from airtwin.config import check_range
+from datagen.reader import AirTwinDataset
+from model.checkpoint import load_checkpoint, load_optimizer, read_config, save_checkpoint
+from model.config import TASKS, VARIANTS, ModelConfig
+from model.metrics import beam_metrics, los_metrics, path_loss_metrics, positioning_metrics, precoding_metrics
+from model.pretrain import dataset_shapes, load_encoders
+from model.universal import UniversalModel, task_loss
+
+#: Dataset fields each task's batch needs.
+TASK_FIELDS = {
+    "positioning": ("csi", "ue_position", "bs_position"),
+    "los": ("csi", "los"),
+    "precoding": ("csi_aged", "precoders"),
+    "beam_selection": ("height_map", "bs_position", "ue_position", "best_beam", "beam_gain_db"),
+    "path_loss": ("height_map", "bs_position", "ue_position", "path_loss_db"),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str
+    """Dataset directory (``airtwin generate``); trains on its train split."""
+    out: str
+    """Run directory (checkpoints, metrics.jsonl)."""
+    encoders: str | None = None
+    """Pretrained encoders (``airtwin pretrain-encoders``); not needed for the ``te`` variant."""
+    variant: str = "full"
+    tasks: tuple[str, ...] = TASKS
+    backbone: str = "minilm"
+    steps: int = 300
+    batch_size: int = 32
+    lr: float = 2e-3
+    eval_every: int = 50
+    eval_samples: int = 256
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"TrainConfig.variant = {self.variant!r}; allowed: {', '.join(VARIANTS)}")
+        bad = [t for t in self.tasks if t not in TASKS]
+        if bad or not self.tasks:
+            raise ValueError(f"TrainConfig.tasks = {self.tasks!r}; allowed: 'all' or a subset of {', '.join(TASKS)}")
+        check_range("TrainConfig.steps", self.steps, 1)
+        check_range("TrainConfig.batch_size", self.batch_size, 1)
+        check_range("TrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
+        check_range("TrainConfig.eval_every", self.eval_every, 1)
+
+
+def to_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+
+
+def task_indices(ds: AirTwinDataset) -> np.ndarray:
+    """Samples with at least one path (no task has a target without one)."""
+    return np.flatnonzero(ds.column("has_paths"))
+
+
+@torch.no_grad()
+def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int | None = None, seed: int = 0,
+                   batch_size: int = 64) -> dict[str, float]:
+    """Metrics of every task head on ``ds`` (at most ``max_samples`` samples with a path)."""
+    model.eval()
+    idx = task_indices(ds)
+    if max_samples is not None and len(idx) > max_samples:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, max_samples, replace=False))
+    gen = torch.Generator().manual_seed(seed)
+    out: dict[str, float] = {"num_samples": int(len(idx))}
+    for task in model.cfg.tasks:
+        preds, truths = [], []
+        for start in range(0, len(idx), batch_size):
+            batch = to_tensors(ds.read_batch(idx[start:start + batch_size], TASK_FIELDS[task]))
+            preds.append(model.predict(task, batch, gen).numpy())
+            truths.append({k: v.numpy() for k, v in batch.items()})
+        pred = np.concatenate(preds)
+        truth = {k: np.concatenate([t[k] for t in truths]) for k in truths[0]}
+        if task == "positioning":
+            out |= positioning_metrics(pred, truth["ue_position"][:, :2] - truth["bs_position"][:, :2])
+        elif task == "los":
+            out |= los_metrics(pred.argmax(axis=1), truth["los"])
+        elif task == "precoding":
+            out |= precoding_metrics(pred, truth["precoders"])
+        elif task == "beam_selection":
+            out |= beam_metrics(pred, truth["beam_gain_db"])
+        else:
+            out |= path_loss_metrics(pred, truth["path_loss_db"])
+    model.train()
+    return out
+
+
+def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
+    shapes = dataset_shapes(ds)
+    mcfg = ModelConfig(shapes=shapes, variant=cfg.variant, backbone=cfg.backbone, seed=cfg.seed, tasks=cfg.tasks)
+    if mcfg.frozen_encoders:
+        if cfg.encoders is None:
+            raise ValueError(f"variant {cfg.variant!r} needs --encoders (run `airtwin pretrain-encoders` first)")
+        csi_enc, env_enc, _ = load_encoders(cfg.encoders, shapes, mcfg.embed_dim)
+        return UniversalModel.build(mcfg, csi_enc, env_enc)
+    return UniversalModel.build(mcfg)
+
+
+def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> UniversalModel:
+    """Train (or resume) the run in ``cfg.out``; returns the trained model."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_ds = AirTwinDataset(cfg.data, split="train")
+    val_ds = AirTwinDataset(cfg.data, split="validation")
+    if len(val_ds) == 0:
+        val_ds = train_ds
+    last = out / "last"
+    step = 0
+    if (last / "config.json").exists():
+        _, saved = read_config(last)
+        if saved["train"].get("config") != _jsonable(cfg):
+            raise ValueError(f"{out} holds a run with other settings; use another --out or the same settings")
+        model = load_checkpoint(last)
+        step = int(saved["train"]["step"])
+        log(f"resuming from step {step}")
+    else:
+        model = build_model(cfg, train_ds)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)
+    if step:
+        load_optimizer(opt, last)
+    (out / "run.json").write_text(json.dumps(_jsonable(cfg), indent=1) + "\n")
+    trainable, total = model.parameter_counts()
+    log(f"variant {cfg.variant}: {trainable:,} trainable of {total:,} parameters; {len(train_ds)} train samples")
+    indices = task_indices(train_ds)
+    tb = _tensorboard(out)
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=cfg.steps, initial=step, unit="step", disable=not show, desc=f"train {cfg.variant}")
+    start = time.perf_counter()
+    losses: dict[str, list[float]] = {t: [] for t in cfg.tasks}
+    model.train()
+    while step < cfg.steps:
+        rng = np.random.default_rng([cfg.seed, step])
+        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        total_loss = 0.0
+        for task in cfg.tasks:
+            idx = rng.choice(indices, size=min(cfg.batch_size, len(indices)), replace=False)
+            loss = task_loss(model, task, to_tensors(train_ds.read_batch(idx, TASK_FIELDS[task])), gen)
+            losses[task].append(loss.item())
+            total_loss = total_loss + loss
+        opt.zero_grad()
+        total_loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            metrics = evaluate_model(model, val_ds, cfg.eval_samples, seed=cfg.seed)
+            record = {"step": step, "seconds": time.perf_counter() - start,
+                      "train_loss": {t: float(np.mean(v)) for t, v in losses.items() if v}, "validation": metrics}
+            with open(out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            if tb is not None:
+                for t, v in record["train_loss"].items():
+                    tb.add_scalar(f"loss/{t}", v, step)
+                for k, v in metrics.items():
+                    tb.add_scalar(f"validation/{k}", v, step)
+            losses = {t: [] for t in cfg.tasks}
+            save_checkpoint(model, last, optimizer=opt, train={"step": step, "config": _jsonable(cfg)})
+            log(f"step {step}: " + ", ".join(f"{k} {v:.3g}" for k, v in metrics.items()))
+    bar.close()
+    save_checkpoint(model, out / "final", train={"step": step, "config": _jsonable(cfg)})
+    return model
+
+
+def _jsonable(cfg: TrainConfig) -> dict:
+    return json.loads(json.dumps(asdict(cfg)))
+
+
+def _tensorboard(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tensorboard"))

@@ -1,0 +1,178 @@
+"""The universal model: every variant trains a step, checkpoints round-trip, bad checkpoints are refused."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from model.config import TASKS, VARIANTS, DataShapes, ModelConfig
+from model.encoders import CSIEncoder, EnvEncoder
+from model.universal import UniversalModel, task_loss
+
+SHAPES = DataShapes(num_antennas=4, num_subcarriers=8, num_subbands=2, num_beams=4, map_cells=16,
+                    map_resolution_m=2.0)
+
+
+def tiny_batch(n=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    c = lambda *s: torch.complex(torch.randn(*s, generator=g), torch.randn(*s, generator=g))  # noqa: E731
+    w = c(n, 2, 4)
+    return {"csi": c(n, 4, 8), "csi_aged": c(n, 4, 8), "height_map": torch.rand(n, 16, 16, generator=g) * 30,
+            "bs_position": torch.zeros(n, 3), "ue_position": torch.randn(n, 3, generator=g) * 10,
+            "los": torch.tensor([0, 1] * (n // 2)), "precoders": w / w.abs().pow(2).sum(-1, keepdim=True).sqrt(),
+            "best_beam": torch.arange(n) % 4, "path_loss_db": torch.rand(n, generator=g) * 40 + 80}
+
+
+def build(variant, **kw):
+    cfg = ModelConfig(shapes=SHAPES, variant=variant, **kw)
+    return UniversalModel.build(cfg, CSIEncoder(), EnvEncoder())
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_forwards_and_trains_a_step(variant):
+    model = build(variant)
+    trainable_before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    frozen_before = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    batch = tiny_batch()
+    loss = sum(task_loss(model, t, batch, torch.Generator().manual_seed(0)) for t in TASKS)
+    assert torch.isfinite(loss)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    changed = [n for n, p in model.named_parameters() if p.requires_grad and not torch.equal(p, trainable_before[n])]
+    assert changed, "no trainable parameter moved"
+    for n, p in model.named_parameters():
+        if not p.requires_grad:
+            assert torch.equal(p, frozen_before[n]), f"frozen parameter {n} changed"
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert any(n.startswith("heads.") for n in names)
+    assert any("lora_" in n for n in names) == (variant not in ("wl", "wm"))
+    assert any(n.startswith("prefix") for n in names) == (variant not in ("fp", "wm"))
+    assert any(n.startswith("csi_encoder.") for n in names) == (variant == "te")
+    assert (model.backbone is None) == (variant == "wm")
+    out = model.predict("precoding", batch, torch.Generator().manual_seed(0))
+    assert out.shape == (4, 2, 4) and torch.allclose(out.abs().pow(2).sum(-1), torch.ones(4, 2), atol=1e-5)
+    assert model.predict("positioning", batch).shape == (4, 2)
+    assert model.predict("path_loss", batch).shape == (4,)
+
+
+def test_rl_backbone_differs_from_pretrained():
+    full, rl = build("full"), build("rl")
+    w_full = dict(full.backbone.named_parameters())
+    w_rl = dict(rl.backbone.named_parameters())
+    key = next(k for k in w_full if "word_embeddings" in k)
+    assert not torch.equal(w_full[key], w_rl[key])
+
+
+@pytest.mark.parametrize("variant", ["full", "rl", "wm", "sp"])
+def test_save_load_round_trip_gives_identical_outputs(tmp_path, variant):
+    model = build(variant)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    batch = tiny_batch()
+    loss = sum(task_loss(model, t, batch, torch.Generator().manual_seed(0)) for t in TASKS)
+    loss.backward()
+    opt.step()  # so that LoRA B matrices are no longer zero
+    model.eval()
+    save_checkpoint(model, tmp_path / "ckpt")
+    loaded = load_checkpoint(tmp_path / "ckpt")
+    loaded.eval()
+    for task in TASKS:
+        a = model.predict(task, batch, torch.Generator().manual_seed(1))
+        b = loaded.predict(task, batch, torch.Generator().manual_seed(1))
+        assert torch.equal(a, b), task
+    assert (tmp_path / "ckpt" / "lora" / "adapter_model.safetensors").exists() == (variant not in ("wl", "wm"))
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = build("full")
+    save_checkpoint(model, tmp_path / "ckpt")
+    return tmp_path / "ckpt"
+
+
+def test_corrupted_weights_are_refused(saved):
+    data = bytearray((saved / "weights.safetensors").read_bytes())
+    (saved / "weights.safetensors").write_bytes(bytes(data[: len(data) // 2]))
+    with pytest.raises(CheckpointError, match="cannot be read as safetensors"):
+        load_checkpoint(saved)
+
+
+def test_mismatched_shapes_are_refused(saved):
+    cfg = json.loads((saved / "config.json").read_text())
+    cfg["model"]["shapes"]["num_beams"] = 8
+    (saved / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=r"heads.beam_selection.(weight|bias) has shape"):
+        load_checkpoint(saved)
+
+
+def test_wrong_format_missing_lora_and_pickles_are_refused(saved, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(saved, other)
+    cfg = json.loads((other / "config.json").read_text())
+    cfg["format"] = "something-else"
+    (other / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="format"):
+        load_checkpoint(other)
+    nolora = tmp_path / "nolora"
+    shutil.copytree(saved, nolora)
+    shutil.rmtree(nolora / "lora")
+    with pytest.raises(CheckpointError, match="adapter_model.safetensors"):
+        load_checkpoint(nolora)
+    pickled = tmp_path / "pickled"
+    shutil.copytree(saved, pickled)
+    (pickled / "lora" / "adapter_model.bin").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(CheckpointError, match="refusing pickled"):
+        load_checkpoint(pickled)
+    with pytest.raises(CheckpointError, match="no config.json"):
+        load_checkpoint(tmp_path / "nowhere")
+
+
+def test_bad_model_config():
+    with pytest.raises(ValueError, match="ModelConfig.variant"):
+        ModelConfig(shapes=SHAPES, variant="xl")
+    with pytest.raises(ValueError, match="ModelConfig.tasks"):
+        ModelConfig(shapes=SHAPES, tasks=("dancing",))
+    with pytest.raises(ValueError, match="not 'minilm' and not a local"):
+        UniversalModel.build(ModelConfig(shapes=SHAPES, backbone="/nowhere"), CSIEncoder(), EnvEncoder())
+    with pytest.raises(ValueError, match="needs pretrained encoders"):
+        UniversalModel.build(ModelConfig(shapes=SHAPES))
+
+
+def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
+    """Tiny real pipeline: dataset -> contrastive encoders -> multi-task training (resumed) -> metrics."""
+    from datagen.generate import generate
+    from datagen.plan import GenerateConfig
+    from datagen.reader import AirTwinDataset
+    from model.baselines import evaluate_baselines
+    from model.pretrain import PretrainConfig, load_encoders, pretrain_encoders
+    from model.train import TrainConfig, evaluate_model, train
+
+    data = tmp_path / "data"
+    generate(GenerateConfig(suite="tiny", samples=96, shard_size=24, batch_size=24), data)
+    _, _, metrics = pretrain_encoders(data, tmp_path / "enc", PretrainConfig(steps=3, batch_size=16), log=lambda m: None)
+    assert 0 <= metrics["heldout_retrieval_top1"] <= 1
+    load_encoders(tmp_path / "enc")
+    cfg = TrainConfig(data=str(data), out=str(tmp_path / "run"), encoders=str(tmp_path / "enc"), steps=2,
+                      batch_size=8, eval_every=1, eval_samples=16)
+    train(cfg, log=lambda m: None, progress=False)
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and "pos_cdf90_m" in json.loads(lines[-1])["validation"]
+    cfg4 = TrainConfig(**{**cfg.__dict__, "steps": 3})
+    with pytest.raises(ValueError, match="other settings"):
+        train(cfg4, log=lambda m: None, progress=False)
+    logs = []
+    shutil.rmtree(tmp_path / "run" / "final")
+    train(cfg, log=logs.append, progress=False)  # same settings: resumes at step 2 and only finalises
+    assert any("resuming from step 2" in m for m in logs)
+    ds = AirTwinDataset(data, split="train")
+    model = load_checkpoint(tmp_path / "run" / "final")
+    m = evaluate_model(model, ds, 32)
+    for key in ("pos_median_m", "los_accuracy", "sgcs", "beam_top1", "beam_top3", "beam_snr_loss_db", "pl_rmse_db"):
+        assert np.isfinite(m[key]), key
+    b = evaluate_baselines(ds, ds, max_test=32)
+    assert b["beam_top1"] > 0.5  # fitted and evaluated on the same area: lookup finds its own samples
+    assert b["pos_median_m"] < m["pos_median_m"] + 1e6
