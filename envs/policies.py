@@ -9,7 +9,7 @@
   in a table of traced samples.
 
 Genie policies read ``env.unwrapped`` (the current ``ChannelBatch``); they are baselines, not
-deployable policies. The universal-model policy lives with the model (``model/``).
+deployable policies. :class:`UniversalModelPolicy` runs a trained universal-model checkpoint.
 """
 
 from __future__ import annotations
@@ -160,5 +160,63 @@ def precoder_action(w: np.ndarray) -> np.ndarray:
     return (x / max(float(np.abs(x).max()), 1e-12)).astype(np.float32)
 
 
+
+class UniversalModelPolicy:
+    """The universal model (``model/``) acting in an AirTwin environment.
+
+    It reads only the observation: the beam from the environment
+    fields, the precoder from the observed (estimated, aged) CSI, the position from the observed
+    CSI (the model predicts it relative to the serving BS). The model's data shapes must match the
+    environment's scenario (array, subcarriers, subbands, codebook, height map).
+
+    Args:
+        env: the environment (for the serving BS and the multi-task action layout).
+        checkpoint: a checkpoint directory (``airtwin train`` output), or a loaded ``UniversalModel``.
+    """
+
+    def __init__(self, env, checkpoint):
+        from model.checkpoint import load_checkpoint
+
+        self.env = env
+        self.model = load_checkpoint(checkpoint) if not hasattr(checkpoint, "predict") else checkpoint
+        self.model.eval()
+        base = env.unwrapped
+        spec, shapes = base.twin.spec, self.model.cfg.shapes
+        mine = (spec.bs[base.twin.serving_bs].array.num_antennas, spec.radio.num_subcarriers,
+                spec.codebook.num_subbands, base.twin.codebook.num_beams, spec.environment.size_cells,
+                spec.environment.resolution_m)
+        theirs = (shapes.num_antennas, shapes.num_subcarriers, shapes.num_subbands, shapes.num_beams,
+                  shapes.map_cells, shapes.map_resolution_m)
+        if mine != theirs:
+            raise ValueError(f"the model was trained for (antennas, subcarriers, subbands, beams, map cells, map "
+                             f"resolution) = {theirs}, scenario {spec.name} has {mine}")
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: Any) -> Any:
+        import torch
+
+        base = self.env.unwrapped
+        task = _task_name(self.env)
+        with torch.no_grad():
+            if task == "beam_selection":
+                batch = {k: torch.as_tensor(np.asarray(obs[k]))[None] for k in ("height_map", "bs_position",
+                                                                                 "ue_position")}
+                action = int(self.model.predict(task, batch)[0].argmax())
+            else:
+                csi = obs["csi"][0] + 1j * obs["csi"][1]
+                csi = csi * np.sqrt(10 ** (float(obs["rx_power_db"][0]) / 10))
+                batch = {"csi": torch.as_tensor(csi.astype(np.complex64))[None], "csi_is_estimate": True}
+                out = self.model.predict(task, batch)[0].numpy()
+                if task == "precoding":
+                    action = precoder_action(out)
+                else:
+                    pos_task = base.task.tasks["positioning"] if base.task.name == "air_interface" else base.task
+                    xy = out + base.twin.bs_position[:2]
+                    action = np.clip(xy, pos_task.action_space.low, pos_task.action_space.high).astype(np.float32)
+        return _wrap_multi(self.env, {task: action})
+
+
 __all__ = ["Policy", "RandomPolicy", "OraclePolicy", "PeriodicSweepPolicy", "PositionLookupBeamPolicy",
-           "precoder_action"]
+           "UniversalModelPolicy", "precoder_action"]

@@ -14,14 +14,20 @@ import torch
 HEIGHT_SCALE_M = 50.0
 
 
-def csi_features(csi: torch.Tensor, pilot_snr_db: float, generator: torch.Generator | None = None
+def csi_features(csi: torch.Tensor, pilot_snr_db: float | None, generator: torch.Generator | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``([B, 2, A, K], [B, 1])`` from complex CSI ``[B, A, K]``; zero channels stay zero."""
+    """``([B, 2, A, K], [B, 1])`` from complex CSI ``[B, A, K]``; zero channels stay zero.
+
+    ``pilot_snr_db=None`` adds no noise (the input already is an estimate, e.g. an env observation).
+    """
     csi = csi.to(torch.complex64)
-    power = csi.abs().pow(2).mean(dim=(1, 2), keepdim=True)
-    sigma = torch.sqrt(power * 10 ** (-pilot_snr_db / 10) / 2)
-    noise = torch.complex(torch.randn(csi.shape, generator=generator), torch.randn(csi.shape, generator=generator))
-    noisy = csi + sigma * noise
+    noisy = csi
+    if pilot_snr_db is not None:
+        power = csi.abs().pow(2).mean(dim=(1, 2), keepdim=True)
+        sigma = torch.sqrt(power * 10 ** (-pilot_snr_db / 10) / 2)
+        noise = torch.complex(torch.randn(csi.shape, generator=generator),
+                              torch.randn(csi.shape, generator=generator))
+        noisy = csi + sigma * noise
     est = noisy.abs().pow(2).mean(dim=(1, 2), keepdim=True)
     safe = torch.where(est > 0, est, torch.ones_like(est))
     normalised = noisy / torch.sqrt(safe)

@@ -90,10 +90,15 @@ class UniversalModel(nn.Module):
     # ------------------------------------------------------------------ inputs
     def encode(self, task: str, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
                ) -> torch.Tensor:
-        """Radio embedding ``[B, embed_dim]`` of the task's modality (CSI, or aged CSI for precoding; else environment)."""
+        """Radio embedding ``[B, embed_dim]`` of the task's modality (CSI, or aged CSI for precoding; else environment).
+
+        True CSI from a dataset gets pilot noise at ``cfg.pilot_snr_db``; a batch marked
+        ``{"csi_is_estimate": ...}`` (any value) is used as it is.
+        """
         if task in CSI_TASKS:
-            csi = batch["csi_aged"] if task == "precoding" else batch["csi"]
-            x, log_power = csi_features(csi, self.cfg.pilot_snr_db, generator)
+            csi = batch["csi_aged"] if task == "precoding" and "csi_aged" in batch else batch["csi"]
+            snr = None if "csi_is_estimate" in batch else self.cfg.pilot_snr_db
+            x, log_power = csi_features(csi, snr, generator)
             return self.csi_encoder(x, log_power)
         maps, rel = env_features(batch["height_map"], batch["bs_position"], batch["ue_position"],
                                  self.cfg.shapes.map_resolution_m)

@@ -176,3 +176,31 @@ def test_sweep_and_lookup_policies():
     assert lookup.beam_for(lookup.positions[5]) == lookup.beams[5]
     obs, _ = env.reset(seed=10)
     assert env.action_space.contains(lookup.act(obs))
+
+
+@pytest.mark.parametrize("env_id", sorted(envs.ENV_IDS))
+def test_universal_model_policy_acts_in_every_env(env_id, tmp_path):
+    from envs.policies import UniversalModelPolicy
+    from model.checkpoint import save_checkpoint
+    from model.config import DataShapes, ModelConfig
+    from model.universal import UniversalModel
+
+    env = gym.make(env_id, scenario=SCENARIO)
+    base = env.unwrapped
+    spec = base.twin.spec
+    shapes = DataShapes(num_antennas=spec.bs[0].array.num_antennas, num_subcarriers=spec.radio.num_subcarriers,
+                        num_subbands=spec.codebook.num_subbands, num_beams=base.twin.codebook.num_beams,
+                        map_cells=spec.environment.size_cells, map_resolution_m=spec.environment.resolution_m)
+    from model.encoders import CSIEncoder, EnvEncoder
+
+    save_checkpoint(UniversalModel.build(ModelConfig(shapes=shapes, variant="wm"), CSIEncoder(), EnvEncoder()),
+                    tmp_path / "ckpt")
+    policy = UniversalModelPolicy(env, tmp_path / "ckpt")
+    obs, _ = env.reset(seed=0)
+    for _ in range(2):
+        action = policy.act(obs)
+        obs, reward, _, _, _ = env.step(action)
+        assert np.isfinite(reward)
+    other = gym.make(env_id, scenario="city-tiny-00000")
+    with pytest.raises(ValueError, match="the model was trained for"):
+        UniversalModelPolicy(other, tmp_path / "ckpt")

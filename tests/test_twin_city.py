@@ -70,6 +70,9 @@ def test_channel_batch_shapes_and_consistency(make_twin):
     assert b.height_map.shape == (spec.environment.size_cells,) * 2
     np.testing.assert_allclose(b.ue_positions, ue, atol=1e-4)
     assert b.csi_evolution is None
+    # Numerical residue paths (< -250 dB) are dropped: a covered UE has a physical path loss.
+    assert (b.path_power_db[b.path_valid] >= -250.0).all()
+    assert (b.path_loss_db[b.has_paths] <= 250.0).all()
     # Strongest paths first, and the kept paths never carry more power than the total.
     pw = np.where(b.path_valid, b.path_power_db, -1e9)
     assert (np.diff(pw, axis=1)[b.path_valid[:, 1:]] <= 1e-4).all()

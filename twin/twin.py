@@ -19,6 +19,8 @@ from twin.mobility import MotionState, init_motion, sample_drops, step_motion
 OUTDOOR_RASTER_M = 1.0
 #: Minimum clearance between a UE and a building wall [m].
 UE_WALL_MARGIN_M = 1.0
+#: Paths with a smaller gain [dB] are dropped (far below thermal noise at any bandwidth and power).
+MIN_PATH_GAIN_DB = -250.0
 
 
 def subcarrier_offsets_hz(num_subcarriers: int, spacing_hz: float) -> np.ndarray:
@@ -249,6 +251,9 @@ class Twin:
         # Sionna 2.2's deterministic candidate generator emits some spurious "valid" paths with
         # NaN coefficients (zero angles, duplicated delay); they carry no field and are dropped.
         valid &= np.isfinite(a).all(axis=1)
+        # Paths weaker than MIN_PATH_GAIN_DB (tens of dB under any receiver's noise floor) are numerical
+        # residue of long refraction chains; keeping them would call a UE "covered" at -300 dB.
+        valid &= np.mean(np.abs(a) ** 2, axis=1) >= 10 ** (MIN_PATH_GAIN_DB / 10)
         a = np.where(valid[:, None, :], a, 0.0)
         tau = np.where(valid, tau, 0.0)
 

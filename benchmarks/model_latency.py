@@ -1,0 +1,63 @@
+"""Universal-model inference latency on the CPU (batch 1 and 64) and trainable vs. total parameters, per variant.
+
+Shapes are those of the procedural suites (2x8 BS array, 32 subcarriers, 4 subbands, 16 beams,
+64x64 height map). Latency is the median over repeats of one ``predict`` call per task, averaged
+over the five tasks, divided by the batch size (per-sample latency).
+
+    python benchmarks/model_latency.py [--variants full wm] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from model.config import TASKS, VARIANTS, DataShapes, ModelConfig
+from model.encoders import CSIEncoder, EnvEncoder
+from model.universal import UniversalModel
+
+SHAPES = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=4, num_beams=16, map_cells=64,
+                    map_resolution_m=4.0)
+
+
+def batch_of(n: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    c = lambda *s: torch.complex(torch.randn(*s, generator=g), torch.randn(*s, generator=g))  # noqa: E731
+    return {"csi": c(n, 16, 32), "csi_aged": c(n, 16, 32), "height_map": torch.rand(n, 64, 64, generator=g) * 30,
+            "bs_position": torch.zeros(n, 3), "ue_position": torch.randn(n, 3, generator=g) * 50}
+
+
+@torch.no_grad()
+def latency_ms(model: UniversalModel, n: int, repeats: int) -> float:
+    batch = batch_of(n)
+    per_task = []
+    for task in TASKS:
+        model.predict(task, batch)  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model.predict(task, batch)
+            times.append(time.perf_counter() - start)
+        per_task.append(statistics.median(times))
+    return 1e3 * statistics.mean(per_task) / n
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; per-sample latency, mean over the 5 tasks")
+    print(f"{'variant':>7} | {'trainable':>10} | {'total':>11} | {'batch 1 [ms]':>12} | {'batch 64 [ms/sample]':>20}")
+    for variant in args.variants:
+        model = UniversalModel.build(ModelConfig(shapes=SHAPES, variant=variant), CSIEncoder(), EnvEncoder()).eval()
+        trainable, total = model.parameter_counts()
+        print(f"{variant:>7} | {trainable:>10,} | {total:>11,} | {latency_ms(model, 1, args.repeats):>12.2f} | "
+              f"{latency_ms(model, 64, args.repeats):>20.3f}")
+
+
+if __name__ == "__main__":
+    main()
