@@ -37,19 +37,12 @@ class RadioMap:
         return self.path_gain_db[row, col]
 
 
-def compute_radio_map(twin, cell_size_m: float = 5.0, *, samples_per_tx: int = 1_000_000,
-                      seed: int | None = None) -> RadioMap:
-    """Radio map of ``twin``'s serving BS over its UE area, at the UE height.
+def solve_radio_map(twin, cell_size_m: float = 5.0, *, samples_per_tx: int = 1_000_000, seed: int | None = None):
+    """Sionna ``RadioMap`` of ``twin``'s serving BS over its UE area at UE height, for one BS array element.
 
     The map is computed for a single element of the BS array (same pattern, polarisation
     and orientation), so that it is the per-antenna path gain, as ``ChannelBatch.path_gain_db``
     is, and not the gain of one particular precoder.
-
-    Args:
-        twin: a :class:`twin.twin.Twin`.
-        cell_size_m: cell side [m].
-        samples_per_tx: rays shot from the BS.
-        seed: tracer seed (``spec.tracing.seed`` if None).
     """
     if cell_size_m <= 0:
         raise ValueError(f"cell_size_m = {cell_size_m}; allowed: > 0")
@@ -61,7 +54,7 @@ def compute_radio_map(twin, cell_size_m: float = 5.0, *, samples_per_tx: int = 1
     full_array = twin.scene.tx_array
     twin.scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern=arr.pattern, polarization=arr.polarization)
     try:
-        rm = rt.RadioMapSolver()(
+        return rt.RadioMapSolver()(
             twin.scene,
             center=mi.Point3f((x0 + x1) / 2, (y0 + y1) / 2, h),
             orientation=mi.Point3f(0.0, 0.0, 0.0),
@@ -74,8 +67,21 @@ def compute_radio_map(twin, cell_size_m: float = 5.0, *, samples_per_tx: int = 1
         )
     finally:
         twin.scene.tx_array = full_array
+
+
+def compute_radio_map(twin, cell_size_m: float = 5.0, *, samples_per_tx: int = 1_000_000,
+                      seed: int | None = None) -> RadioMap:
+    """Radio map of ``twin``'s serving BS over its UE area, at the UE height (see :func:`solve_radio_map`).
+
+    Args:
+        twin: a :class:`twin.twin.Twin`.
+        cell_size_m: cell side [m].
+        samples_per_tx: rays shot from the BS.
+        seed: tracer seed (``spec.tracing.seed`` if None).
+    """
+    rm = solve_radio_map(twin, cell_size_m, samples_per_tx=samples_per_tx, seed=seed)
     gain = np.asarray(rm.path_gain, dtype=np.float64)[0]  # [num_y, num_x]
     centers = np.asarray(rm.cell_centers, dtype=np.float64)  # [num_y, num_x, 3]
     gain_db = np.where(gain > 0, to_db(gain), -NO_PATH_LOSS_DB).astype(np.float32)
-    return RadioMap(gain_db, centers[0, :, 0], centers[:, 0, 1], h, twin.bs_position.astype(np.float32))
-
+    return RadioMap(gain_db, centers[0, :, 0], centers[:, 0, 1], twin.spec.ue.height_m,
+                    twin.bs_position.astype(np.float32))

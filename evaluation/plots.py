@@ -1,0 +1,129 @@
+"""Figures of an evaluation run (matplotlib, Agg backend): one function per PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+COLORS = {"universal": "tab:blue", "oracle": "tab:green", "sweep": "tab:orange", "lookup": "tab:purple",
+          "random": "tab:gray"}
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def beam_bars(metrics: dict, out: Path) -> Path:
+    """Beam accuracy and mean SNR loss per policy, per scenario and speed."""
+    rows = [(f"{sc}\n{v} m/s", runs) for sc, per in metrics["scenarios"].items()
+            for v, runs in per["beam_selection"].items()]
+    policies = [p for p in metrics["policies"] if any(p in r for _, r in rows)]
+    fig, axes = plt.subplots(1, 2, figsize=(max(6, 2.2 * len(rows) + 3), 3.6))
+    width = 0.8 / max(len(policies), 1)
+    for k, p in enumerate(policies):
+        x = np.arange(len(rows)) + k * width
+        axes[0].bar(x, [r.get(p, {}).get("beam_accuracy", np.nan) * 100 for _, r in rows], width,
+                    label=p, color=COLORS.get(p))
+        axes[1].bar(x, [r.get(p, {}).get("snr_loss_db", np.nan) for _, r in rows], width, color=COLORS.get(p))
+    for ax, title in zip(axes, ("top-1 beam accuracy [%]", "mean SNR loss vs. best beam [dB]")):
+        ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2, [r for r, _ in rows], fontsize=7)
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=7)
+    return _save(fig, out / "beam_selection.png")
+
+
+def snr_over_time(metrics: dict, out: Path) -> Path:
+    """Per-step SNR of the first episode, each policy, first scenario and speed."""
+    scenario, per = next(iter(metrics["scenarios"].items()))
+    speed, runs = next(iter(per["beam_selection"].items()))
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for p, r in runs.items():
+        ax.plot(r["snr_trace_db"], label=p, color=COLORS.get(p), marker=".")
+    if runs:
+        ax.plot(next(iter(runs.values()))["best_snr_trace_db"], "k:", label="best beam")
+    ax.set_xlabel("step")
+    ax.set_ylabel("beamformed SNR [dB]")
+    ax.set_title(f"{scenario}, {speed} m/s: SNR over an episode", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, out / "snr_over_time.png")
+
+
+def precoding_vs_snr(metrics: dict, out: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    for sc, per in metrics["scenarios"].items():
+        snrs = sorted(per["precoding"], key=float)
+        policies = {p for s in snrs for p in per["precoding"][s]}
+        for p in sorted(policies):
+            xs = [float(s) for s in snrs if p in per["precoding"][s]]
+            axes[0].plot(xs, [per["precoding"][s][p]["sgcs"] for s in snrs if p in per["precoding"][s]],
+                         marker="o", color=COLORS.get(p), label=f"{p} ({sc})")
+            axes[1].plot(xs, [per["precoding"][s][p]["spectral_efficiency"] for s in snrs
+                              if p in per["precoding"][s]], marker="o", color=COLORS.get(p))
+    axes[0].set_title("SGCS vs. eigen-precoder", fontsize=9)
+    axes[1].set_title("spectral efficiency [bit/s/Hz]", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("pilot SNR [dB]")
+    axes[0].legend(fontsize=6)
+    return _save(fig, out / "precoding.png")
+
+
+def positioning_cdf(metrics: dict, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for sc, per in metrics["scenarios"].items():
+        for p, r in per["positioning"].items():
+            e = np.sort(r["errors_m"])
+            if e.size:
+                ax.plot(e, np.arange(1, e.size + 1) / e.size, color=COLORS.get(p), label=f"{p} ({sc})")
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlabel("position error [m]")
+    ax.set_ylabel("CDF")
+    ax.legend(fontsize=6)
+    return _save(fig, out / "positioning_cdf.png")
+
+
+def path_loss_scatter(metrics: dict, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    lo, hi = np.inf, -np.inf
+    for sc, per in metrics["scenarios"].items():
+        r = per["path_loss"].get("universal")
+        if r and r["true_db"]:
+            ax.scatter(r["true_db"], r["pred_db"], s=8, label=f"{sc} (RMSE {r['rmse_db']:.1f} dB)")
+            lo, hi = min(lo, *r["true_db"], *r["pred_db"]), max(hi, *r["true_db"], *r["pred_db"])
+    if np.isfinite(lo):
+        ax.plot([lo, hi], [lo, hi], "k:")
+        ax.legend(fontsize=6)
+    ax.set_xlabel("ray-traced path loss [dB]")
+    ax.set_ylabel("universal model [dB]")
+    return _save(fig, out / "path_loss_scatter.png")
+
+
+def beams_on_map(twin, runs: dict, out: Path, name: str) -> Path:
+    """Top-down height map with the UE trajectory and the beams each policy chose (first episode)."""
+    hm = twin.height_map
+    res = twin.spec.environment.resolution_m
+    bs = twin.bs_position
+    half = res * hm.shape[0] / 2
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.imshow(hm, origin="lower", cmap="Greys", extent=(bs[0] - half, bs[0] + half, bs[1] - half, bs[1] + half))
+    yaw = twin.spec.bs[twin.serving_bs].orientation_deg[0]
+    az = np.radians(twin.codebook.azimuth_deg(yaw))
+    for k, (p, r) in enumerate(runs.items()):
+        traj = np.asarray(r["trajectory"])
+        if k == 0:
+            ax.plot(traj[:, 0], traj[:, 1], "r.-", lw=1, label="UE trajectory")
+        last = r["beams"][-1]
+        if np.isfinite(az[last]):
+            ax.plot([bs[0], bs[0] + 0.8 * half * np.cos(az[last])], [bs[1], bs[1] + 0.8 * half * np.sin(az[last])],
+                    color=COLORS.get(p), lw=2, label=f"{p}: beam {last}")
+    ax.plot(bs[0], bs[1], "k^", ms=9, label="BS")
+    ax.set_title(f"{name}: last chosen beam per policy", fontsize=9)
+    ax.legend(fontsize=6, loc="upper right")
+    return _save(fig, out / f"beams_{name}.png")

@@ -1,0 +1,200 @@
+"""Run policies over an evaluation suite: closed-loop episodes and offline test sets, to metrics.
+
+For every scenario of the suite:
+- beam selection, once per UE speed: every beam policy plays the same episodes (same seeds, so the
+  same UE trajectories); metrics: top-1 beam accuracy, mean SNR loss vs. the best beam [dB], mean
+  rate and net rate after sweep overhead [bit/s/Hz], overhead saved vs. an exhaustive sweep every step;
+- precoding, once per pilot SNR: SGCS against the eigen-precoder and spectral efficiency [bit/s/Hz];
+- positioning, at the first pilot SNR: error CDF, median and CDF90 [m];
+- path loss (offline): the universal model's prediction vs. the twin on fresh drops, RMSE [dB].
+
+``metrics.json`` is a deterministic function of the suite, the policies and the seed; wall-clock
+timings (inference latency per decision) go to ``timing.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+import envs  # noqa: F401  (registers the environments)
+from envs.policies import (
+    OraclePolicy,
+    PeriodicSweepPolicy,
+    PositionLookupBeamPolicy,
+    RandomPolicy,
+    UniversalModelPolicy,
+)
+from evaluation.suites import EvalSuite
+from scenes.registry import get_scenario
+
+POLICIES = ("universal", "oracle", "sweep", "lookup", "random")
+#: Air time of one beam measurement for the overhead accounting [s] (one SSB burst slot).
+BEAM_MEASUREMENT_S = 0.5e-3
+SWEEP_PERIOD = 10
+
+
+def default_checkpoint() -> Path:
+    """The universal-model checkpoint shipped with AirTwin (trained on ``procedural-train``)."""
+    return Path(__file__).resolve().parents[1] / "model" / "checkpoints" / "default"
+
+
+def make_policy(name: str, env, *, checkpoint, seed: int):
+    """A policy by name for ``env``; None when it does not apply to the task (e.g. sweep for precoding)."""
+    task = env.unwrapped.task.name
+    if name == "random":
+        return RandomPolicy(env.action_space, seed=seed)
+    if name == "oracle":
+        return OraclePolicy(env)
+    if name == "universal":
+        return UniversalModelPolicy(env, checkpoint)
+    if task != "beam_selection":
+        return None
+    if name == "sweep":
+        return PeriodicSweepPolicy(env, period=SWEEP_PERIOD, beam_measurement_s=BEAM_MEASUREMENT_S)
+    if name == "lookup":
+        twin = env.unwrapped.twin
+        return PositionLookupBeamPolicy.from_twin(twin, 256, np.random.default_rng(seed), env=env)
+    raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
+
+
+def _speed_spec(name: str, speed: float):
+    spec = get_scenario(name)
+    return dataclasses.replace(spec, mobility=dataclasses.replace(spec.mobility, speed_mps=(speed, speed)))
+
+
+def play(env, policy, suite: EvalSuite, episode_seeds: list[int]) -> tuple[list[list[dict]], list[float]]:
+    """Run the episodes; returns per-episode lists of step infos (with the reward) and decision latencies [s]."""
+    episodes, latencies = [], []
+    for seed in episode_seeds:
+        obs, _ = env.reset(seed=seed)
+        policy.reset()
+        steps = []
+        for _ in range(suite.steps):
+            start = time.perf_counter()
+            action = policy.act(obs)
+            latencies.append(time.perf_counter() - start)
+            obs, reward, _, _, info = env.step(action)
+            steps.append({**info, "reward": float(reward), "action": action})
+        episodes.append(steps)
+    return episodes, latencies
+
+
+def _beam_summary(episodes: list[list[dict]], policy, twin) -> dict:
+    steps = [s for ep in episodes for s in ep if s["has_paths"]]
+    overhead = getattr(policy, "overhead_fraction", 0.0)
+    exhaustive = min(1.0, twin.codebook.num_beams * BEAM_MEASUREMENT_S / twin.spec.mobility.time_step_s)
+    rate = float(np.mean([s["rate"] for s in steps])) if steps else 0.0
+    return {
+        "beam_accuracy": float(np.mean([s["beam_correct"] for s in steps])) if steps else 0.0,
+        "snr_loss_db": float(-np.mean([s["reward"] for s in steps])) if steps else 0.0,
+        "rate": rate, "net_rate": rate * (1 - overhead), "overhead_fraction": overhead,
+        "overhead_saved_vs_exhaustive": 1.0 - overhead / exhaustive if exhaustive > 0 else 1.0,
+        "covered_steps": len(steps),
+        "snr_trace_db": [round(s["snr_db"], 3) for s in episodes[0]],
+        "best_snr_trace_db": [round(s["best_snr_db"], 3) for s in episodes[0]],
+        "trajectory": [[round(float(v), 3) for v in s["ue_position"][:2]] for s in episodes[0]],
+        "beams": [int(np.asarray(s["action"])) for s in episodes[0]],
+        "best_beams": [int(s["best_beam"]) for s in episodes[0]],
+    }
+
+
+def run_suite(suite: EvalSuite, policies: tuple[str, ...], *, checkpoint: str | Path | None = None,
+              log=print) -> tuple[dict, dict]:
+    """Evaluate ``policies`` over ``suite``; returns ``(metrics, timing)``."""
+    bad = [p for p in policies if p not in POLICIES]
+    if bad or not policies:
+        raise ValueError(f"policies {bad or policies}; allowed: a comma-separated subset of {', '.join(POLICIES)}")
+    checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    seeds = [int(s) for s in np.random.SeedSequence(suite.seed).generate_state(suite.episodes)]
+    metrics: dict = {"suite": dataclasses.asdict(suite), "policies": list(policies), "scenarios": {}}
+    timing: dict[str, list[float]] = {}
+    skipped: dict[str, str] = {}
+    for name in suite.scenarios:
+        log(f"scenario {name}")
+        per: dict = {"beam_selection": {}, "precoding": {}, "positioning": {}, "path_loss": {}}
+        for speed in suite.speeds_mps:
+            env = gym.make("AirTwin/BeamSelection-v0", scenario=_speed_spec(name, speed))
+            runs = {}
+            for pname in policies:
+                try:
+                    policy = make_policy(pname, env, checkpoint=checkpoint, seed=suite.seed)
+                except ValueError as exc:  # e.g. the universal model does not fit this scenario's numerology
+                    skipped[f"{name}/{pname}"] = str(exc)
+                    continue
+                episodes, lat = play(env, policy, suite, seeds)
+                runs[pname] = _beam_summary(episodes, policy, env.unwrapped.twin)
+                timing.setdefault(pname, []).extend(lat)
+            per["beam_selection"][f"{speed:g}"] = runs
+        for snr in suite.pilot_snr_db:
+            env = gym.make("AirTwin/Precoding-v0", scenario=name, pilot_snr_db=snr)
+            runs = {}
+            for pname in policies:
+                try:
+                    policy = make_policy(pname, env, checkpoint=checkpoint, seed=suite.seed)
+                except ValueError as exc:
+                    skipped[f"{name}/{pname}"] = str(exc)
+                    continue
+                if policy is None:
+                    continue
+                episodes, lat = play(env, policy, suite, seeds)
+                steps = [s for ep in episodes for s in ep if s["has_paths"]]
+                runs[pname] = {"sgcs": float(np.mean([s["sgcs"] for s in steps])) if steps else 0.0,
+                               "spectral_efficiency": float(np.mean([s["spectral_efficiency"] for s in steps]))
+                               if steps else 0.0,
+                               "optimal_spectral_efficiency": float(np.mean(
+                                   [s["optimal_spectral_efficiency"] for s in steps])) if steps else 0.0}
+                timing.setdefault(pname, []).extend(lat)
+            per["precoding"][f"{snr:g}"] = runs
+        env = gym.make("AirTwin/Positioning-v0", scenario=name, pilot_snr_db=suite.pilot_snr_db[0])
+        for pname in policies:
+            try:
+                policy = make_policy(pname, env, checkpoint=checkpoint, seed=suite.seed)
+            except ValueError as exc:
+                skipped[f"{name}/{pname}"] = str(exc)
+                continue
+            if policy is None:
+                continue
+            episodes, lat = play(env, policy, suite, seeds)
+            errors = [s["position_error_m"] for ep in episodes for s in ep if s["has_paths"]]
+            per["positioning"][pname] = {"errors_m": [round(e, 3) for e in errors],
+                                         "median_m": float(np.median(errors)) if errors else 0.0,
+                                         "cdf90_m": float(np.percentile(errors, 90)) if errors else 0.0}
+        per["path_loss"] = _offline_path_loss(name, suite, checkpoint, policies)
+        metrics["scenarios"][name] = per
+    metrics["skipped"] = skipped
+    timing_ms = {p: {"median_ms": 1e3 * float(np.median(v)), "decisions": len(v)} for p, v in timing.items()}
+    return metrics, timing_ms
+
+
+def _offline_path_loss(name: str, suite: EvalSuite, checkpoint: Path, policies) -> dict:
+    """Universal-model path loss on fresh drops vs. the twin (when the model fits the scenario)."""
+    if "universal" not in policies:
+        return {}
+    import torch
+
+    from model.checkpoint import load_checkpoint
+    from twin.twin import Twin
+
+    spec = get_scenario(name)
+    model = load_checkpoint(checkpoint)
+    shapes = model.cfg.shapes
+    if (shapes.map_cells, shapes.map_resolution_m) != (spec.environment.size_cells, spec.environment.resolution_m):
+        return {}
+    twin = Twin(spec)
+    rng = np.random.default_rng(suite.seed)
+    batch = twin.trace(twin.sample_ue_positions(suite.offline_samples, rng))
+    keep = batch.has_paths
+    n = int(keep.sum())
+    inputs = {"height_map": torch.from_numpy(np.repeat(batch.height_map[None], n, 0)),
+              "bs_position": torch.from_numpy(np.repeat(batch.bs_position[None], n, 0)),
+              "ue_position": torch.from_numpy(batch.ue_positions[keep])}
+    with torch.no_grad():
+        pred = model.predict("path_loss", inputs).numpy()
+    true = batch.path_loss_db[keep]
+    return {"universal": {"true_db": [round(float(v), 2) for v in true], "pred_db": [round(float(v), 2) for v in pred],
+                          "rmse_db": float(np.sqrt(np.mean((pred - true) ** 2))) if n else 0.0}}
