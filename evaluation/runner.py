@@ -181,7 +181,10 @@ def _offline_path_loss(name: str, suite: EvalSuite, checkpoint: Path, policies) 
     from twin.twin import Twin
 
     spec = get_scenario(name)
-    model = load_checkpoint(checkpoint)
+    try:
+        model = load_checkpoint(checkpoint)
+    except ValueError:  # no or unusable checkpoint: the closed-loop runs already recorded why in "skipped"
+        return {}
     shapes = model.cfg.shapes
     if (shapes.map_cells, shapes.map_resolution_m) != (spec.environment.size_cells, spec.environment.resolution_m):
         return {}

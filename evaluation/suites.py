@@ -1,6 +1,6 @@
 """Evaluation suites: which scenarios, speeds, pilot SNRs and episode lengths a policy comparison covers.
 
-Suites are TOML files; the built-in ones live in ``evaluation/suites/`` (``default``, ``mobility``,
+Suites are TOML files; the built-in ones live in ``evaluation/suite_files/`` (``default``, ``mobility``,
 ``snr``, ``tiny``). ``load_suite`` takes a built-in name or a path to a TOML file.
 """
 
@@ -46,7 +46,7 @@ class EvalSuite:
 
 
 def builtin_suites() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("evaluation.suites").iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in resources.files("evaluation.suite_files").iterdir() if p.name.endswith(".toml"))
 
 
 def load_suite(name_or_path: str) -> EvalSuite:
@@ -57,5 +57,5 @@ def load_suite(name_or_path: str) -> EvalSuite:
     if name_or_path not in builtin_suites():
         raise ValueError(f"unknown evaluation suite {name_or_path!r}; allowed: {', '.join(builtin_suites())} "
                          "or a path to a .toml file")
-    with resources.as_file(resources.files("evaluation.suites") / f"{name_or_path}.toml") as p:
+    with resources.as_file(resources.files("evaluation.suite_files") / f"{name_or_path}.toml") as p:
         return load_file(EvalSuite, p)

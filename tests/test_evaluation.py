@@ -1,0 +1,73 @@
+"""End-to-end evaluation on the tiny suite: files, hand-checkable metrics, reproducibility, bad input."""
+
+import json
+
+import pytest
+
+from evaluation.report import write_report
+from evaluation.suites import EvalSuite, builtin_suites, load_suite
+
+POLICIES = ("oracle", "sweep", "lookup", "random")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval")
+    metrics = write_report(load_suite("tiny"), POLICIES, out, log=lambda m: None)
+    return out, metrics
+
+
+def test_report_and_figures_exist(run):
+    out, _ = run
+    for name in ("report.md", "metrics.json", "timing.json", "beam_selection.png", "snr_over_time.png",
+                 "precoding.png", "positioning_cdf.png", "path_loss_scatter.png", "beams_canyon-test.png"):
+        assert (out / name).stat().st_size > 1000 or name.endswith(".json"), name
+    report = (out / "report.md").read_text()
+    assert "## Beam selection" in report and "| canyon-test | 3 | oracle | 100.0 %" in report
+    assert "![beam_selection](beam_selection.png)" in report
+
+
+def test_oracle_is_perfect_and_others_are_not_better(run):
+    _, metrics = run
+    beams = metrics["scenarios"]["canyon-test"]["beam_selection"]["3"]
+    assert beams["oracle"]["beam_accuracy"] == 1.0 and beams["oracle"]["snr_loss_db"] == 0.0
+    for p in ("sweep", "lookup", "random"):
+        assert beams[p]["snr_loss_db"] >= 0.0 and beams[p]["beam_accuracy"] <= 1.0
+        assert beams[p]["rate"] <= beams["oracle"]["rate"] + 1e-9
+    # Sweep every 10 steps with 4 beams of 0.5 ms each over 0.5 s steps: 0.04 % overhead, 90 % saved.
+    assert beams["sweep"]["overhead_fraction"] == pytest.approx(4 * 0.5e-3 / (10 * 0.5))
+    assert beams["sweep"]["overhead_saved_vs_exhaustive"] == pytest.approx(0.9)
+    assert beams["sweep"]["beams"][0] == beams["sweep"]["best_beams"][0]  # a sweep step finds the best beam
+    pre = metrics["scenarios"]["canyon-test"]["precoding"]["10"]
+    assert pre["oracle"]["sgcs"] == pytest.approx(1.0, abs=1e-5)
+    assert pre["oracle"]["spectral_efficiency"] == pytest.approx(pre["oracle"]["optimal_spectral_efficiency"])
+    assert pre["random"]["sgcs"] < pre["oracle"]["sgcs"]
+    assert metrics["scenarios"]["canyon-test"]["positioning"]["oracle"]["cdf90_m"] == pytest.approx(0.0, abs=1e-3)
+    assert "canyon-test/universal" not in metrics["skipped"]  # not requested
+
+
+def test_same_command_same_metrics(run, tmp_path):
+    out, _ = run
+    write_report(load_suite("tiny"), POLICIES, tmp_path, log=lambda m: None)
+    assert (tmp_path / "metrics.json").read_bytes() == (out / "metrics.json").read_bytes()
+
+
+def test_builtin_suites_load_and_bad_input_is_clear(tmp_path):
+    assert {"default", "mobility", "snr", "tiny", "demo"} <= set(builtin_suites())
+    for name in builtin_suites():
+        assert load_suite(name).name == name
+    with pytest.raises(ValueError, match="unknown evaluation suite 'nope'"):
+        load_suite("nope")
+    with pytest.raises(ValueError, match="unknown scenario"):
+        EvalSuite(name="x", scenarios=("atlantis",))
+    (tmp_path / "s.toml").write_text('name = "s"\nscenarios = ["canyon-test"]\nsteps = 0\n')
+    with pytest.raises(ValueError, match="EvalSuite.steps"):
+        load_suite(str(tmp_path / "s.toml"))
+    with pytest.raises(ValueError, match="allowed: a comma-separated subset"):
+        write_report(load_suite("tiny"), ("telepathy",), tmp_path, log=lambda m: None)
+
+
+def test_universal_policy_that_does_not_fit_is_skipped_with_a_reason(tmp_path):
+    metrics = write_report(load_suite("tiny"), ("universal", "oracle"), tmp_path, log=lambda m: None)
+    assert "canyon-test/universal" in metrics["skipped"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["skipped"]
