@@ -70,8 +70,9 @@ def write_report(suite: EvalSuite, policies: tuple[str, ...], out: str | Path, *
     lines = [f"# AirTwin evaluation: suite `{suite.name}`", "", suite.description, "",
              f"Policies: {', '.join(policies)}; {suite.episodes} episode(s) of {suite.steps} steps per run; "
              f"seed {suite.seed}.", "", "## Beam selection (closed loop)", "", *beam_table(metrics), "",
-             "Overhead saved: share of an exhaustive sweep every step that the policy does not spend "
-             "(sweep: one sweep every 10 steps; learned and lookup policies: no sweep).", "",
+             "Overhead saved: share of the air time of an exhaustive sweep every step (the oracle) that the "
+             "policy does not spend (sweep: one sweep every 10 steps; universal, lookup, random: no sweep). "
+             "Net rate = rate x (1 - sweep overhead).", "",
              "## Precoding from estimated, aged CSI", "", *precoding_table(metrics), "",
              "## Positioning and path loss", "", *positioning_table(metrics), "",
              "## Inference latency (median per decision, this machine)", "",

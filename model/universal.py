@@ -48,7 +48,6 @@ class UniversalModel(nn.Module):
                 text = SHARED_KEYWORDS if cfg.variant == "sp" else TASK_KEYWORDS[task]
                 ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
                 self.register_buffer(f"keywords_{task}", ids, persistent=False)
-            self._embed = embed
             if cfg.uses_prefix:
                 n = 1 if cfg.variant == "sp" else len(TASKS)
                 self.prefix = nn.Parameter(torch.randn(n, cfg.prefix_len, width) * embed.weight.std().item())
@@ -106,7 +105,7 @@ class UniversalModel(nn.Module):
 
     def instruction(self, task: str) -> torch.Tensor:
         """Instruction embeddings ``[L, width]``: learnable prefix (if any) then fixed keywords."""
-        keywords = self._embed(getattr(self, f"keywords_{task}"))
+        keywords = self.backbone.get_input_embeddings()(getattr(self, f"keywords_{task}"))
         if not self.cfg.uses_prefix:
             return keywords
         prefix = self.prefix[0 if self.cfg.variant == "sp" else TASKS.index(task)]

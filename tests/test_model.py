@@ -85,6 +85,10 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path, variant):
         b = loaded.predict(task, batch, torch.Generator().manual_seed(1))
         assert torch.equal(a, b), task
     assert (tmp_path / "ckpt" / "lora" / "adapter_model.safetensors").exists() == (variant not in ("wl", "wm"))
+    from safetensors.torch import load_file
+
+    keys = load_file(str(tmp_path / "ckpt" / "weights.safetensors")).keys()
+    assert not [k for k in keys if "embeddings" in k or k.startswith("backbone.")]  # the backbone is never copied
 
 
 @pytest.fixture
