@@ -104,71 +104,73 @@ def _beam_summary(episodes: list[list[dict]], policy, twin) -> dict:
     }
 
 
+def _precoding_summary(episodes: list[list[dict]], policy, twin) -> dict:
+    steps = [s for ep in episodes for s in ep if s["has_paths"]]
+
+    def mean(key: str) -> float:
+        return float(np.mean([s[key] for s in steps])) if steps else 0.0
+
+    return {"sgcs": mean("sgcs"), "spectral_efficiency": mean("spectral_efficiency"),
+            "optimal_spectral_efficiency": mean("optimal_spectral_efficiency")}
+
+
+def _positioning_summary(episodes: list[list[dict]], policy, twin) -> dict:
+    errors = [s["position_error_m"] for ep in episodes for s in ep if s["has_paths"]]
+    return {"errors_m": [round(e, 3) for e in errors], "median_m": float(np.median(errors)) if errors else 0.0,
+            "cdf90_m": float(np.percentile(errors, 90)) if errors else 0.0}
+
+
+class _Run:
+    """What one :func:`run_suite` call accumulates: decision latencies and the reasons policies were skipped."""
+
+    def __init__(self, suite: EvalSuite, policies: tuple[str, ...], checkpoint: Path):
+        self.suite, self.policies, self.checkpoint = suite, policies, checkpoint
+        self.seeds = [int(s) for s in np.random.SeedSequence(suite.seed).generate_state(suite.episodes)]
+        self.timing: dict[str, list[float]] = {}
+        self.skipped: dict[str, str] = {}
+
+    def policies_on(self, env, scenario: str, summarize) -> dict:
+        """Play every applicable policy on ``env`` (same episode seeds) and summarise each."""
+        runs = {}
+        for pname in self.policies:
+            try:
+                policy = make_policy(pname, env, checkpoint=self.checkpoint, seed=self.suite.seed)
+            except ValueError as exc:  # e.g. the universal model does not fit this scenario's numerology
+                self.skipped[f"{scenario}/{pname}"] = str(exc)
+                continue
+            if policy is None:  # not applicable to this task
+                continue
+            episodes, latencies = play(env, policy, self.suite, self.seeds)
+            runs[pname] = summarize(episodes, policy, env.unwrapped.twin)
+            self.timing.setdefault(pname, []).extend(latencies)
+        return runs
+
+
 def run_suite(suite: EvalSuite, policies: tuple[str, ...], *, checkpoint: str | Path | None = None,
               log=print) -> tuple[dict, dict]:
     """Evaluate ``policies`` over ``suite``; returns ``(metrics, timing)``."""
     bad = [p for p in policies if p not in POLICIES]
     if bad or not policies:
         raise ValueError(f"policies {bad or policies}; allowed: a comma-separated subset of {', '.join(POLICIES)}")
-    checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
-    seeds = [int(s) for s in np.random.SeedSequence(suite.seed).generate_state(suite.episodes)]
+    run = _Run(suite, policies, Path(checkpoint) if checkpoint is not None else default_checkpoint())
     metrics: dict = {"suite": dataclasses.asdict(suite), "policies": list(policies), "scenarios": {}}
-    timing: dict[str, list[float]] = {}
-    skipped: dict[str, str] = {}
     for name in suite.scenarios:
         log(f"scenario {name}")
-        per: dict = {"beam_selection": {}, "precoding": {}, "positioning": {}, "path_loss": {}}
-        for speed in suite.speeds_mps:
-            env = gym.make("AirTwin/BeamSelection-v0", scenario=_speed_spec(name, speed))
-            runs = {}
-            for pname in policies:
-                try:
-                    policy = make_policy(pname, env, checkpoint=checkpoint, seed=suite.seed)
-                except ValueError as exc:  # e.g. the universal model does not fit this scenario's numerology
-                    skipped[f"{name}/{pname}"] = str(exc)
-                    continue
-                episodes, lat = play(env, policy, suite, seeds)
-                runs[pname] = _beam_summary(episodes, policy, env.unwrapped.twin)
-                timing.setdefault(pname, []).extend(lat)
-            per["beam_selection"][f"{speed:g}"] = runs
-        for snr in suite.pilot_snr_db:
-            env = gym.make("AirTwin/Precoding-v0", scenario=name, pilot_snr_db=snr)
-            runs = {}
-            for pname in policies:
-                try:
-                    policy = make_policy(pname, env, checkpoint=checkpoint, seed=suite.seed)
-                except ValueError as exc:
-                    skipped[f"{name}/{pname}"] = str(exc)
-                    continue
-                if policy is None:
-                    continue
-                episodes, lat = play(env, policy, suite, seeds)
-                steps = [s for ep in episodes for s in ep if s["has_paths"]]
-                runs[pname] = {"sgcs": float(np.mean([s["sgcs"] for s in steps])) if steps else 0.0,
-                               "spectral_efficiency": float(np.mean([s["spectral_efficiency"] for s in steps]))
-                               if steps else 0.0,
-                               "optimal_spectral_efficiency": float(np.mean(
-                                   [s["optimal_spectral_efficiency"] for s in steps])) if steps else 0.0}
-                timing.setdefault(pname, []).extend(lat)
-            per["precoding"][f"{snr:g}"] = runs
-        env = gym.make("AirTwin/Positioning-v0", scenario=name, pilot_snr_db=suite.pilot_snr_db[0])
-        for pname in policies:
-            try:
-                policy = make_policy(pname, env, checkpoint=checkpoint, seed=suite.seed)
-            except ValueError as exc:
-                skipped[f"{name}/{pname}"] = str(exc)
-                continue
-            if policy is None:
-                continue
-            episodes, lat = play(env, policy, suite, seeds)
-            errors = [s["position_error_m"] for ep in episodes for s in ep if s["has_paths"]]
-            per["positioning"][pname] = {"errors_m": [round(e, 3) for e in errors],
-                                         "median_m": float(np.median(errors)) if errors else 0.0,
-                                         "cdf90_m": float(np.percentile(errors, 90)) if errors else 0.0}
-        per["path_loss"] = _offline_path_loss(name, suite, checkpoint, policies)
+        per: dict = {
+            "beam_selection": {f"{v:g}": run.policies_on(
+                gym.make("AirTwin/BeamSelection-v0", scenario=_speed_spec(name, v)), name, _beam_summary)
+                for v in suite.speeds_mps},
+            "precoding": {f"{snr:g}": run.policies_on(
+                gym.make("AirTwin/Precoding-v0", scenario=name, pilot_snr_db=snr), name, _precoding_summary)
+                for snr in suite.pilot_snr_db},
+            "positioning": run.policies_on(
+                gym.make("AirTwin/Positioning-v0", scenario=name, pilot_snr_db=suite.pilot_snr_db[0]), name,
+                _positioning_summary),
+        }
+        per["path_loss"] = _offline_path_loss(name, suite, run.checkpoint, policies)
         metrics["scenarios"][name] = per
-    metrics["skipped"] = skipped
-    timing_ms = {p: {"median_ms": 1e3 * float(np.median(v)), "decisions": len(v)} for p, v in timing.items()}
+    metrics["skipped"] = run.skipped
+    timing_ms = {p: {"median_ms": 1e3 * float(np.median(v)), "decisions": len(v)} for p, v in run.timing.items()}
     return metrics, timing_ms
 
 
