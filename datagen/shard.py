@@ -49,7 +49,7 @@ def trace_shard(twin, task: ShardTask, cfg: GenerateConfig) -> tuple[dict[str, n
     rng = np.random.default_rng(task.seed)
     steps = cfg.trajectory_steps
     num_traj = math.ceil(task.num_samples / steps)
-    group = max(1, cfg.batch_size // steps) if steps > 1 else cfg.batch_size
+    group = max(1, cfg.batch_size // steps)
     columns: dict[str, list[np.ndarray]] = {f.name: [] for f in SAMPLE_FIELDS}
     batch = None
     for start in range(0, num_traj, group):

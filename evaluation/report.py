@@ -53,11 +53,12 @@ def write_report(suite: EvalSuite, policies: tuple[str, ...], out: str | Path, *
     (out / "timing.json").write_text(json.dumps(timing, indent=1, sort_keys=True) + "\n")
     figures = [plots.beam_bars(metrics, out), plots.snr_over_time(metrics, out), plots.precoding_vs_snr(metrics, out),
                plots.positioning_cdf(metrics, out), plots.path_loss_scatter(metrics, out)]
-    from scenes.registry import get_scenario
-    from twin.twin import Twin
+    from envs.core import shared_twin
+    from evaluation.runner import scenario_variants
 
+    specs = dict(scenario_variants(suite))
     for name, per in metrics["scenarios"].items():
-        twin = Twin(get_scenario(name))
+        twin = shared_twin(specs[name])
         runs = next(iter(per["beam_selection"].values()))
         if runs:
             figures.append(plots.beams_on_map(twin, runs, out, name))

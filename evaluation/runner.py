@@ -62,9 +62,21 @@ def make_policy(name: str, env, *, checkpoint, seed: int):
     raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
 
 
-def _speed_spec(name: str, speed: float):
-    spec = get_scenario(name)
+def _speed_spec(spec, speed: float):
     return dataclasses.replace(spec, mobility=dataclasses.replace(spec.mobility, speed_mps=(speed, speed)))
+
+
+def scenario_variants(suite: EvalSuite) -> list[tuple[str, object]]:
+    """``(label, ScenarioSpec)`` for every scenario of the suite at every carrier frequency asked for."""
+    out = []
+    for name in suite.scenarios:
+        spec = get_scenario(name)
+        if not suite.carrier_frequencies_hz:
+            out.append((name, spec))
+        for f in suite.carrier_frequencies_hz:
+            radio = dataclasses.replace(spec.radio, carrier_frequency_hz=f)
+            out.append((f"{name}@{f / 1e9:g}GHz", dataclasses.replace(spec, radio=radio)))
+    return out
 
 
 def play(env, policy, suite: EvalSuite, episode_seeds: list[int]) -> tuple[list[list[dict]], list[float]]:
@@ -154,27 +166,27 @@ def run_suite(suite: EvalSuite, policies: tuple[str, ...], *, checkpoint: str | 
         raise ValueError(f"policies {bad or policies}; allowed: a comma-separated subset of {', '.join(POLICIES)}")
     run = _Run(suite, policies, Path(checkpoint) if checkpoint is not None else default_checkpoint())
     metrics: dict = {"suite": dataclasses.asdict(suite), "policies": list(policies), "scenarios": {}}
-    for name in suite.scenarios:
+    for name, spec in scenario_variants(suite):
         log(f"scenario {name}")
         per: dict = {
             "beam_selection": {f"{v:g}": run.policies_on(
-                gym.make("AirTwin/BeamSelection-v0", scenario=_speed_spec(name, v)), name, _beam_summary)
+                gym.make("AirTwin/BeamSelection-v0", scenario=_speed_spec(spec, v)), name, _beam_summary)
                 for v in suite.speeds_mps},
             "precoding": {f"{snr:g}": run.policies_on(
-                gym.make("AirTwin/Precoding-v0", scenario=name, pilot_snr_db=snr), name, _precoding_summary)
+                gym.make("AirTwin/Precoding-v0", scenario=spec, pilot_snr_db=snr), name, _precoding_summary)
                 for snr in suite.pilot_snr_db},
             "positioning": run.policies_on(
-                gym.make("AirTwin/Positioning-v0", scenario=name, pilot_snr_db=suite.pilot_snr_db[0]), name,
+                gym.make("AirTwin/Positioning-v0", scenario=spec, pilot_snr_db=suite.pilot_snr_db[0]), name,
                 _positioning_summary),
         }
-        per["path_loss"] = _offline_path_loss(name, suite, run.checkpoint, policies)
+        per["path_loss"] = _offline_path_loss(spec, suite, run.checkpoint, policies)
         metrics["scenarios"][name] = per
     metrics["skipped"] = run.skipped
     timing_ms = {p: {"median_ms": 1e3 * float(np.median(v)), "decisions": len(v)} for p, v in run.timing.items()}
     return metrics, timing_ms
 
 
-def _offline_path_loss(name: str, suite: EvalSuite, checkpoint: Path, policies) -> dict:
+def _offline_path_loss(spec, suite: EvalSuite, checkpoint: Path, policies) -> dict:
     """Universal-model path loss on fresh drops vs. the twin (when the model fits the scenario)."""
     if "universal" not in policies:
         return {}
@@ -183,7 +195,6 @@ def _offline_path_loss(name: str, suite: EvalSuite, checkpoint: Path, policies) 
     from model.checkpoint import load_checkpoint
     from twin.twin import Twin
 
-    spec = get_scenario(name)
     try:
         model = load_checkpoint(checkpoint)
     except ValueError:  # no or unusable checkpoint: the closed-loop runs already recorded why in "skipped"

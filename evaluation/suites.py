@@ -23,6 +23,9 @@ class EvalSuite:
     """UE speeds of the closed-loop beam-selection runs [m/s] (one run per speed)."""
     pilot_snr_db: tuple[float, ...] = (20.0,)
     """Pilot SNRs of the precoding and positioning runs [dB] (one run per SNR)."""
+    carrier_frequencies_hz: tuple[float, ...] = ()
+    """Carrier frequencies to evaluate each scenario at [Hz]; empty: the scenario's own. Each frequency
+    is reported as a scenario of its own, ``NAME@F GHz``."""
     episodes: int = 2
     steps: int = 20
     offline_samples: int = 128
@@ -40,6 +43,8 @@ class EvalSuite:
             check_range("EvalSuite.speeds_mps[]", v, 0.0, 100.0)
         for v in self.pilot_snr_db:
             check_range("EvalSuite.pilot_snr_db[]", v, -30.0, 100.0)
+        for v in self.carrier_frequencies_hz:
+            check_range("EvalSuite.carrier_frequencies_hz[]", v, 1e8, 3e11)
         check_range("EvalSuite.episodes", self.episodes, 1, 10_000)
         check_range("EvalSuite.steps", self.steps, 1, 100_000)
         check_range("EvalSuite.offline_samples", self.offline_samples, 1, 1_000_000)

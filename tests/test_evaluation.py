@@ -71,3 +71,30 @@ def test_universal_policy_that_does_not_fit_is_skipped_with_a_reason(tmp_path):
     metrics = write_report(load_suite("tiny"), ("universal", "oracle"), tmp_path, log=lambda m: None)
     assert "canyon-test/universal" in metrics["skipped"]
     assert json.loads((tmp_path / "metrics.json").read_text())["skipped"]
+
+
+@pytest.mark.slow
+def test_demo_runs_from_a_fresh_command_line(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    start = time.time()
+    proc = subprocess.run([sys.executable, "-m", "airtwin.cli", "demo", "--out", str(tmp_path)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "| city-10000 | 3 | universal |" in proc.stdout
+    assert (tmp_path / "scene_city-10000.png").stat().st_size > 10_000
+    assert time.time() - start < 180
+
+
+def test_frequency_variants_are_separate_scenarios():
+    from evaluation.runner import scenario_variants
+
+    suite = EvalSuite(name="f", scenarios=("canyon-test",), carrier_frequencies_hz=(3.5e9, 28e9))
+    variants = dict(scenario_variants(suite))
+    assert list(variants) == ["canyon-test@3.5GHz", "canyon-test@28GHz"]
+    assert variants["canyon-test@28GHz"].radio.carrier_frequency_hz == 28e9
+    assert dict(scenario_variants(load_suite("tiny")))["canyon-test"].radio.carrier_frequency_hz == 3.5e9
+    with pytest.raises(ValueError, match="carrier_frequencies_hz"):
+        EvalSuite(name="f", scenarios=("canyon-test",), carrier_frequencies_hz=(1.0,))
