@@ -44,7 +44,10 @@ def default_checkpoint() -> Path:
 
 
 def make_policy(name: str, env, *, checkpoint, seed: int):
-    """A policy by name for ``env``; None when it does not apply to the task (e.g. sweep for precoding)."""
+    """A policy by name for ``env``; None when it does not apply to the task (e.g. sweep for precoding).
+
+    ``checkpoint``: the universal model, loaded or as a checkpoint directory (used by ``"universal"`` only).
+    """
     task = env.unwrapped.task.name
     if name == "random":
         return RandomPolicy(env.action_space, seed=seed)
@@ -137,16 +140,32 @@ class _Run:
 
     def __init__(self, suite: EvalSuite, policies: tuple[str, ...], checkpoint: Path):
         self.suite, self.policies, self.checkpoint = suite, policies, checkpoint
+        self._model = None
+        self._model_error: ValueError | None = None
         self.seeds = [int(s) for s in np.random.SeedSequence(suite.seed).generate_state(suite.episodes)]
         self.timing: dict[str, list[float]] = {}
         self.skipped: dict[str, str] = {}
+
+    def universal_model(self):
+        """The universal model, loaded once per run (raises the loading error, a ValueError, every time)."""
+        if self._model is None and self._model_error is None:
+            from model.checkpoint import load_checkpoint
+
+            try:
+                self._model = load_checkpoint(self.checkpoint)
+            except ValueError as exc:
+                self._model_error = exc
+        if self._model_error is not None:
+            raise self._model_error
+        return self._model
 
     def policies_on(self, env, scenario: str, summarize) -> dict:
         """Play every applicable policy on ``env`` (same episode seeds) and summarise each."""
         runs = {}
         for pname in self.policies:
             try:
-                policy = make_policy(pname, env, checkpoint=self.checkpoint, seed=self.suite.seed)
+                model = self.universal_model() if pname == "universal" else None
+                policy = make_policy(pname, env, checkpoint=model, seed=self.suite.seed)
             except ValueError as exc:  # e.g. the universal model does not fit this scenario's numerology
                 self.skipped[f"{scenario}/{pname}"] = str(exc)
                 continue
@@ -179,30 +198,29 @@ def run_suite(suite: EvalSuite, policies: tuple[str, ...], *, checkpoint: str | 
                 gym.make("AirTwin/Positioning-v0", scenario=spec, pilot_snr_db=suite.pilot_snr_db[0]), name,
                 _positioning_summary),
         }
-        per["path_loss"] = _offline_path_loss(spec, suite, run.checkpoint, policies)
+        per["path_loss"] = _offline_path_loss(spec, suite, run, policies)
         metrics["scenarios"][name] = per
     metrics["skipped"] = run.skipped
     timing_ms = {p: {"median_ms": 1e3 * float(np.median(v)), "decisions": len(v)} for p, v in run.timing.items()}
     return metrics, timing_ms
 
 
-def _offline_path_loss(spec, suite: EvalSuite, checkpoint: Path, policies) -> dict:
+def _offline_path_loss(spec, suite: EvalSuite, run: _Run, policies) -> dict:
     """Universal-model path loss on fresh drops vs. the twin (when the model fits the scenario)."""
     if "universal" not in policies:
         return {}
     import torch
 
-    from model.checkpoint import load_checkpoint
-    from twin.twin import Twin
+    from envs.core import shared_twin
 
     try:
-        model = load_checkpoint(checkpoint)
+        model = run.universal_model()
     except ValueError:  # no or unusable checkpoint: the closed-loop runs already recorded why in "skipped"
         return {}
     shapes = model.cfg.shapes
     if (shapes.map_cells, shapes.map_resolution_m) != (spec.environment.size_cells, spec.environment.resolution_m):
         return {}
-    twin = Twin(spec)
+    twin = shared_twin(spec)  # the twin the episodes above already loaded
     rng = np.random.default_rng(suite.seed)
     batch = twin.trace(twin.sample_ue_positions(suite.offline_samples, rng))
     keep = batch.has_paths
