@@ -56,9 +56,13 @@ class BareSionna:
         if src.kind == "builtin":
             self.scene = rt.load_scene(getattr(rt.scene, src.name))
         elif src.kind == "procedural":
+            import tempfile
+
             from scenes.procedural import generate_city
 
-            self.scene = rt.load_scene_from_string(generate_city(src.city).to_xml())
+            with tempfile.TemporaryDirectory() as folder:
+                xml = generate_city(src.city).write_scene(folder, spec.radio.carrier_frequency_hz)
+                self.scene = rt.load_scene(str(xml))
         else:
             raise SystemExit(f"bare benchmark supports builtin and procedural scenes, not {src.kind!r}")
         self.scene.frequency = spec.radio.carrier_frequency_hz

@@ -2,22 +2,22 @@
 
 :func:`generate_city` turns :class:`~scenes.spec.CityParams` into a :class:`CityLayout`:
 axis-aligned buildings (boxes) standing in blocks between streets. The layout writes
-Mitsuba XML that Sionna RT loads (``cube`` shapes with ``itu-radio-material`` BSDFs
-over a ground ``rectangle``), and exposes the building height map and the outdoor
-area where users may stand. The same seed gives a byte-identical XML; different
+a Sionna RT scene folder (:meth:`CityLayout.write_scene`: Mitsuba XML and welded PLY
+meshes, see :mod:`scenes.meshes`) and exposes the building height map and the outdoor
+area where users may stand. The same seed gives byte-identical scene files; different
 seeds give different areas. All randomness comes from ``numpy.random.default_rng(seed)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from scenes.materials import resolve_palette
+from scenes.meshes import write_buildings
 from scenes.spec import CityParams
-
-#: Wall thickness given to every building material [m] (Sionna's thin-slab model).
-WALL_THICKNESS_M = 0.2
 
 
 def _cut_axis(rng: np.random.Generator, length: float, params: CityParams) -> list[tuple[float, float]]:
@@ -52,7 +52,8 @@ class CityLayout:
         params: the generating parameters.
         footprints: ``[num_buildings, 4]`` float64, ``(x_min, y_min, x_max, y_max)`` [m].
         heights: ``[num_buildings]`` float64, roof heights above the ground (z = 0) [m].
-        materials: ``[num_buildings]`` int64, index into ``params.materials``.
+        materials: ``[num_buildings]`` int64, index into the building palette (``params.materials``,
+            or the band's defaults: :func:`scenes.materials.resolve_palette`).
         blocks_x, blocks_y: block intervals along x and y [m]; streets are the gaps between them.
     """
 
@@ -140,44 +141,23 @@ class CityLayout:
         eps = 1e-9
         return ((enter < leave) & (leave > eps) & (enter < 1 - eps)).any(axis=-1)
 
-    # ------------------------------------------------------------------ Mitsuba XML
-    def to_xml(self) -> str:
-        """Mitsuba 3 scene XML for Sionna RT: one ``cube`` per building, a ground ``rectangle``.
+    # ------------------------------------------------------------------ scene files
+    def polygons(self) -> list:
+        """Footprints as ``shapely.Polygon`` boxes [m]."""
+        from shapely.geometry import box  # noqa: PLC0415
 
-        Numbers are written with fixed precision so that the same layout always gives
-        the same bytes.
+        return [box(*fp) for fp in self.footprints]
+
+    def write_scene(self, folder: str | Path, carrier_frequency_hz: float) -> Path:
+        """Write the area as a Sionna RT scene folder (``scene.xml`` + welded PLY meshes); returns the XML path.
+
+        Building and ground materials are resolved for the carrier (:func:`scenes.materials.resolve_palette`).
+        The same layout and carrier always give the same bytes.
         """
-        p = self.params
-        mats = list(dict.fromkeys((*p.materials, p.ground_material)))
-        lines = ['<scene version="2.1.0">']
-        for m in mats:
-            lines += [
-                f'  <bsdf type="itu-radio-material" id="mat-{m}">',
-                f'    <string name="type" value="{m}"/>',
-                f'    <float name="thickness" value="{WALL_THICKNESS_M:.3f}"/>',
-                "  </bsdf>",
-            ]
-        sx, sy = p.size_m
-        lines += [
-            '  <shape type="rectangle" id="mesh-ground">',
-            '    <transform name="to_world">',
-            f'      <scale x="{sx / 2:.4f}" y="{sy / 2:.4f}" z="1"/>',
-            "    </transform>",
-            f'    <ref id="mat-{p.ground_material}" name="bsdf"/>',
-            "  </shape>",
-        ]
-        for i, ((xa, ya, xb, yb), h, m) in enumerate(zip(self.footprints, self.heights, self.materials)):
-            lines += [
-                f'  <shape type="cube" id="mesh-building_{i:05d}">',
-                '    <transform name="to_world">',
-                f'      <scale x="{(xb - xa) / 2:.4f}" y="{(yb - ya) / 2:.4f}" z="{h / 2:.4f}"/>',
-                f'      <translate x="{(xa + xb) / 2:.4f}" y="{(ya + yb) / 2:.4f}" z="{h / 2:.4f}"/>',
-                "    </transform>",
-                f'    <ref id="mat-{p.materials[m]}" name="bsdf"/>',
-                "  </shape>",
-            ]
-        lines.append("</scene>")
-        return "\n".join(lines) + "\n"
+        palette, ground = resolve_palette("CityParams", self.params.materials, self.params.ground_material,
+                                          carrier_frequency_hz)
+        return write_buildings(folder, self.polygons(), self.heights, [palette[m] for m in self.materials],
+                               self.bounds, ground)
 
 
 def generate_city(params: CityParams) -> CityLayout:
@@ -198,8 +178,8 @@ def generate_city(params: CityParams) -> CityLayout:
                         continue
                     footprints.append(fp)
                     heights.append(rng.uniform(*params.building_height_m))
-                    materials.append(int(rng.integers(len(params.materials))))
-    # Round to the XML precision so analytic queries and the traced geometry agree exactly.
+                    materials.append(int(rng.integers(params.num_materials)))
+    # Round to the mesh precision (scenes.meshes.COORD_DECIMALS) so analytic queries and the traced geometry agree exactly.
     return CityLayout(
         params=params,
         footprints=np.round(np.asarray(footprints, dtype=np.float64).reshape(-1, 4), 4),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from airtwin.config import ConfigError, check_interval, check_range, from_dict, load_file, save_json, to_dict
+from scenes import materials as itu
 
 #: Built-in Sionna RT scenes usable by name (``sionna.rt.scene.<name>``).
 BUILTIN_SCENES = (
@@ -26,11 +27,6 @@ BUILTIN_SCENES = (
     "triple_reflector",
 )
 
-#: ITU-R P.2040 materials known to Sionna RT's ``itu-radio-material``.
-ITU_MATERIALS = (
-    "concrete", "brick", "plasterboard", "wood", "glass", "ceiling_board", "chipboard",
-    "floorboard", "metal", "very_dry_ground", "medium_dry_ground", "wet_ground", "marble",
-)
 
 ANTENNA_PATTERNS = ("iso", "dipole", "hw_dipole", "tr38901")
 SPEED_OF_LIGHT = 299_792_458.0
@@ -56,9 +52,12 @@ class CityParams:
     """Gap between a building and its lot boundary [m] (alleys between neighbours are twice this)."""
     empty_lot_prob: float = 0.15
     """Probability that a lot stays empty (a square or park)."""
-    materials: tuple[str, ...] = ("concrete", "brick", "glass", "marble")
-    """ITU materials drawn uniformly for buildings."""
-    ground_material: str = "medium_dry_ground"
+    materials: tuple[str, ...] | None = None
+    """ITU materials drawn uniformly for buildings; ``None``: the defaults for the carrier
+    (:mod:`scenes.materials`: concrete, brick, glass, marble, with concrete standing in where
+    ITU-R P.2040 does not define one)."""
+    ground_material: str | None = None
+    """ITU material of the ground; ``None``: medium_dry_ground up to 10 GHz, concrete above."""
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -71,11 +70,18 @@ class CityParams:
         check_range("CityParams.max_lots_per_side", self.max_lots_per_side, 1, 8)
         check_range("CityParams.setback_m", self.setback_m, 0.0, self.block_size_m[0] / 4)
         check_range("CityParams.empty_lot_prob", self.empty_lot_prob, 0.0, 0.95)
-        if not self.materials:
-            raise ValueError("CityParams.materials must name at least one material")
-        for m in (*self.materials, self.ground_material):
-            if m not in ITU_MATERIALS:
-                raise ValueError(f"CityParams material {m!r} is unknown; allowed: {', '.join(ITU_MATERIALS)}")
+        if self.materials is not None:
+            if not self.materials:
+                raise ValueError("CityParams.materials must name at least one material (or be left out for the defaults)")
+            for i, m in enumerate(self.materials):
+                itu.check_known(f"CityParams.materials[{i}]", m)
+        if self.ground_material is not None:
+            itu.check_known("CityParams.ground_material", self.ground_material)
+
+    @property
+    def num_materials(self) -> int:
+        """Size of the building palette (the defaults' when ``materials`` is None)."""
+        return len(self.materials) if self.materials is not None else len(itu.DEFAULT_BUILDING_MATERIALS)
 
 
 @dataclass(frozen=True)
@@ -336,11 +342,37 @@ class ScenarioSpec:
         names = [b.name for b in self.bs]
         if len(set(names)) != len(names):
             raise ValueError(f"ScenarioSpec.bs names must be unique, got {names}")
+        self.check_materials()
         if self.codebook.num_subbands > self.radio.num_subcarriers:
             raise ValueError(
                 f"CodebookConfig.num_subbands = {self.codebook.num_subbands} exceeds "
                 f"RadioConfig.num_subcarriers = {self.radio.num_subcarriers}"
             )
+
+    def check_materials(self) -> None:
+        """Raise ``ValueError`` unless every material of the scene is defined at the carrier.
+
+        Procedural cities resolve their palette (:func:`scenes.materials.resolve_palette`);
+        built-in and XML scenes are checked against the ITU materials their XML file uses
+        (an XML file that does not exist yet, e.g. a relative path before
+        :func:`load_scenario` resolves it, is checked when it does).
+        """
+        f = self.radio.carrier_frequency_hz
+        source = self.scene
+        if source.kind == "procedural":
+            itu.resolve_palette("CityParams", source.city.materials, source.city.ground_material, f)
+            return
+        if source.kind == "builtin":
+            xml, where = itu.builtin_scene_file(source.name), f"SceneSource.name = {source.name!r}: material"
+        elif source.kind == "xml" and Path(source.path).is_file():
+            xml, where = Path(source.path), f"SceneSource.path = {source.path!r}: material"
+        else:
+            return
+        for m in itu.scene_file_materials(xml):
+            try:
+                itu.check_defined(where, m, f)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (RadioConfig.carrier_frequency_hz = {f:g})") from None
 
     def to_dict(self) -> dict:
         return to_dict(self)
@@ -369,7 +401,7 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
 
 
 __all__ = [
-    "BUILTIN_SCENES", "ITU_MATERIALS", "ANTENNA_PATTERNS", "CityParams", "SceneSource", "RadioConfig",
+    "BUILTIN_SCENES", "ANTENNA_PATTERNS", "CityParams", "SceneSource", "RadioConfig",
     "ArraySpec", "BSSite", "UERegion", "Mobility", "TracingConfig", "CodebookConfig",
     "EnvironmentMapConfig", "ScenarioSpec", "load_scenario", "ConfigError",
 ]

@@ -4,16 +4,41 @@ import pytest
 from scenes import CityParams, generate_city, get_scenario
 
 
-def test_same_seed_gives_byte_identical_xml():
-    a = generate_city(CityParams(seed=11)).to_xml()
-    b = generate_city(CityParams(seed=11)).to_xml()
-    assert a.encode() == b.encode()
+def _scene_bytes(folder) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_different_seeds_give_different_areas():
+def test_same_seed_gives_byte_identical_scene_files(tmp_path):
+    generate_city(CityParams(seed=11)).write_scene(tmp_path / "a", 3.5e9)
+    generate_city(CityParams(seed=11)).write_scene(tmp_path / "b", 3.5e9)
+    a, b = _scene_bytes(tmp_path / "a"), _scene_bytes(tmp_path / "b")
+    assert set(a) >= {"scene.xml", "meshes/ground.ply"} and len(a) >= 3
+    assert a == b
+
+
+def test_different_seeds_give_different_areas(tmp_path):
     a, b = generate_city(CityParams(seed=1)), generate_city(CityParams(seed=2))
-    assert a.to_xml() != b.to_xml()
+    a.write_scene(tmp_path / "a", 3.5e9)
+    b.write_scene(tmp_path / "b", 3.5e9)
+    assert _scene_bytes(tmp_path / "a") != _scene_bytes(tmp_path / "b")
     assert a.num_buildings > 5 and b.num_buildings > 5
+
+
+def test_buildings_are_closed_welded_meshes():
+    """Every box is 8 shared vertices and 12 outward triangles; every edge joins exactly two faces."""
+    from scenes.meshes import extrude
+
+    layout = generate_city(CityParams(seed=3))
+    for poly, h in list(zip(layout.polygons(), layout.heights))[:10]:
+        mesh = extrude(poly, h)
+        assert mesh.vertices.shape == (8, 3) and mesh.faces.shape == (12, 3)
+        edges = np.sort(np.concatenate([mesh.faces[:, [0, 1]], mesh.faces[:, [1, 2]], mesh.faces[:, [2, 0]]]), axis=1)
+        _, counts = np.unique(edges, axis=0, return_counts=True)
+        assert (counts == 2).all()
+        # Outward normals: the signed volume (divergence theorem) equals the box volume.
+        v = mesh.vertices[mesh.faces]
+        volume = np.einsum("ij,ij->i", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum() / 6
+        assert volume == pytest.approx(poly.area * h, rel=1e-9)
 
 
 def test_buildings_stay_inside_area_and_blocks():
@@ -54,7 +79,7 @@ def test_segment_blocked_reference():
     assert layout.segment_blocked(p0, p1).tolist() == [True, False, False]
 
 
-def test_procedural_xml_loads_in_sionna(make_twin):
+def test_procedural_scene_loads_in_sionna(make_twin):
     twin = make_twin("city-tiny-00000")
     assert twin.layout is not None
     bb = twin.scene.mi_scene.bbox()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from functools import cached_property
 
 import numpy as np
@@ -75,7 +76,10 @@ class Twin:
         if source.kind == "xml":
             return rt.load_scene(source.path)
         if source.kind == "procedural":
-            return rt.load_scene_from_string(self.layout.to_xml())
+            # Welded PLY meshes (wedge diffraction needs shared vertices) are written to a
+            # throw-away folder; Mitsuba holds the geometry in memory once it is loaded.
+            with tempfile.TemporaryDirectory(prefix="airtwin-scene-") as folder:
+                return rt.load_scene(str(self.layout.write_scene(folder, self.spec.radio.carrier_frequency_hz)))
         return rt.load_scene()
 
     @property
