@@ -271,9 +271,13 @@ class Twin:
         angles = [take(x, order, 1) for x in angles]
         doppler = angles[4]
 
-        # CSI: h[u, a, k] = sum_p a_p exp(-j 2π f_k τ_p); with Doppler evolution a_p(t) = a_p exp(j 2π f_D t).
+        # CSI: h[u, a, k] = sum_p a_p exp(-j 2π (f_c + f_k) τ_p), with Doppler evolution a_p(t) = a_p exp(j 2π f_D t).
+        # Sionna's `Paths.a` carries no propagation phase: `Paths.cir` applies exp(-j 2π f_c τ) (the
+        # baseband-equivalent coefficient) and `Paths.cfr` then exp(-j 2π f_k τ) at baseband offsets f_k.
+        # Both are applied here in float64, which keeps the carrier phase (~1e4 rad) exact.
         freqs = self.frequencies_hz
-        phase = np.exp(-2j * np.pi * tau[:, :, None] * freqs[None, None, :])  # [N, P, K]
+        carrier = spec.radio.carrier_frequency_hz
+        phase = np.exp(-2j * np.pi * tau[:, :, None] * (carrier + freqs[None, None, :]))  # [N, P, K]
         a64 = a.astype(np.complex128)
         csi = np.einsum("nap,npk->nak", a64, phase, optimize=True).astype(np.complex64)
         csi_evolution = None
