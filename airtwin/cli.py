@@ -3,6 +3,7 @@
 Subcommands:
     airtwin scenes list                 named scenarios and suites
     airtwin scenes show NAME|FILE       a scenario's full spec (JSON) and a summary of its geometry
+    airtwin scenes trace NAME|FILE [--drops N]   trace outdoor drops: coverage, LoS, path loss
     airtwin generate --suite S --samples N --out DIR [--workers K] [--backend local|ray] [--seed S]
                                         sharded HDF5 dataset of twin outputs (resumable)
     airtwin pretrain-encoders --data DIR --out ENC_DIR      contrastive CSI/environment encoders
@@ -35,13 +36,10 @@ def _cmd_scenes_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenes_show(args: argparse.Namespace) -> int:
-    from scenes.procedural import generate_city
+    from scenes.layout import scene_layout
     from scenes.registry import get_scenario
-    from scenes.spec import load_scenario
 
-    target = args.name
-    spec = load_scenario(target) if Path(target).suffix in (".toml", ".json") and Path(target).exists() \
-        else get_scenario(target)
+    spec = get_scenario(args.name)
     print(json.dumps(spec.to_dict(), indent=2))
     radio = spec.radio
     print(f"\n# {spec.name}: {spec.scene.kind} scene, {radio.carrier_frequency_hz / 1e9:g} GHz, "
@@ -49,10 +47,28 @@ def _cmd_scenes_show(args: argparse.Namespace) -> int:
           f"({radio.subcarrier_spacing_hz / 1e3:g} kHz spacing), noise {radio.noise_power_dbm:.1f} dBm")
     for bs in spec.bs:
         print(f"# BS {bs.name} at {bs.position} m: {bs.array.num_rows}x{bs.array.num_cols} {bs.array.pattern} array")
-    if spec.scene.kind == "procedural":
-        layout = generate_city(spec.scene.city)
+    layout = scene_layout(spec.scene)
+    if layout is not None:
+        x0, y0, x1, y1 = layout.bounds
         print(f"# {layout.num_buildings} buildings, heights {layout.heights.min():.1f}-{layout.heights.max():.1f} m, "
-              f"{len(layout.blocks_x)}x{len(layout.blocks_y)} blocks")
+              f"area {x1 - x0:.0f} m x {y1 - y0:.0f} m")
+    return 0
+
+
+def _cmd_scenes_trace(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from scenes.registry import get_scenario
+    from twin import Twin
+    from twin.coverage import measure_coverage
+
+    spec = get_scenario(args.name)
+    twin = Twin(spec)
+    stats = measure_coverage(twin, args.drops, np.random.default_rng(args.seed), args.batch_size)
+    print(f"{spec.name}: {stats.drops} outdoor drops traced in {stats.seconds:.1f} s; coverage {stats.coverage:.3f}, "
+          f"LoS {stats.los:.3f}, median path loss {stats.median_path_loss_db:.1f} dB")
+    if args.json:
+        Path(args.json).write_text(json.dumps(stats.to_dict(), indent=1) + "\n")
     return 0
 
 
@@ -150,8 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     scenes = sub.add_parser("scenes", help="list and inspect scenarios").add_subparsers(dest="scenes_cmd", required=True)
     scenes.add_parser("list", help="named scenarios and suites").set_defaults(func=_cmd_scenes_list)
     show = scenes.add_parser("show", help="a scenario's spec")
-    show.add_argument("name", help="scenario name (see `airtwin scenes list`) or a .toml/.json spec file")
+    show.add_argument("name", help="scenario name (see `airtwin scenes list`), a .toml/.json spec file, "
+                                   "or a .geojson/.osm footprint file")
     show.set_defaults(func=_cmd_scenes_show)
+    trace = scenes.add_parser("trace", help="build a scenario's twin and trace outdoor UE drops (coverage, LoS, path loss)")
+    trace.add_argument("name", help="scenario name, a .toml/.json spec file, or a .geojson/.osm footprint file")
+    trace.add_argument("--drops", type=int, default=64, help="outdoor UE drops (default 64)")
+    trace.add_argument("--batch-size", type=int, default=64, help="UEs per ray-tracing call (default 64)")
+    trace.add_argument("--seed", type=int, default=0, help="seed of the drops")
+    trace.add_argument("--json", help="also write the figures as JSON here")
+    trace.set_defaults(func=_cmd_scenes_trace)
 
     gen = sub.add_parser("generate", help="generate a sharded HDF5 dataset over a scenario suite")
     gen.add_argument("--suite", required=True, help="scenario suite (see `airtwin scenes list`)")

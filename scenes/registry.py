@@ -6,6 +6,9 @@ Scenario names:
 - ``munich``, ``etoile``: built-in Sionna city scenes with a rooftop BS.
 - ``city-NNNNN``: the procedural city of seed ``NNNNN`` (any non-negative integer);
   ``city-tiny-NNNNN`` is a 120 m x 120 m variant for tests.
+- ``footprints-example``: a district of 30 real-style building footprints shipped as GeoJSON
+  (``scenes/data/example_footprints.geojson``; the same buildings as OSM XML beside it), with a
+  rooftop BS. :func:`footprint_scenario` makes a scenario of any footprint file.
 
 Procedural seeds are split by area: seeds ``[0, 10000)`` are training areas (every
 seed ``= 7 mod 8`` of them is a validation area) and ``[10000, 20000)`` are held-out
@@ -17,8 +20,11 @@ Suites group scenarios; :func:`get_suite` resolves a suite name to scenario name
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
 
 from scenes.procedural import generate_city
 from scenes.spec import (
@@ -26,6 +32,7 @@ from scenes.spec import (
     BSSite,
     CityParams,
     EnvironmentMapConfig,
+    FootprintParams,
     Mobility,
     RadioConfig,
     SceneSource,
@@ -113,22 +120,79 @@ def procedural_scenario(seed: int, *, tiny: bool = False) -> ScenarioSpec:
     )
 
 
+#: Example footprint files shipped with AirTwin (GeoJSON and OSM XML of the same 30 buildings).
+EXAMPLE_FOOTPRINTS = files("scenes") / "data" / "example_footprints.geojson"
+EXAMPLE_FOOTPRINTS_OSM = files("scenes") / "data" / "example_footprints.osm"
+
+
+def footprint_scenario(path: str | Path, *, name: str | None = None, rooftop: str | None = None,
+                       yaw_deg: float = 0.0, mast_height_m: float = 3.0, **footprint_params) -> ScenarioSpec:
+    """A scenario over a footprint file (GeoJSON or OSM XML), with a rooftop BS.
+
+    Args:
+        path: the footprint file.
+        name: scenario name; the file's stem if None.
+        rooftop: name or id of the building that carries the BS; the tallest one if None.
+        yaw_deg: BS boresight azimuth [deg], 0 = east (+x).
+        mast_height_m: mast height above the roof [m].
+        footprint_params: further :class:`~scenes.spec.FootprintParams` fields.
+    """
+    from scenes.footprints import load_footprints  # noqa: PLC0415
+
+    params = FootprintParams(path=str(Path(path).resolve()), **footprint_params)
+    if rooftop is None:
+        rooftop = load_footprints(params).tallest()
+    return ScenarioSpec(
+        name=name or Path(path).stem,
+        description=f"Building footprints from {Path(path).name}; BS on the roof of {rooftop!r}.",
+        scene=SceneSource(kind="footprints", footprints=params),
+        bs=(BSSite(name="bs0", rooftop=rooftop, mast_height_m=mast_height_m, orientation_deg=(yaw_deg, 0.0, 0.0),
+                   array=ArraySpec(num_rows=2, num_cols=8)),),
+        radio=RadioConfig(num_subcarriers=32),
+        ue=UERegion(min_distance_m=5.0),
+        tracing=TracingConfig(samples_per_src=100_000),
+        environment=EnvironmentMapConfig(size_cells=64, resolution_m=4.0),
+    )
+
+
+def _footprints_example() -> ScenarioSpec:
+    spec = footprint_scenario(str(EXAMPLE_FOOTPRINTS), name="footprints-example", rooftop="B13", mast_height_m=6.0)
+    return dataclasses.replace(spec, description="A district of 30 footprints (L-shapes, courtyards, U-shapes) "
+                               "shipped as GeoJSON; BS on the roof of B13 at the west edge, facing east.")
+
+
 _FIXED = {
     "canyon-test": _canyon_test,
     "free-space": _free_space,
     "munich": _munich,
     "etoile": _etoile,
+    "footprints-example": _footprints_example,
 }
 
 
 def get_scenario(name: str) -> ScenarioSpec:
-    """Look up a named scenario. Raises ``ValueError`` listing the names allowed."""
+    """Look up a named scenario, or load a scenario file.
+
+    ``name`` is a registered name, a scenario file (``.toml``/``.json``, :func:`scenes.spec.load_scenario`)
+    or a footprint file (``.geojson``/``.osm``, :func:`footprint_scenario`). Raises ``ValueError``
+    listing the names allowed.
+    """
+    suffix = Path(name).suffix.lower()
+    if suffix in (".toml", ".json", ".geojson", ".osm"):
+        if not Path(name).is_file():
+            raise ValueError(f"scenario file {name!r} does not exist")
+        if suffix in (".toml", ".json"):
+            from scenes.spec import load_scenario  # noqa: PLC0415
+
+            return load_scenario(name)
+        return footprint_scenario(name)
     if name in _FIXED:
         return _FIXED[name]()
     match = _CITY_RE.match(name)
     if match:
         return procedural_scenario(int(match.group(2)), tiny=bool(match.group(1)))
-    raise ValueError(f"unknown scenario {name!r}; allowed: {', '.join(_FIXED)}, city-NNNNN, city-tiny-NNNNN")
+    raise ValueError(f"unknown scenario {name!r}; allowed: {', '.join(_FIXED)}, city-NNNNN, city-tiny-NNNNN, "
+                     "or a scenario (.toml/.json) or footprint (.geojson/.osm) file")
 
 
 def area_split(name: str) -> str:

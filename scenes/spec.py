@@ -85,29 +85,86 @@ class CityParams:
 
 
 @dataclass(frozen=True)
+class FootprintParams:
+    """A scene extruded from building footprints (see :mod:`scenes.footprints`).
+
+    The file is GeoJSON (``.geojson``/``.json``, a FeatureCollection of Polygon or MultiPolygon
+    features) or an OpenStreetMap XML extract (``.osm``, ways and multipolygon relations tagged
+    ``building``), read offline. A building's height comes from its ``height`` property/tag [m],
+    else from ``building:levels`` times :attr:`metres_per_level`, else :attr:`default_height_m`.
+    """
+
+    path: str
+    """Footprint file; relative paths resolve against the spec file (or the working directory)."""
+    origin_lat_lon: tuple[float, float] | None = None
+    """Latitude and longitude [deg] of the local origin (x east, y north, metres, azimuthal
+    equidistant projection); ``None``: the centre of the footprints' bounding box."""
+    metres_per_level: float = 3.0
+    """Storey height used for ``building:levels`` [m]."""
+    default_height_m: float | None = None
+    """Height of buildings with neither ``height`` nor ``building:levels`` [m]; ``None``: such a building is an error."""
+    padding_m: float = 30.0
+    """The ground extends this far beyond the footprints' bounding box [m]."""
+    materials: tuple[str, ...] | None = None
+    """ITU palette for buildings without a ``material`` property (drawn with :attr:`seed`);
+    ``None``: the defaults for the carrier (:mod:`scenes.materials`)."""
+    ground_material: str | None = None
+    """ITU material of the ground; ``None``: the default for the carrier."""
+    seed: int = 0
+    """Seed of the material draws."""
+
+    def __post_init__(self) -> None:
+        if not self.path or Path(self.path).suffix.lower() not in (".geojson", ".json", ".osm"):
+            raise ValueError(f"FootprintParams.path = {self.path!r}: allowed are .geojson, .json and .osm files")
+        if self.origin_lat_lon is not None:
+            check_range("FootprintParams.origin_lat_lon[0]", self.origin_lat_lon[0], -90.0, 90.0)
+            check_range("FootprintParams.origin_lat_lon[1]", self.origin_lat_lon[1], -180.0, 180.0)
+        check_range("FootprintParams.metres_per_level", self.metres_per_level, 0.5, 20.0)
+        if self.default_height_m is not None:
+            check_range("FootprintParams.default_height_m", self.default_height_m, 0.5, 1000.0)
+        check_range("FootprintParams.padding_m", self.padding_m, 0.0, 5000.0)
+        check_range("FootprintParams.seed", self.seed, 0, 2**63 - 1)
+        if self.materials is not None:
+            if not self.materials:
+                raise ValueError("FootprintParams.materials must name at least one material (or be left out)")
+            for i, m in enumerate(self.materials):
+                itu.check_known(f"FootprintParams.materials[{i}]", m)
+        if self.ground_material is not None:
+            itu.check_known("FootprintParams.ground_material", self.ground_material)
+
+
+SCENE_KINDS = ("builtin", "xml", "procedural", "footprints", "empty")
+
+
+@dataclass(frozen=True)
 class SceneSource:
     """Where the scene geometry comes from."""
 
-    kind: Literal["builtin", "xml", "procedural", "empty"] = "builtin"
+    kind: Literal["builtin", "xml", "procedural", "footprints", "empty"] = "builtin"
     name: str | None = None
     """Built-in scene name (``kind="builtin"``), one of :data:`BUILTIN_SCENES`."""
     path: str | None = None
     """Mitsuba XML file (``kind="xml"``); relative paths resolve against the spec file."""
     city: CityParams | None = None
     """Procedural city parameters (``kind="procedural"``)."""
+    footprints: FootprintParams | None = None
+    """Building footprint file and extrusion parameters (``kind="footprints"``)."""
 
     def __post_init__(self) -> None:
-        if self.kind not in ("builtin", "xml", "procedural", "empty"):
-            raise ValueError(f"SceneSource.kind = {self.kind!r}; allowed: 'builtin', 'xml', 'procedural', 'empty'")
+        if self.kind not in SCENE_KINDS:
+            raise ValueError(f"SceneSource.kind = {self.kind!r}; allowed: {', '.join(map(repr, SCENE_KINDS))}")
         if self.kind == "builtin" and self.name not in BUILTIN_SCENES:
             raise ValueError(f"SceneSource.name = {self.name!r} is not a built-in scene; allowed: {', '.join(BUILTIN_SCENES)}")
         if self.kind == "xml" and not self.path:
             raise ValueError("SceneSource.path is required when kind = 'xml'")
         if self.kind == "procedural" and self.city is None:
             object.__setattr__(self, "city", CityParams())
+        if self.kind == "footprints" and self.footprints is None:
+            raise ValueError("SceneSource.footprints (a table with at least 'path') is required when kind = 'footprints'")
         extra = {"name": self.name if self.kind != "builtin" else None,
                  "path": self.path if self.kind != "xml" else None,
-                 "city": self.city if self.kind != "procedural" else None}
+                 "city": self.city if self.kind != "procedural" else None,
+                 "footprints": self.footprints if self.kind != "footprints" else None}
         for key, value in extra.items():
             if value is not None:
                 raise ValueError(f"SceneSource.{key} is only allowed with the matching kind, not with kind = {self.kind!r}")
@@ -187,18 +244,26 @@ class BSSite:
     """A base-station site."""
 
     name: str
-    position: tuple[float, float, float]
-    """Array centre [m]."""
+    position: tuple[float, float, float] | None = None
+    """Array centre [m]; derived from :attr:`rooftop` when that is given."""
     orientation_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """(yaw, pitch, roll) [deg]: yaw rotates the boresight (+x) about z."""
     array: ArraySpec = field(default_factory=ArraySpec)
+    rooftop: str | None = None
+    """Name (or id) of a building of a footprint scene: the BS stands on its roof, at the
+    footprint's representative point, :attr:`mast_height_m` above the roof."""
+    mast_height_m: float = 3.0
+    """Height of a rooftop mast above the roof [m]."""
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"BSSite.name = {self.name!r}: allowed are letters, digits, '_' and '-'")
-        for i, v in enumerate(self.position):
+        if self.position is None and self.rooftop is None:
+            raise ValueError(f"BSSite({self.name}): give a position [m] or a rooftop (a building of a footprint scene)")
+        for i, v in enumerate(self.position or ()):
             if not math.isfinite(v):
                 raise ValueError(f"BSSite.position[{i}] = {v!r} must be finite")
+        check_range(f"BSSite({self.name}).mast_height_m", self.mast_height_m, 0.0, 200.0)
         check_range(f"BSSite({self.name}).orientation_deg[0]", self.orientation_deg[0], -360.0, 360.0)
         check_range(f"BSSite({self.name}).orientation_deg[1]", self.orientation_deg[1], -90.0, 90.0)
         check_range(f"BSSite({self.name}).orientation_deg[2]", self.orientation_deg[2], -180.0, 180.0)
@@ -337,6 +402,8 @@ class ScenarioSpec:
             raise ValueError("ScenarioSpec.name must not be empty")
         if isinstance(self.bs, list):
             object.__setattr__(self, "bs", tuple(self.bs))
+        if any(b.rooftop is not None for b in self.bs):
+            object.__setattr__(self, "bs", self._place_on_rooftops())
         if not self.bs:
             raise ValueError("ScenarioSpec.bs must list at least one BSSite")
         names = [b.name for b in self.bs]
@@ -348,6 +415,29 @@ class ScenarioSpec:
                 f"CodebookConfig.num_subbands = {self.codebook.num_subbands} exceeds "
                 f"RadioConfig.num_subcarriers = {self.radio.num_subcarriers}"
             )
+
+    def _place_on_rooftops(self) -> tuple[BSSite, ...]:
+        """Sites with a ``rooftop`` get the position derived from the footprint scene's building."""
+        from dataclasses import replace  # noqa: PLC0415
+
+        if self.scene.kind != "footprints":
+            raise ValueError(f"BSSite.rooftop needs SceneSource.kind = 'footprints', not {self.scene.kind!r}")
+        if not Path(self.scene.footprints.path).is_file():
+            return self.bs  # a relative path not resolved yet: load_scenario resolves it and comes back here
+        from scenes.footprints import load_footprints  # noqa: PLC0415
+
+        layout = load_footprints(self.scene.footprints)
+        sites = []
+        for b in self.bs:
+            if b.rooftop is not None:
+                x, y, roof = layout.rooftop(b.rooftop)
+                derived = (round(x, 3), round(y, 3), round(roof + b.mast_height_m, 3))
+                if b.position is not None and max(abs(p - q) for p, q in zip(b.position, derived)) > 1e-3:
+                    raise ValueError(f"BSSite({b.name}).position = {b.position} conflicts with rooftop = "
+                                     f"{b.rooftop!r} (which puts it at {derived}); give one of them")
+                b = replace(b, position=derived)
+            sites.append(b)
+        return tuple(sites)
 
     def check_materials(self) -> None:
         """Raise ``ValueError`` unless every material of the scene is defined at the carrier.
@@ -361,6 +451,9 @@ class ScenarioSpec:
         source = self.scene
         if source.kind == "procedural":
             itu.resolve_palette("CityParams", source.city.materials, source.city.ground_material, f)
+            return
+        if source.kind == "footprints":
+            itu.resolve_palette("FootprintParams", source.footprints.materials, source.footprints.ground_material, f)
             return
         if source.kind == "builtin":
             xml, where = itu.builtin_scene_file(source.name), f"SceneSource.name = {source.name!r}: material"
@@ -389,19 +482,23 @@ class ScenarioSpec:
 def load_scenario(path: str | Path) -> ScenarioSpec:
     """Load a :class:`ScenarioSpec` from a TOML or JSON file.
 
-    A relative ``scene.path`` (Mitsuba XML) is resolved against the spec file's folder.
+    A relative ``scene.path`` (Mitsuba XML) or ``scene.footprints.path`` is resolved against the
+    spec file's folder.
     """
+    from dataclasses import replace  # noqa: PLC0415
+
     path = Path(path)
     spec = load_file(ScenarioSpec, path)
     if spec.scene.kind == "xml" and not Path(spec.scene.path).is_absolute():
-        from dataclasses import replace
-
         spec = replace(spec, scene=replace(spec.scene, path=str((path.parent / spec.scene.path).resolve())))
+    if spec.scene.kind == "footprints" and not Path(spec.scene.footprints.path).is_absolute():
+        fp = replace(spec.scene.footprints, path=str((path.parent / spec.scene.footprints.path).resolve()))
+        spec = replace(spec, scene=replace(spec.scene, footprints=fp))
     return spec
 
 
 __all__ = [
-    "BUILTIN_SCENES", "ANTENNA_PATTERNS", "CityParams", "SceneSource", "RadioConfig",
+    "BUILTIN_SCENES", "SCENE_KINDS", "ANTENNA_PATTERNS", "CityParams", "FootprintParams", "SceneSource", "RadioConfig",
     "ArraySpec", "BSSite", "UERegion", "Mobility", "TracingConfig", "CodebookConfig",
     "EnvironmentMapConfig", "ScenarioSpec", "load_scenario", "ConfigError",
 ]

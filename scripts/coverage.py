@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,29 +45,11 @@ def parse_args() -> Args:
     return Args(a.suite, tuple(a.scenarios), a.drops, a.batch_size, a.seed, a.json)
 
 
-def measure(name: str, drops: int, batch_size: int, seed: int) -> dict:
-    """Coverage figures of one scenario (see the module docstring)."""
-    from scenes import get_scenario
-    from twin import Twin
-
-    twin = Twin(get_scenario(name))
-    positions = twin.sample_ue_positions(drops, np.random.default_rng(seed))
-    t0 = time.perf_counter()
-    covered, los, pl = [], [], []
-    for i in range(0, drops, batch_size):
-        b = twin.trace(positions[i:i + batch_size])
-        covered.append(b.has_paths)
-        los.append(b.los)
-        pl.append(b.path_loss_db)
-    covered, los, pl = (np.concatenate(x) for x in (covered, los, pl))
-    return {"scenario": name, "drops": drops, "coverage": float(covered.mean()), "los": float(los.mean()),
-            "median_path_loss_db": float(np.median(pl[covered])) if covered.any() else float("nan"),
-            "seconds": time.perf_counter() - t0}
-
-
 def main() -> None:
     args = parse_args()
-    from scenes import get_suite
+    from scenes import get_scenario, get_suite
+    from twin import Twin
+    from twin.coverage import measure_coverage
 
     names = list(args.scenarios)
     if args.suite:
@@ -78,7 +59,8 @@ def main() -> None:
     rows = []
     print(f"{'scenario':<16} {'coverage':>8} {'LoS':>6} {'median PL [dB]':>15} {'time [s]':>9}")
     for name in names:
-        r = measure(name, args.drops, args.batch_size, args.seed)
+        r = measure_coverage(Twin(get_scenario(name)), args.drops, np.random.default_rng(args.seed),
+                             args.batch_size).to_dict()
         rows.append(r)
         print(f"{name:<16} {r['coverage']:>8.3f} {r['los']:>6.3f} {r['median_path_loss_db']:>15.1f} "
               f"{r['seconds']:>9.1f}", flush=True)

@@ -8,7 +8,7 @@ from functools import cached_property
 
 import numpy as np
 
-from scenes.procedural import CityLayout, generate_city
+from scenes.layout import scene_layout
 from scenes.spec import ScenarioSpec
 from twin.backend import sionna_rt
 from twin.beams import Codebook, beam_gains, dft_codebook, eigen_precoders, to_db
@@ -53,7 +53,8 @@ class Twin:
         rt, mi = sionna_rt()
         self._rt, self._mi = rt, mi
         self.spec = spec
-        self.layout: CityLayout | None = generate_city(spec.scene.city) if spec.scene.kind == "procedural" else None
+        self.layout = scene_layout(spec.scene)
+        """Building layout of procedural and footprint scenes (``scenes.layout.scene_layout``), else None."""
         self.scene = self._load_scene()
         self.scene.frequency = spec.radio.carrier_frequency_hz
         self.scene.bandwidth = spec.radio.bandwidth_hz
@@ -75,7 +76,7 @@ class Twin:
             return rt.load_scene(getattr(rt.scene, source.name))
         if source.kind == "xml":
             return rt.load_scene(source.path)
-        if source.kind == "procedural":
+        if self.layout is not None:
             # Welded PLY meshes (wedge diffraction needs shared vertices) are written to a
             # throw-away folder; Mitsuba holds the geometry in memory once it is loaded.
             with tempfile.TemporaryDirectory(prefix="airtwin-scene-") as folder:
