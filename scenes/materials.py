@@ -100,6 +100,17 @@ def check_known(where: str, material: str) -> None:
         raise ValueError(f"{where} = {material!r} is not an ITU material; allowed: {', '.join(itu_table())}")
 
 
+def check_palette_names(where: str, buildings: tuple[str, ...] | None, ground: str | None) -> None:
+    """Raise ``ValueError`` unless a palette (``None`` = defaults) and a ground name only known ITU materials."""
+    if buildings is not None:
+        if not buildings:
+            raise ValueError(f"{where}.materials must name at least one material (or be left out for the defaults)")
+        for i, m in enumerate(buildings):
+            check_known(f"{where}.materials[{i}]", m)
+    if ground is not None:
+        check_known(f"{where}.ground_material", ground)
+
+
 def check_defined(where: str, material: str, carrier_frequency_hz: float) -> None:
     """Raise ``ValueError`` unless ``material`` is defined at the carrier.
 
@@ -182,6 +193,6 @@ def builtin_scene_file(name: str) -> Path:
 
 __all__ = [
     "DEFAULT_BUILDING_MATERIALS", "DEFAULT_GROUND_MATERIAL", "FALLBACK_MATERIAL", "itu_table", "itu_materials",
-    "is_defined", "materials_defined_at", "check_known", "check_defined", "resolve_palette",
+    "is_defined", "materials_defined_at", "check_known", "check_palette_names", "check_defined", "resolve_palette",
     "scene_file_materials", "builtin_scene_file",
 ]

@@ -70,13 +70,7 @@ class CityParams:
         check_range("CityParams.max_lots_per_side", self.max_lots_per_side, 1, 8)
         check_range("CityParams.setback_m", self.setback_m, 0.0, self.block_size_m[0] / 4)
         check_range("CityParams.empty_lot_prob", self.empty_lot_prob, 0.0, 0.95)
-        if self.materials is not None:
-            if not self.materials:
-                raise ValueError("CityParams.materials must name at least one material (or be left out for the defaults)")
-            for i, m in enumerate(self.materials):
-                itu.check_known(f"CityParams.materials[{i}]", m)
-        if self.ground_material is not None:
-            itu.check_known("CityParams.ground_material", self.ground_material)
+        itu.check_palette_names("CityParams", self.materials, self.ground_material)
 
     @property
     def num_materials(self) -> int:
@@ -124,13 +118,7 @@ class FootprintParams:
             check_range("FootprintParams.default_height_m", self.default_height_m, 0.5, 1000.0)
         check_range("FootprintParams.padding_m", self.padding_m, 0.0, 5000.0)
         check_range("FootprintParams.seed", self.seed, 0, 2**63 - 1)
-        if self.materials is not None:
-            if not self.materials:
-                raise ValueError("FootprintParams.materials must name at least one material (or be left out)")
-            for i, m in enumerate(self.materials):
-                itu.check_known(f"FootprintParams.materials[{i}]", m)
-        if self.ground_material is not None:
-            itu.check_known("FootprintParams.ground_material", self.ground_material)
+        itu.check_palette_names("FootprintParams", self.materials, self.ground_material)
 
 
 SCENE_KINDS = ("builtin", "xml", "procedural", "footprints", "empty")
