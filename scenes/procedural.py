@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from scenes.materials import resolve_palette
-from scenes.meshes import write_buildings
+from scenes.meshes import COORD_DECIMALS, write_buildings
 from scenes.spec import CityParams
 
 
@@ -179,11 +179,11 @@ def generate_city(params: CityParams) -> CityLayout:
                     footprints.append(fp)
                     heights.append(rng.uniform(*params.building_height_m))
                     materials.append(int(rng.integers(params.num_materials)))
-    # Round to the mesh precision (scenes.meshes.COORD_DECIMALS) so analytic queries and the traced geometry agree exactly.
+    # Round to the mesh precision so analytic queries and the traced geometry agree exactly.
     return CityLayout(
         params=params,
-        footprints=np.round(np.asarray(footprints, dtype=np.float64).reshape(-1, 4), 4),
-        heights=np.round(np.asarray(heights, dtype=np.float64), 4),
+        footprints=np.round(np.asarray(footprints, dtype=np.float64).reshape(-1, 4), COORD_DECIMALS),
+        heights=np.round(np.asarray(heights, dtype=np.float64), COORD_DECIMALS),
         materials=np.asarray(materials, dtype=np.int64),
         blocks_x=tuple(blocks_x),
         blocks_y=tuple(blocks_y),
