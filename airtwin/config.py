@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 import tomllib
 import types
 from pathlib import Path
@@ -149,7 +151,12 @@ def save_json(obj: Any, path: str | Path) -> None:
 
 def check_range(where: str, value: float, low: float | None = None, high: float | None = None,
                 *, low_open: bool = False) -> None:
-    """Raise ``ValueError`` naming ``where`` unless ``low <= value <= high`` (``low < value`` when ``low_open``)."""
+    """Raise ``ValueError`` naming ``where`` unless ``low <= value <= high`` (``low < value`` when ``low_open``).
+
+    NaN and infinities are rejected whatever the bounds (comparisons with NaN are all false).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{where} = {value!r} must be a finite number")
     bad = (low is not None and (value <= low if low_open else value < low)) or (high is not None and value > high)
     if bad:
         lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")

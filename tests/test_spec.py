@@ -119,3 +119,20 @@ def test_registry_and_suites():
         for name in suite.scenarios:
             assert get_scenario(name).name == name
     assert dataclasses.replace(get_scenario("city-00003")).scene.city.seed == 3
+
+
+NON_FINITE = [
+    (lambda v: RadioConfig(carrier_frequency_hz=v), "RadioConfig.carrier_frequency_hz"),
+    (lambda v: RadioConfig(tx_power_dbm=v), "RadioConfig.tx_power_dbm"),
+    (lambda v: BSSite(name="bs0", position=(0.0, 0.0, 10.0), orientation_deg=(v, 0.0, 0.0)), r"orientation_deg\[0\]"),
+    (lambda v: UERegion(height_m=v), "UERegion.height_m"),
+    (lambda v: CityParams(size_m=(v, 100.0)), r"CityParams.size_m\[0\]"),
+    (lambda v: Mobility(speed_mps=(1.0, v)), r"Mobility.speed_mps\[1\]"),
+]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("build, match", NON_FINITE)
+def test_nan_and_inf_are_rejected_naming_the_field(build, match, value):
+    with pytest.raises(ValueError, match=match + ".*finite"):
+        build(value)
