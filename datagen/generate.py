@@ -9,18 +9,21 @@ does not match is corruption and stops the run with an error naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import platform
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
+from itertools import islice
 from pathlib import Path
 
 from airtwin.config import to_dict
-from datagen.plan import GenerateConfig, ShardTask, plan_shards
+from datagen.plan import GenerateConfig, ShardTask, iter_shards, num_shards
 from datagen.schema import FORMAT_NAME, MANIFEST_NAME, SCHEMA_VERSION
 from datagen.shard import ShardRecord, file_sha256, trace_shard, write_shard
 from scenes.registry import area_split, get_scenario, get_suite
@@ -62,7 +65,22 @@ def run_task(task: ShardTask, cfg: GenerateConfig, out_dir: str, threads: int | 
 
 
 # ---------------------------------------------------------------------- backends
-def _run_local(tasks: list[ShardTask], cfg: GenerateConfig, out_dir: Path, workers: int) -> Iterator[ShardRecord]:
+#: Seconds between a worker's checks that its parent is still alive.
+PARENT_POLL_S = 0.5
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: exit as soon as the parent process is gone (even after ``kill -9``)."""
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="airtwin-parent-watch", daemon=True).start()
+
+
+def _run_local(tasks: Iterator[ShardTask], cfg: GenerateConfig, out_dir: Path, workers: int) -> Iterator[ShardRecord]:
     if workers == 1:
         for task in tasks:
             yield run_task(task, cfg, str(out_dir))
@@ -71,16 +89,19 @@ def _run_local(tasks: list[ShardTask], cfg: GenerateConfig, out_dir: Path, worke
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    # "spawn": Dr.Jit and Mitsuba are not fork-safe.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        pending = {pool.submit(run_task, t, cfg, str(out_dir), threads) for t in tasks}
+    # "spawn": Dr.Jit and Mitsuba are not fork-safe. At most 2 tasks per worker are in flight,
+    # so that the plan is consumed lazily.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+        pending = {pool.submit(run_task, t, cfg, str(out_dir), threads) for t in islice(tasks, 2 * workers)}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            pending |= {pool.submit(run_task, t, cfg, str(out_dir), threads) for t in islice(tasks, len(done))}
             for fut in done:
                 yield fut.result()
 
 
-def _run_ray(tasks: list[ShardTask], cfg: GenerateConfig, out_dir: Path, workers: int) -> Iterator[ShardRecord]:
+def _run_ray(tasks: Iterator[ShardTask], cfg: GenerateConfig, out_dir: Path, workers: int) -> Iterator[ShardRecord]:
     try:
         import ray
     except ImportError as exc:
@@ -93,9 +114,13 @@ def _run_ray(tasks: list[ShardTask], cfg: GenerateConfig, out_dir: Path, workers
     try:
         remote = ray.remote(num_cpus=1, max_retries=2)(run_task)
         threads = max(1, (os.cpu_count() or 1) // workers)
-        pending = [remote.remote(t, cfg, str(out_dir.resolve()), threads) for t in tasks]
+        def submit(n: int) -> list:
+            return [remote.remote(t, cfg, str(out_dir.resolve()), threads) for t in islice(tasks, n)]
+
+        pending = submit(2 * workers)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
+            pending += submit(len(done))
             for ref in done:
                 yield ray.get(ref)
     finally:
@@ -128,7 +153,7 @@ def new_manifest(cfg: GenerateConfig) -> dict:
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:
-    tmp = out_dir / (MANIFEST_NAME + ".tmp")
+    tmp = out_dir / f"{MANIFEST_NAME}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1) + "\n")
     os.replace(tmp, out_dir / MANIFEST_NAME)
 
@@ -156,6 +181,30 @@ def verify_shard(out_dir: Path, record: dict) -> None:
 
 
 # ---------------------------------------------------------------------- the run
+LOCK_NAME = ".airtwin-generate.lock"
+
+
+@contextlib.contextmanager
+def _exclusive(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a dataset folder; a second ``generate`` on it fails at once, naming the holder."""
+    from filelock import FileLock, Timeout  # noqa: PLC0415
+
+    pid_file = out_dir / (LOCK_NAME + ".pid")
+    lock = FileLock(out_dir / LOCK_NAME, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        holder = pid_file.read_text().strip() if pid_file.exists() else "unknown"
+        raise DatasetError(f"--out {out_dir} is in use by another `airtwin generate` (PID {holder}); "
+                           "wait for it to finish, or use another --out") from None
+    try:
+        pid_file.write_text(f"{os.getpid()}\n")
+        yield
+    finally:
+        pid_file.unlink(missing_ok=True)
+        lock.release()
+
+
 def generate(cfg: GenerateConfig, out_dir: str | Path, *, workers: int = 1, backend: str = "local",
              progress: bool | None = None, log: Callable[[str], None] | None = None) -> dict:
     """Generate (or resume) the dataset of ``cfg`` in ``out_dir``; returns the final manifest.
@@ -171,8 +220,15 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, *, workers: int = 1, back
         raise ValueError(f"workers = {workers}; allowed: an integer >= 1")
     log = log or (lambda msg: None)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DatasetError(f"--out {out_dir} exists and is not a folder; give a folder for the dataset")
     out_dir.mkdir(parents=True, exist_ok=True)
-    tasks = plan_shards(cfg)
+    with _exclusive(out_dir):
+        return _generate(cfg, out_dir, workers, backend, progress, log)
+
+
+def _generate(cfg: GenerateConfig, out_dir: Path, workers: int, backend: str, progress: bool | None,
+              log: Callable[[str], None]) -> dict:
     manifest = new_manifest(cfg)
     done: dict[str, dict] = {}
     if (out_dir / MANIFEST_NAME).exists():
@@ -184,25 +240,28 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, *, workers: int = 1, back
             verify_shard(out_dir, record)
             done[record["file"]] = record
         manifest["shards"] = list(done.values())
-        log(f"resuming: {len(done)} of {len(tasks)} shards already complete")
-    for stale in out_dir.glob("shard-*.h5.tmp"):
+        log(f"resuming: {len(done)} of {num_shards(cfg)} shards already complete")
+    # Leftovers of an interrupted run (this process holds the folder's lock, so no other run writes them).
+    for stale in (*out_dir.glob("shard-*.h5*.tmp"), *out_dir.glob(MANIFEST_NAME + "*.tmp")):
         stale.unlink()
-    todo = [t for t in tasks if t.file_name not in done]
+    todo = (t for t in iter_shards(cfg) if t.file_name not in done)
     write_manifest(out_dir, manifest)
 
-    total = sum(t.num_samples for t in tasks)
-    already = total - sum(t.num_samples for t in todo)
+    total = cfg.samples
+    already = sum(r["num_samples"] for r in done.values())
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
 
     bar = tqdm(total=total, initial=already, unit="sample", disable=not show, dynamic_ncols=True,
                desc=f"generate {cfg.suite}")
     start = time.perf_counter()
+    made_shards = 0
     try:
         for record in BACKENDS[backend](todo, cfg, out_dir, workers):
             manifest["shards"].append(dataclasses.asdict(record))
             write_manifest(out_dir, manifest)
             bar.update(record.num_samples)
+            made_shards += 1
     finally:
         bar.close()
     manifest["shards"].sort(key=lambda r: r["index"])
@@ -210,7 +269,7 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, *, workers: int = 1, back
     write_manifest(out_dir, manifest)
     elapsed = time.perf_counter() - start
     made = total - already
-    log(f"{made} samples in {len(todo)} shards, {elapsed:.1f} s ({made / max(elapsed, 1e-9):.1f} samples/s); "
+    log(f"{made} samples in {made_shards} shards, {elapsed:.1f} s ({made / max(elapsed, 1e-9):.1f} samples/s); "
         f"{total} samples in {out_dir}")
     return manifest
 

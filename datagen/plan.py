@@ -8,6 +8,7 @@ which is what makes runs resumable and backends interchangeable.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,19 +74,36 @@ def shard_seed(base_seed: int, scenario: str, shard_in_scenario: int) -> int:
     return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
-def plan_shards(cfg: GenerateConfig) -> list[ShardTask]:
-    """All shard tasks of ``cfg``, scenario by scenario."""
+def iter_shards(cfg: GenerateConfig) -> Iterator[ShardTask]:
+    """The shard tasks of ``cfg``, scenario by scenario, made one at a time.
+
+    Lazy, so that memory does not grow with ``cfg.samples`` (a trillion samples plan in
+    constant memory); :func:`plan_shards` is the list form for small plans.
+    """
     scenarios = get_suite(cfg.suite).scenarios
     for name in scenarios:
         get_scenario(name)
     per, extra = divmod(cfg.samples, len(scenarios))
-    tasks = []
+    index = 0
     for j, name in enumerate(scenarios):
+        split = area_split(name)
         remaining = per + (1 if j < extra else 0)
         rank = 0
         while remaining > 0:
             n = min(cfg.shard_size, remaining)
-            tasks.append(ShardTask(len(tasks), name, j, area_split(name), n, shard_seed(cfg.seed, name, rank)))
+            yield ShardTask(index, name, j, split, n, shard_seed(cfg.seed, name, rank))
+            index += 1
             remaining -= n
             rank += 1
-    return tasks
+
+
+def num_shards(cfg: GenerateConfig) -> int:
+    """Number of shards of ``cfg`` (without making them)."""
+    scenarios = len(get_suite(cfg.suite).scenarios)
+    per, extra = divmod(cfg.samples, scenarios)
+    return sum(-(-(per + (1 if j < extra else 0)) // cfg.shard_size) for j in range(scenarios))
+
+
+def plan_shards(cfg: GenerateConfig) -> list[ShardTask]:
+    """All shard tasks of ``cfg`` as a list (see :func:`iter_shards`)."""
+    return list(iter_shards(cfg))

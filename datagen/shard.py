@@ -85,7 +85,7 @@ def write_shard(path: Path, task: ShardTask, samples: dict[str, np.ndarray], bat
     Raises:
         DiskFullError: when the disk is full; the partial temporary file is removed.
     """
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # unique per process
     try:
         with h5py.File(tmp, "w", libver=("earliest", "v110"), track_order=True) as f:
             attrs = {"schema_version": SCHEMA_VERSION, "scenario": task.scenario,

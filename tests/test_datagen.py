@@ -196,3 +196,94 @@ def test_trajectories(tmp_path):
 def test_schema_doc_is_in_sync():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "dataset.md").read_text()
     assert schema_markdown() in doc
+
+
+def _generate_cmd(out, samples=48, workers=1):
+    return [sys.executable, "-m", "airtwin.cli", "generate", "--suite", TINY["suite"], "--samples", str(samples),
+            "--shard-size", str(TINY["shard_size"]), "--batch-size", str(TINY["batch_size"]), "--seed",
+            str(TINY["seed"]), "--out", str(out), "--workers", str(workers)]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_second_generate_on_the_same_out_is_refused_naming_the_holder(tmp_path):
+    out = tmp_path / "busy"
+    first = subprocess.Popen(_generate_cmd(out, samples=480), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (out / ".airtwin-generate.lock.pid").exists():
+            time.sleep(0.05)
+        second = subprocess.run(_generate_cmd(out, samples=480), capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        assert f"--out {out} is in use by another `airtwin generate` (PID {first.pid})" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+    # The lock dies with its holder: the folder can be resumed at once.
+    manifest = generate(GenerateConfig(**{**TINY, "samples": 24}), tmp_path / "other")
+    assert manifest["complete"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc to find the worker processes")
+def test_workers_die_when_the_parent_is_killed(tmp_path):
+    proc = subprocess.Popen(_generate_cmd(tmp_path / "w", samples=960, workers=2), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    workers: list[int] = []
+    while time.time() < deadline and len(workers) < 2:
+        # The pool's workers (spawned Python processes), not the resource tracker.
+        workers = [c for c in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        time.sleep(0.1)
+    assert len(workers) == 2, "the workers did not start"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    survivors = [w for w in workers if _alive(w)]
+    for w in survivors:
+        os.kill(w, signal.SIGKILL)
+    assert not survivors
+
+
+def test_plan_is_lazy_for_huge_sample_counts():
+    import tracemalloc
+
+    from datagen.plan import iter_shards, num_shards
+
+    cfg = GenerateConfig(suite="procedural-train", samples=10**12, shard_size=256)
+    tracemalloc.start()
+    first = [t for _, t in zip(range(5), iter_shards(cfg))]
+    count = num_shards(cfg)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [t.index for t in first] == [0, 1, 2, 3, 4]
+    assert count == 16 * -(-(10**12 // 16) // 256)
+    assert peak < 5_000_000
+    small = GenerateConfig(suite="procedural-train", samples=1000, shard_size=100)
+    assert num_shards(small) == len(plan_shards(small))
+
+
+def test_out_that_is_a_file_is_named(tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    with pytest.raises(DatasetError, match=r"--out .*afile exists and is not a folder"):
+        generate(GenerateConfig(**TINY), target)
