@@ -24,7 +24,7 @@ from pathlib import Path
 
 from airtwin.config import to_dict
 from datagen.plan import GenerateConfig, ShardTask, iter_shards, num_shards
-from datagen.schema import FORMAT_NAME, MANIFEST_NAME, SCHEMA_VERSION
+from datagen.schema import FORMAT_NAME, MANIFEST_NAME, MANIFEST_SCHEMA, SAMPLE_FIELDS, SCHEMA_VERSION
 from datagen.shard import ShardRecord, file_sha256, trace_shard, write_shard
 from scenes.registry import area_split, get_scenario, get_suite
 
@@ -159,25 +159,99 @@ def write_manifest(out_dir: Path, manifest: dict) -> None:
 
 
 def read_manifest(out_dir: Path) -> dict:
+    """Read and validate ``manifest.json``: its JSON Schema, then the records against each other.
+
+    Raises:
+        DatasetError: naming the file, for a missing, truncated or malformed manifest, a duplicated
+            shard record, a shard of an unlisted scenario, or a record whose split is not its area's.
+    """
+    import jsonschema  # noqa: PLC0415
+
     path = Path(out_dir) / MANIFEST_NAME
     if not path.exists():
         raise DatasetError(f"{out_dir} has no {MANIFEST_NAME}: not an AirTwin dataset (run `airtwin generate`)")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT_NAME or manifest.get("schema_version") != SCHEMA_VERSION:
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path} is not valid JSON ({exc}); it is truncated or corrupted") from None
+    if isinstance(manifest, dict) and (manifest.get("format"), manifest.get("schema_version")) != (FORMAT_NAME,
+                                                                                                 SCHEMA_VERSION):
         raise DatasetError(f"{path}: format {manifest.get('format')!r} v{manifest.get('schema_version')} is not "
                            f"{FORMAT_NAME!r} v{SCHEMA_VERSION}")
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(manifest))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise DatasetError(f"{path} does not follow the dataset schema at {where}: {error.message}")
+    splits = {sc["name"]: sc["split"] for sc in manifest["scenarios"]}
+    seen_files, seen_index = set(), set()
+    for r in manifest["shards"]:
+        if r["file"] in seen_files or r["index"] in seen_index:
+            raise DatasetError(f"{path}: shard {r['file']} (index {r['index']}) is recorded twice")
+        seen_files.add(r["file"])
+        seen_index.add(r["index"])
+        if r["file"] != f"shard-{r['index']:05d}.h5":
+            raise DatasetError(f"{path}: shard record {r['file']} has index {r['index']}")
+        if r["scenario"] not in splits:
+            raise DatasetError(f"{path}: shard {r['file']} is of scenario {r['scenario']!r}, not listed in 'scenarios'")
+        if r["split"] != splits[r["scenario"]]:
+            raise DatasetError(f"{path}: shard {r['file']} is labelled {r['split']!r}, but its area "
+                               f"{r['scenario']} belongs to {splits[r['scenario']]!r}")
     return manifest
 
 
-def verify_shard(out_dir: Path, record: dict) -> None:
-    """Raise :class:`DatasetError` unless the shard file exists and matches its recorded sha256."""
-    path = Path(out_dir) / record["file"]
-    if not path.exists():
-        raise DatasetError(f"shard {path} is listed in the manifest but missing")
+def verify_shard(out_dir: Path, record: dict, manifest: dict | None = None) -> None:
+    """Raise :class:`DatasetError` unless the shard is a regular file in ``out_dir`` that matches its record.
+
+    Checks, in order: a regular file (no symlink, no device) inside the dataset folder; its
+    sha256; then its own attributes against the record (scenario, split, index, sample count),
+    every sample field with one row per sample, and, with ``manifest``, the CSI numerology
+    (BS antennas, subcarriers) of the scenario's spec.
+    """
+    import stat  # noqa: PLC0415
+
+    import h5py  # noqa: PLC0415
+
+    root = Path(out_dir)
+    path = root / record["file"]
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise DatasetError(f"shard {path} is listed in the manifest but missing") from None
+    if not stat.S_ISREG(st.st_mode) or path.resolve().parent != root.resolve():
+        raise DatasetError(f"shard {path} is not a regular file inside {root}; refusing to read it")
     digest = file_sha256(path)
     if digest != record["sha256"]:
         raise DatasetError(f"shard {path} is corrupted: sha256 {digest[:12]}... does not match the manifest's "
                            f"{record['sha256'][:12]}...; delete it and re-run `airtwin generate` to regenerate it")
+    with h5py.File(path, "r") as f:
+        attrs = {k: f.attrs.get(k) for k in ("scenario", "split", "shard_index", "num_samples")}
+        want = {"scenario": record["scenario"], "split": record["split"], "shard_index": record["index"],
+                "num_samples": record["num_samples"]}
+        for key, value in want.items():
+            have = attrs[key].decode() if isinstance(attrs[key], bytes) else attrs[key]
+            have = have.item() if hasattr(have, "item") else have  # numpy scalar -> Python
+            if have != value:
+                raise DatasetError(f"shard {path}: its {key} is {have!r}, the manifest says {value!r}")
+        samples = f.get("samples")
+        for spec in SAMPLE_FIELDS:
+            if samples is None or spec.name not in samples or samples[spec.name].shape[:1] != (record["num_samples"],):
+                raise DatasetError(f"shard {path}: field samples/{spec.name} is missing or has not "
+                                   f"{record['num_samples']} rows")
+        if manifest is not None:
+            from scenes.spec import ScenarioSpec  # noqa: PLC0415
+
+            data = next(sc["spec"] for sc in manifest["scenarios"] if sc["name"] == record["scenario"])
+            try:
+                spec = ScenarioSpec.from_dict(data)
+            except ValueError as exc:
+                raise DatasetError(f"{root / MANIFEST_NAME}: the spec of {record['scenario']} is invalid ({exc})") from None
+            bs_name = f.attrs.get("bs_name")
+            bs_name = bs_name.decode() if isinstance(bs_name, bytes) else bs_name
+            bs = next((b for b in spec.bs if b.name == bs_name), spec.bs[0])
+            antennas, subcarriers = bs.array.num_antennas, spec.radio.num_subcarriers
+            if samples["csi"].shape[1:] != (antennas, subcarriers):
+                raise DatasetError(f"shard {path}: CSI is {samples['csi'].shape[1:]} (antennas, subcarriers), the "
+                                   f"scenario {record['scenario']} has ({antennas}, {subcarriers})")
 
 
 # ---------------------------------------------------------------------- the run
@@ -237,7 +311,7 @@ def _generate(cfg: GenerateConfig, out_dir: Path, workers: int, backend: str, pr
             raise DatasetError(f"{out_dir} holds a dataset generated with other settings {old['config']}; "
                                "use another --out directory or the same settings to resume")
         for record in old["shards"]:
-            verify_shard(out_dir, record)
+            verify_shard(out_dir, record, old)
             done[record["file"]] = record
         manifest["shards"] = list(done.values())
         log(f"resuming: {len(done)} of {num_shards(cfg)} shards already complete")

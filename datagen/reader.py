@@ -50,6 +50,15 @@ class AirTwinDataset(torch.utils.data.Dataset):
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self._files: dict[int, h5py.File] = {}
         self._env: dict[int, dict[str, torch.Tensor]] = {}
+        self.numerologies = _numerologies(self.manifest, self.records)
+        """``{scenario: (BS antennas, subcarriers, map cells)}`` of the selected shards."""
+
+    def require_uniform(self) -> None:
+        """Raise ``ValueError`` when the selected samples mix numerologies (they cannot be batched)."""
+        if len(set(self.numerologies.values())) > 1:
+            shown = ", ".join(f"{n}: {a}x{k} (map {c})" for n, (a, k, c) in self.numerologies.items())
+            raise ValueError(f"{self.root}: the selected samples mix numerologies (BS antennas x subcarriers) - "
+                             f"{shown}; pick a split that holds one (--split), or a suite of one numerology")
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
@@ -70,7 +79,7 @@ class AirTwinDataset(torch.utils.data.Dataset):
         if s not in self._files:
             record = self.records[s]
             if self.verify:
-                verify_shard(self.root, record)
+                verify_shard(self.root, record, self.manifest)
             f = h5py.File(self.root / record["file"], "r")
             self._files[s] = f
             self._env[s] = {k: torch.from_numpy(np.asarray(v)) for k, v in f["env"].items()}
@@ -78,6 +87,7 @@ class AirTwinDataset(torch.utils.data.Dataset):
 
     def column(self, name: str) -> np.ndarray:
         """One field for all samples, ``[len(self), ...]`` (small fields only: reads every shard)."""
+        self.require_uniform()
         return np.concatenate([np.asarray(self._file(s)["samples"][name]) for s in range(len(self.records))])
 
     def read_batch(self, indices: np.ndarray, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -86,6 +96,7 @@ class AirTwinDataset(torch.utils.data.Dataset):
         Reads each shard once with sorted row indices (fast, memory proportional to the batch).
         Environment fields (``height_map``, ``bs_position``) are repeated per sample.
         """
+        self.require_uniform()
         indices = np.asarray(indices, dtype=np.int64)
         located = [self.locate(int(i)) for i in indices]
         out: dict[str, list] = {name: [None] * len(indices) for name in fields}
@@ -119,6 +130,17 @@ class AirTwinDataset(torch.utils.data.Dataset):
         for f in self._files.values():
             f.close()
         self._files.clear()
+
+
+def _numerologies(manifest: dict, records: list[dict]) -> dict[str, tuple[int, int, int]]:
+    from scenes.spec import ScenarioSpec  # noqa: PLC0415
+
+    specs = {sc["name"]: sc["spec"] for sc in manifest["scenarios"]}
+    out = {}
+    for name in dict.fromkeys(r["scenario"] for r in records):
+        spec = ScenarioSpec.from_dict(specs[name])
+        out[name] = (spec.bs[0].array.num_antennas, spec.radio.num_subcarriers, spec.environment.size_cells)
+    return out
 
 
 def task_inputs_targets(sample: dict[str, torch.Tensor], task: str) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

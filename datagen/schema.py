@@ -20,6 +20,37 @@ SCHEMA_VERSION = 1
 FORMAT_NAME = "airtwin-dataset"
 MANIFEST_NAME = "manifest.json"
 
+_SPLIT = {"enum": ["train", "validation", "test"]}
+_COUNT = {"type": "integer", "minimum": 0}
+#: JSON Schema of ``manifest.json`` (checked with ``jsonschema`` on every read).
+MANIFEST_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["format", "schema_version", "config", "suite", "scenarios", "splits", "versions", "shards",
+                 "complete"],
+    "properties": {
+        "format": {"const": FORMAT_NAME},
+        "schema_version": {"const": SCHEMA_VERSION},
+        "config": {"type": "object", "required": ["suite", "samples", "seed", "shard_size"]},
+        "suite": {"type": "object", "required": ["name", "scenarios"]},
+        "scenarios": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["index", "name", "split", "spec"],
+            "properties": {"index": _COUNT, "name": {"type": "string"}, "split": _SPLIT, "spec": {"type": "object"}}}},
+        "splits": {"type": "object", "required": ["train", "validation", "test"], "additionalProperties": False,
+                   "properties": {s: {"type": "array", "items": {"type": "string"}}
+                                  for s in ("train", "validation", "test")}},
+        "versions": {"type": "object"},
+        "shards": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["file", "index", "scenario", "split", "num_samples", "sha256"],
+            "properties": {"file": {"type": "string", "pattern": r"^shard-[0-9]{5,}\.h5$"}, "index": _COUNT,
+                           "scenario": {"type": "string"}, "split": _SPLIT,
+                           "num_samples": {"type": "integer", "minimum": 1},
+                           "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}},
+        "complete": {"type": "boolean"},
+    },
+}
+
 
 @dataclass(frozen=True)
 class FieldSpec:

@@ -287,3 +287,48 @@ def test_out_that_is_a_file_is_named(tmp_path):
     target.write_text("x")
     with pytest.raises(DatasetError, match=r"--out .*afile exists and is not a folder"):
         generate(GenerateConfig(**TINY), target)
+
+
+def _edit_manifest(root, change):
+    m = json.loads((root / "manifest.json").read_text())
+    change(m)
+    (root / "manifest.json").write_text(json.dumps(m))
+
+
+def _symlink_shard_to(target):
+    def corrupt(root):
+        (root / "shard-00001.h5").unlink()
+        (root / "shard-00001.h5").symlink_to(target)
+    return corrupt
+
+
+MANIFEST_CORRUPTIONS = {
+    "duplicated shard record": (lambda r: _edit_manifest(r, lambda m: m["shards"].append(dict(m["shards"][0]))),
+                                r"shard-00000.h5 \(index 0\) is recorded twice"),
+    "raised num_samples": (lambda r: _edit_manifest(r, lambda m: m["shards"][0].update(num_samples=99)),
+                           r"shard-00000.h5: its num_samples is 12, the manifest says 99"),
+    "file outside the folder": (lambda r: _edit_manifest(r, lambda m: m["shards"][0].update(file="../x.h5")),
+                                r"does not follow the dataset schema at shards/0/file"),
+    "relabelled split": (lambda r: _edit_manifest(r, lambda m: m["shards"][0].update(split="train")),
+                         r"shard-00000.h5 is labelled 'train', but its area canyon-test belongs to 'test'"),
+    "truncated manifest": (lambda r: (r / "manifest.json").write_text((r / "manifest.json").read_text()[:200]),
+                           r"manifest.json is not valid JSON"),
+    "structurally wrong manifest": (lambda r: _edit_manifest(r, lambda m: m.pop("shards")),
+                                    r"does not follow the dataset schema at \(top level\): 'shards' is a required"),
+    "shard symlinked to /dev/zero": (_symlink_shard_to("/dev/zero"), r"shard-00001.h5 is not a regular file"),
+    "shard symlinked outside": (_symlink_shard_to("/etc/hostname"), r"shard-00001.h5 is not a regular file"),
+}
+
+
+@pytest.mark.parametrize("case", list(MANIFEST_CORRUPTIONS))
+def test_dataset_corruption_matrix(reference, tmp_path, case):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(reference, root)
+    corrupt, match = MANIFEST_CORRUPTIONS[case]
+    corrupt(root)
+    with pytest.raises(DatasetError, match=match):
+        ds = AirTwinDataset(root)
+        for i in range(len(ds)):
+            ds[i]
