@@ -113,7 +113,13 @@ def _cmd_evaluate_model(args: argparse.Namespace) -> int:
     from model.checkpoint import load_checkpoint
     from model.train import evaluate_model
 
-    test = AirTwinDataset(args.data, split=args.split)
+    split = None if args.split in (None, "none") else args.split
+    if args.max_samples is not None and args.max_samples < 1:
+        raise ValueError(f"--max-samples {args.max_samples}: allowed is an integer >= 1 (leave it out for all)")
+    test = AirTwinDataset(args.data, split=split)
+    if len(test) == 0:
+        raise ValueError(f"--data {args.data} has no samples in split {args.split!r}; its splits: "
+                         f"{ {s: len(n) for s, n in test.manifest['splits'].items()} }")
     rows = {}
     for ckpt in args.checkpoints:
         model = load_checkpoint(ckpt)
@@ -217,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate-model", help="task metrics of trained checkpoints (and baselines) on a dataset")
     ev.add_argument("--data", required=True, help="dataset directory (e.g. generated from procedural-heldout)")
-    ev.add_argument("--split", default=None, help="train, validation, test or none (all)")
+    ev.add_argument("--split", default=None, choices=("train", "validation", "test", "none"),
+                    help="train, validation, test or none (all; the default)")
     ev.add_argument("--checkpoints", nargs="*", default=[], help="checkpoint directories")
     ev.add_argument("--baselines-from", help="dataset whose train split fits the non-neural baselines")
     ev.add_argument("--max-samples", type=int, default=None)
@@ -242,9 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_out(args: argparse.Namespace) -> None:
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder; give a folder for the output")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_out(args)
         return args.func(args)
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"airtwin: error: {exc}", file=sys.stderr)

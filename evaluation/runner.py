@@ -141,30 +141,28 @@ class _Run:
     def __init__(self, suite: EvalSuite, policies: tuple[str, ...], checkpoint: Path):
         self.suite, self.policies, self.checkpoint = suite, policies, checkpoint
         self._model = None
-        self._model_error: ValueError | None = None
         self.seeds = [int(s) for s in np.random.SeedSequence(suite.seed).generate_state(suite.episodes)]
         self.timing: dict[str, list[float]] = {}
         self.skipped: dict[str, str] = {}
 
     def universal_model(self):
-        """The universal model, loaded once per run (raises the loading error, a ValueError, every time)."""
-        if self._model is None and self._model_error is None:
+        """The universal model, loaded once per run.
+
+        Raises:
+            CheckpointError: the checkpoint cannot be loaded; the user asked for it, so the run stops.
+        """
+        if self._model is None:
             from model.checkpoint import load_checkpoint
 
-            try:
-                self._model = load_checkpoint(self.checkpoint)
-            except ValueError as exc:
-                self._model_error = exc
-        if self._model_error is not None:
-            raise self._model_error
+            self._model = load_checkpoint(self.checkpoint)
         return self._model
 
     def policies_on(self, env, scenario: str, summarize) -> dict:
         """Play every applicable policy on ``env`` (same episode seeds) and summarise each."""
         runs = {}
         for pname in self.policies:
+            model = self.universal_model() if pname == "universal" else None
             try:
-                model = self.universal_model() if pname == "universal" else None
                 policy = make_policy(pname, env, checkpoint=model, seed=self.suite.seed)
             except ValueError as exc:  # e.g. the universal model does not fit this scenario's numerology
                 self.skipped[f"{scenario}/{pname}"] = str(exc)
@@ -184,6 +182,8 @@ def run_suite(suite: EvalSuite, policies: tuple[str, ...], *, checkpoint: str | 
     if bad or not policies:
         raise ValueError(f"policies {bad or policies}; allowed: a comma-separated subset of {', '.join(POLICIES)}")
     run = _Run(suite, policies, Path(checkpoint) if checkpoint is not None else default_checkpoint())
+    if "universal" in policies:
+        run.universal_model()  # a checkpoint that cannot be loaded stops the run before any episode
     metrics: dict = {"suite": dataclasses.asdict(suite), "policies": list(policies), "scenarios": {}}
     for name, spec in scenario_variants(suite):
         log(f"scenario {name}")
@@ -213,10 +213,7 @@ def _offline_path_loss(spec, suite: EvalSuite, run: _Run, policies) -> dict:
 
     from envs.core import shared_twin
 
-    try:
-        model = run.universal_model()
-    except ValueError:  # no or unusable checkpoint: the closed-loop runs already recorded why in "skipped"
-        return {}
+    model = run.universal_model()
     shapes = model.cfg.shapes
     if (shapes.map_cells, shapes.map_resolution_m) != (spec.environment.size_cells, spec.environment.resolution_m):
         return {}

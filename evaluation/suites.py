@@ -39,6 +39,9 @@ class EvalSuite:
             raise ValueError("EvalSuite.scenarios must name at least one scenario")
         for name in self.scenarios:
             get_scenario(name)  # raises with the allowed names
+        for field in ("speeds_mps", "pilot_snr_db"):
+            if not getattr(self, field):
+                raise ValueError(f"EvalSuite.{field} must list at least one value (one run per value)")
         for v in self.speeds_mps:
             check_range("EvalSuite.speeds_mps[]", v, 0.0, 100.0)
         for v in self.pilot_snr_db:

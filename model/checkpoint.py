@@ -8,13 +8,18 @@ Layout of a checkpoint directory::
     optimizer.safetensors  optional, for resuming training (+ optimizer.json)
 
 The backbone itself is not copied: it is reloaded from ``config.backbone`` (and, for the
-``rl`` variant, re-initialised from ``config.seed``). Loading checks the format, the tensor
-names and shapes, and refuses pickled files.
+``rl`` variant, re-initialised from ``config.seed``). ``config.json`` records the sha256 of
+every other file. A checkpoint is written into a temporary folder and renamed into place,
+and never with a non-finite tensor. Loading checks the checksums, the format, the tensor
+names, shapes and finiteness, the LoRA rank, and refuses pickled files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -65,21 +70,62 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_finite(tensors: dict[str, torch.Tensor], what: str) -> None:
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{what}: non-finite values (NaN or inf) in {bad[:5]}{'...' if len(bad) > 5 else ''}")
+
+
 def save_checkpoint(model, out_dir: str | Path, *, train: dict | None = None, optimizer=None) -> Path:
-    """Write ``model`` (a :class:`model.universal.UniversalModel`) to ``out_dir``."""
+    """Write ``model`` (a :class:`model.universal.UniversalModel`) to ``out_dir``, atomically.
+
+    Raises:
+        CheckpointError: a parameter is NaN or infinite (nothing is written then).
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_finite(dict(model.named_parameters()), f"refusing to write {out}")
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items() if not k.startswith("backbone.")}
-    save_file(tensors, str(out / "weights.safetensors"))
+    save_file(tensors, str(tmp / "weights.safetensors"))
     if model.backbone is not None and model.cfg.uses_lora:
-        model.backbone.save_pretrained(str(out / "lora"), safe_serialization=True)
+        model.backbone.save_pretrained(str(tmp / "lora"), safe_serialization=True)
     if optimizer is not None:
-        save_optimizer(optimizer, out)
+        save_optimizer(optimizer, tmp)
     trainable, total = model.parameter_counts()
+    files = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     config = {"format": CHECKPOINT_FORMAT, "model": to_dict(model.cfg), "versions": _versions(),
-              "parameters": {"trainable": trainable, "total": total}, "train": train or {}}
-    (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+              "parameters": {"trainable": trainable, "total": total}, "train": train or {}, "files": files}
+    (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    old = out.with_name(f"{out.name}.{os.getpid()}.old")
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def verify_files(ckpt_dir: Path, config: dict) -> None:
+    """Raise :class:`CheckpointError` unless every file recorded in ``config["files"]`` matches its sha256."""
+    files = config.get("files")
+    if not isinstance(files, dict) or not files:
+        raise CheckpointError(f"{ckpt_dir}/config.json records no file checksums; it was written by an older "
+                              "AirTwin: re-save it with model.checkpoint.save_checkpoint")
+    for rel, digest in files.items():
+        path = ckpt_dir / rel
+        if Path(rel).is_absolute() or ".." in Path(rel).parts or not path.is_file() or path.is_symlink():
+            raise CheckpointError(f"{ckpt_dir}: {rel} is missing (or not a regular file inside the checkpoint)")
+        if _sha256(path) != digest:
+            raise CheckpointError(f"{path} is corrupted: its sha256 does not match config.json")
 
 
 def read_config(ckpt_dir: str | Path) -> tuple[ModelConfig, dict]:
@@ -106,8 +152,11 @@ def load_checkpoint(ckpt_dir: str | Path, *, backbone: str | None = None):
     from model.universal import UniversalModel
 
     ckpt = Path(ckpt_dir)
+    if not ckpt.is_dir():
+        raise CheckpointError(f"checkpoint {ckpt} does not exist (or is not a folder)")
     _refuse_pickles(ckpt)
-    cfg, _ = read_config(ckpt)
+    cfg, config = read_config(ckpt)
+    verify_files(ckpt, config)
     if backbone is not None:
         cfg = ModelConfig(**{**asdict(cfg), "backbone": backbone, "shapes": cfg.shapes})
     weights = ckpt / "weights.safetensors"
@@ -117,9 +166,20 @@ def load_checkpoint(ckpt_dir: str | Path, *, backbone: str | None = None):
         tensors = load_file(str(weights))
     except Exception as exc:  # safetensors raises its own error types for truncated or garbled files
         raise CheckpointError(f"{weights}: cannot be read as safetensors ({exc})") from exc
+    _check_finite(tensors, str(weights))
     lora_dir = ckpt / "lora"
-    if cfg.uses_lora and not (lora_dir / "adapter_model.safetensors").exists():
-        raise CheckpointError(f"{ckpt}: variant {cfg.variant!r} needs lora/adapter_model.safetensors")
+    if cfg.uses_lora:
+        if not (lora_dir / "adapter_model.safetensors").exists():
+            raise CheckpointError(f"{ckpt}: variant {cfg.variant!r} needs lora/adapter_model.safetensors")
+        try:
+            adapter = json.loads((lora_dir / "adapter_config.json").read_text())
+            lora = load_file(str(lora_dir / "adapter_model.safetensors"))
+        except Exception as exc:  # missing, truncated or garbled adapter files
+            raise CheckpointError(f"{lora_dir}: the LoRA adapter cannot be read ({exc})") from exc
+        if adapter.get("r") != cfg.lora_r:
+            raise CheckpointError(f"{ckpt}: config.json says LoRA rank {cfg.lora_r}, the adapter has r = "
+                                  f"{adapter.get('r')}")
+        _check_finite(lora, str(lora_dir / "adapter_model.safetensors"))
     try:
         model = UniversalModel.build(cfg, *_blank_encoders(cfg), lora_dir=str(lora_dir) if cfg.uses_lora else None)
     except (RuntimeError, ValueError) as exc:

@@ -78,9 +78,30 @@ def task_indices(ds: AirTwinDataset) -> np.ndarray:
 
 
 @torch.no_grad()
+def check_fits(model: UniversalModel, ds: AirTwinDataset) -> None:
+    """Raise ``ValueError`` unless the dataset's tensor sizes are the ones the model was built for."""
+    from model.pretrain import dataset_shapes  # noqa: PLC0415
+
+    have, need = dataset_shapes(ds), model.cfg.shapes
+    if have != need:
+        diff = ", ".join(f"{k} {getattr(have, k)} (model: {getattr(need, k)})" for k in need.__dataclass_fields__
+                         if getattr(have, k) != getattr(need, k))
+        raise ValueError(f"{ds.root}: the data does not fit the checkpoint's numerology: {diff}")
+
+
 def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int | None = None, seed: int = 0,
                    batch_size: int = 64) -> dict[str, float]:
-    """Metrics of every task head on ``ds`` (at most ``max_samples`` samples with a path)."""
+    """Metrics of every task head on ``ds`` (at most ``max_samples`` samples with a path).
+
+    Raises:
+        ValueError: ``ds`` is empty, mixes numerologies, or its numerology is not the model's.
+    """
+    if len(ds) == 0:
+        raise ValueError(f"{ds.root}: the selected split has no samples")
+    if max_samples is not None and max_samples < 1:
+        raise ValueError(f"max_samples = {max_samples}; allowed: an integer >= 1 (or None for all)")
+    ds.require_uniform()
+    check_fits(model, ds)
     model.eval()
     idx = task_indices(ds)
     if max_samples is not None and len(idx) > max_samples:
@@ -120,11 +141,19 @@ def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
     return UniversalModel.build(mcfg)
 
 
+class NonFiniteLossError(RuntimeError):
+    """A training loss came out NaN or infinite; the message names the step and the batch's shards."""
+
+
 def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> UniversalModel:
     """Train (or resume) the run in ``cfg.out``; returns the trained model."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     train_ds = AirTwinDataset(cfg.data, split="train")
+    if len(train_ds) == 0:
+        raise ValueError(f"{cfg.data} has no samples in its train split (splits: "
+                         f"{ {s: len(n) for s, n in train_ds.manifest['splits'].items()} }); train on a dataset "
+                         "generated from training areas, e.g. --suite procedural-train")
     val_ds = AirTwinDataset(cfg.data, split="validation")
     if len(val_ds) == 0:
         val_ds = train_ds
@@ -162,6 +191,12 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
         for task in cfg.tasks:
             idx = rng.choice(indices, size=min(cfg.batch_size, len(indices)), replace=False)
             loss = task_loss(model, task, to_tensors(train_ds.read_batch(idx, TASK_FIELDS[task])), gen)
+            if not bool(torch.isfinite(loss)):
+                shards = sorted({train_ds.records[train_ds.locate(int(i))[0]]["file"] for i in idx})
+                raise NonFiniteLossError(
+                    f"step {step + 1}: the {task} loss is {loss.item()} on a batch from {', '.join(shards)} of "
+                    f"{cfg.data}; stopped without writing a checkpoint for this step (check those shards for "
+                    "NaN or infinite values)")
             losses[task].append(loss.item())
             total_loss = total_loss + loss
         opt.zero_grad()

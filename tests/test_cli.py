@@ -37,3 +37,44 @@ def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "airtwin.cli", "scenes", "list"], capture_output=True, text=True,
                           check=True)
     assert "Suites:" in proc.stdout
+
+
+def test_out_that_is_a_file_names_out(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    for argv in (["train", "--data", str(tmp_path), "--out", str(target)],
+                 ["evaluate", "--suite", "tiny", "--out", str(target)],
+                 ["generate", "--suite", "tiny", "--samples", "4", "--out", str(target)]):
+        assert main(argv) == 2
+        assert f"--out {target} exists and is not a folder" in capsys.readouterr().err
+
+
+def test_evaluate_model_input_errors(tmp_path, capsys):
+    """Empty split, --max-samples 0, --split none, and numerologies that do not fit the checkpoint."""
+    from datagen.generate import generate
+    from datagen.plan import GenerateConfig
+    from evaluation.runner import default_checkpoint
+
+    data = tmp_path / "tiny"
+    generate(GenerateConfig(suite="tiny", samples=24, shard_size=12, batch_size=12), data)
+    ckpt = str(default_checkpoint())
+    base = ["evaluate-model", "--data", str(data), "--checkpoints", ckpt]
+    assert main([*base, "--split", "validation"]) == 2
+    assert "has no samples in split 'validation'" in capsys.readouterr().err
+    assert main([*base, "--max-samples", "0"]) == 2
+    assert "--max-samples 0: allowed is an integer >= 1" in capsys.readouterr().err
+    assert main([*base, "--split", "none"]) == 2  # accepted; the tiny suite mixes numerologies
+    assert "mix numerologies" in capsys.readouterr().err
+    assert main([*base, "--split", "test"]) == 2  # canyon-test: 1x4 array, 16 subcarriers
+    err = capsys.readouterr().err
+    assert "does not fit the checkpoint's numerology: num_antennas 4 (model: 16)" in err
+
+
+def test_suite_without_pilot_snrs_is_refused(tmp_path):
+    import pytest
+
+    from evaluation.suites import load_suite
+
+    (tmp_path / "s.toml").write_text('name = "s"\nscenarios = ["canyon-test"]\npilot_snr_db = []\n')
+    with pytest.raises(ValueError, match=r"EvalSuite.pilot_snr_db must list at least one value"):
+        load_suite(str(tmp_path / "s.toml"))

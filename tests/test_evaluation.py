@@ -98,3 +98,13 @@ def test_frequency_variants_are_separate_scenarios():
     assert dict(scenario_variants(load_suite("tiny")))["canyon-test"].radio.carrier_frequency_hz == 3.5e9
     with pytest.raises(ValueError, match="carrier_frequencies_hz"):
         EvalSuite(name="f", scenarios=("canyon-test",), carrier_frequencies_hz=(1.0,))
+
+
+def test_a_checkpoint_that_cannot_be_loaded_is_an_error(tmp_path, capsys):
+    from airtwin.cli import main
+
+    code = main(["evaluate", "--suite", "tiny", "--policies", "universal,oracle", "--out", str(tmp_path / "r"),
+                 "--checkpoint", str(tmp_path / "nonexistent"), "--no-render"])
+    assert code == 2
+    assert "nonexistent does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "report.md").exists()

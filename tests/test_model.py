@@ -1,6 +1,7 @@
 """The universal model: every variant trains a step, checkpoints round-trip, bad checkpoints are refused."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -101,7 +102,7 @@ def saved(tmp_path):
 def test_corrupted_weights_are_refused(saved):
     data = bytearray((saved / "weights.safetensors").read_bytes())
     (saved / "weights.safetensors").write_bytes(bytes(data[: len(data) // 2]))
-    with pytest.raises(CheckpointError, match="cannot be read as safetensors"):
+    with pytest.raises(CheckpointError, match=r"weights.safetensors is corrupted: its sha256"):
         load_checkpoint(saved)
 
 
@@ -124,15 +125,82 @@ def test_wrong_format_missing_lora_and_pickles_are_refused(saved, tmp_path):
     nolora = tmp_path / "nolora"
     shutil.copytree(saved, nolora)
     shutil.rmtree(nolora / "lora")
-    with pytest.raises(CheckpointError, match="adapter_model.safetensors"):
+    with pytest.raises(CheckpointError, match=r"lora/[A-Za-z_.]+ is missing"):
         load_checkpoint(nolora)
     pickled = tmp_path / "pickled"
     shutil.copytree(saved, pickled)
     (pickled / "lora" / "adapter_model.bin").write_bytes(b"\x80\x04K\x01.")
     with pytest.raises(CheckpointError, match="refusing pickled"):
         load_checkpoint(pickled)
-    with pytest.raises(CheckpointError, match="no config.json"):
+    with pytest.raises(CheckpointError, match="nowhere does not exist"):
         load_checkpoint(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="no config.json"):
+        load_checkpoint(tmp_path / "empty")
+
+
+def _rehash(ckpt):
+    """Record the current sha256 of every file (what a careless tool would do after editing one)."""
+    from model.checkpoint import _sha256
+
+    cfg = json.loads((ckpt / "config.json").read_text())
+    cfg["files"] = {rel: _sha256(ckpt / rel) for rel in cfg["files"]}
+    (ckpt / "config.json").write_text(json.dumps(cfg))
+
+
+def _edit_config(ckpt, change):
+    cfg = json.loads((ckpt / "config.json").read_text())
+    change(cfg)
+    (ckpt / "config.json").write_text(json.dumps(cfg))
+
+
+def _flip_byte(path, offset=-100):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+CORRUPTIONS = {
+    "flipped byte in weights": (lambda c: _flip_byte(c / "weights.safetensors"), r"weights.safetensors is corrupted"),
+    "truncated adapter": (lambda c: (c / "lora" / "adapter_model.safetensors").write_bytes(
+        (c / "lora" / "adapter_model.safetensors").read_bytes()[:100]), r"adapter_model.safetensors is corrupted"),
+    "truncated adapter, rehashed": (lambda c: ((c / "lora" / "adapter_model.safetensors").write_bytes(
+        (c / "lora" / "adapter_model.safetensors").read_bytes()[:100]), _rehash(c)),
+        r"the LoRA adapter cannot be read"),
+    "no checksums": (lambda c: (c / "config.json").write_text(json.dumps(
+        {k: v for k, v in json.loads((c / "config.json").read_text()).items() if k != "files"})),
+        r"records no file checksums"),
+    "checksum of a file outside": (lambda c: (c / "config.json").write_text(json.dumps(
+        {**json.loads((c / "config.json").read_text()), "files": {"../x": "0" * 64}})), r"\.\./x is missing"),
+    "LoRA rank differs from the adapter": (lambda c: _edit_config(c, lambda cfg: cfg["model"].update(lora_r=4)),
+                                           r"config.json says LoRA rank 4, the adapter has r = 8"),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPTIONS))
+def test_checkpoint_corruption_matrix(saved, case):
+    corrupt, match = CORRUPTIONS[case]
+    corrupt(saved)
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(saved)
+
+
+def test_non_finite_tensors_are_never_written_nor_loaded(saved, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(saved / "weights.safetensors"))
+    name = next(k for k, v in tensors.items() if v.is_floating_point())
+    tensors[name] = torch.full_like(tensors[name], float("nan"))
+    save_file(tensors, str(saved / "weights.safetensors"))
+    _rehash(saved)
+    with pytest.raises(CheckpointError, match=r"non-finite values \(NaN or inf\) in \[" + re.escape(repr(name))):
+        load_checkpoint(saved)
+    model = build("full")
+    with torch.no_grad():
+        next(p for p in model.parameters() if p.requires_grad).fill_(float("inf"))
+    with pytest.raises(CheckpointError, match="refusing to write"):
+        save_checkpoint(model, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_bad_model_config():
@@ -180,3 +248,35 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
     b = evaluate_baselines(ds, ds, max_test=32)
     assert b["beam_top1"] > 0.5  # fitted and evaluated on the same area: lookup finds its own samples
     assert b["pos_median_m"] < m["pos_median_m"] + 1e6
+
+
+def test_training_stops_on_a_non_finite_loss_naming_step_and_shard(tmp_path, monkeypatch):
+    import h5py
+
+    from datagen.generate import generate, read_manifest, write_manifest
+    from datagen.plan import GenerateConfig
+    from datagen.shard import file_sha256
+    from model.train import NonFiniteLossError, TrainConfig, train
+    from scenes.registry import SUITES, ScenarioSuite
+
+    data = tmp_path / "data"
+    generate(GenerateConfig(suite="tiny", samples=48, shard_size=24, batch_size=24), data)
+    manifest = read_manifest(data)
+    record = next(r for r in manifest["shards"] if r["split"] == "train")
+    with h5py.File(data / record["file"], "r+") as f:
+        f["samples/ue_position"][...] = np.nan
+    record["sha256"] = file_sha256(data / record["file"])  # a consistent but poisoned dataset
+    write_manifest(data, manifest)
+    cfg = TrainConfig(data=str(data), out=str(tmp_path / "run"), variant="te", tasks=("positioning",), steps=3,
+                      batch_size=8, eval_every=1, eval_samples=8)
+    with pytest.raises(NonFiniteLossError, match=r"step 1: the positioning loss is nan on a batch from "
+                                                 + record["file"]):
+        train(cfg, log=lambda m: None, progress=False)
+    assert not (tmp_path / "run" / "final").exists() and not (tmp_path / "run" / "last").exists()
+
+    # A dataset of held-out areas only has nothing to train on: say so.
+    monkeypatch.setitem(SUITES, "heldout-only", ScenarioSuite("heldout-only", ("canyon-test",), "held-out"))
+    generate(GenerateConfig(suite="heldout-only", samples=8, shard_size=8, batch_size=8), tmp_path / "test")
+    with pytest.raises(ValueError, match=r"no samples in its train split.*procedural-train"):
+        train(TrainConfig(**{**cfg.__dict__, "data": str(tmp_path / "test"), "out": str(tmp_path / "r2")}),
+              log=lambda m: None, progress=False)
