@@ -21,13 +21,20 @@ from scenes.registry import get_scenario
 from scenes.spec import ScenarioSpec
 
 _TWINS: dict[str, Any] = {}
+_USERS: dict[str, int] = {}
+
+
+def _key(scenario: str | ScenarioSpec) -> str:
+    return repr(get_scenario(scenario) if isinstance(scenario, str) else scenario)
 
 
 def shared_twin(scenario: str | ScenarioSpec):
     """One twin per scenario and process, shared by the environments of that process.
 
     Environments in one process step one after another, so sharing a Sionna scene is safe;
-    across processes (``AsyncVectorEnv``) every worker builds its own.
+    across processes (``AsyncVectorEnv``) every worker builds its own. Environments hold the
+    twin while they are open (:meth:`TwinEnv.close` lets go of it); the last one to close
+    releases it from the cache.
     """
     from twin.twin import Twin
 
@@ -36,6 +43,21 @@ def shared_twin(scenario: str | ScenarioSpec):
     if key not in _TWINS:
         _TWINS[key] = Twin(spec)
     return _TWINS[key]
+
+
+def _hold(scenario: str | ScenarioSpec):
+    twin = shared_twin(scenario)
+    key = _key(twin.spec)
+    _USERS[key] = _USERS.get(key, 0) + 1
+    return twin
+
+
+def _let_go(spec: ScenarioSpec) -> None:
+    key = _key(spec)
+    _USERS[key] = _USERS.get(key, 1) - 1
+    if _USERS[key] <= 0:
+        _USERS.pop(key, None)
+        _TWINS.pop(key, None)
 
 
 class TwinEnv(gym.Env):
@@ -56,7 +78,7 @@ class TwinEnv(gym.Env):
                                 reward=reward)
         if render_mode is not None:
             raise ValueError(f"render_mode = {render_mode!r}; allowed: None (use evaluation reports for pictures)")
-        self.twin = shared_twin(scenario)
+        self.twin = _hold(scenario)
         self.task = self.make_task()
         self.observation_space = self.task.observation_space
         self.action_space = self.task.action_space
@@ -99,6 +121,13 @@ class TwinEnv(gym.Env):
         return float(reward), info
 
     # ------------------------------------------------------------------ Gymnasium API
+    def close(self) -> None:
+        """Let go of the shared twin (released from the cache when no open environment uses it)."""
+        if getattr(self, "_holds_twin", True) and hasattr(self, "twin"):
+            _let_go(self.twin.spec)
+            self._holds_twin = False
+        super().close()
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self._begin_episode(options)

@@ -114,8 +114,16 @@ class Task:
         raise NotImplementedError
 
     def check_action(self, action: Any) -> None:
-        if not self.action_space.contains(action):
-            raise ValueError(f"{self.name}: action {action!r} is not in the action space {self.action_space}")
+        space = self.action_space
+        if isinstance(space, spaces.Box):
+            arr = np.asarray(action)
+            if arr.shape != space.shape or arr.dtype.kind not in "fiu":
+                raise ValueError(f"{self.name}: the action must be a real array of shape {space.shape} "
+                                 f"(dtype {space.dtype}; other float dtypes are cast), got shape {arr.shape}, "
+                                 f"dtype {arr.dtype}")
+            action = arr.astype(space.dtype)  # e.g. float64 from a NumPy policy
+        if not space.contains(action):
+            raise ValueError(f"{self.name}: action {action!r} is not in the action space {space}")
 
     # shared observation pieces
     def environment_fields(self) -> dict[str, spaces.Space]:

@@ -48,6 +48,7 @@ class TwinVectorEnv(VectorEnv):
         self._steps = np.zeros(num_envs, dtype=np.int64)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._obs = create_empty_array(self.single_observation_space, num_envs)
+        self._needs_reset = True
 
     def _trace_all(self) -> list[dict[str, np.ndarray]]:
         args = [e._trace_args() for e in self.envs]
@@ -73,9 +74,16 @@ class TwinVectorEnv(VectorEnv):
             infos = self._add_info(infos, env._info(), i)
         self._steps[:] = 0
         self._autoreset[:] = False
+        self._needs_reset = False
         return concatenate(self.single_observation_space, obs, self._obs), infos
 
+    def close_extras(self, **kwargs) -> None:
+        for env in self.envs:
+            env.close()
+
     def step(self, actions):
+        if self._needs_reset:
+            raise gym.error.ResetNeeded("TwinVectorEnv.step() was called before reset(); call reset(seed=...) first")
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)

@@ -397,7 +397,10 @@ class ScenarioSpec:
         names = [b.name for b in self.bs]
         if len(set(names)) != len(names):
             raise ValueError(f"ScenarioSpec.bs names must be unique, got {names}")
+        if self.scene.kind == "xml" and Path(self.scene.path).is_absolute() and not Path(self.scene.path).is_file():
+            raise ValueError(f"SceneSource.path = {self.scene.path!r}: no such Mitsuba XML file")
         self.check_materials()
+        self._check_ue_region()
         if self.codebook.num_subbands > self.radio.num_subcarriers:
             raise ValueError(
                 f"CodebookConfig.num_subbands = {self.codebook.num_subbands} exceeds "
@@ -426,6 +429,25 @@ class ScenarioSpec:
                 b = replace(b, position=derived)
             sites.append(b)
         return tuple(sites)
+
+    def _check_ue_region(self) -> None:
+        """The UE box must overlap the generated area (procedural and footprint scenes, whose extent is known here)."""
+        ue = self.ue
+        if ue.x_range_m is None and ue.y_range_m is None:
+            return
+        if self.scene.kind == "procedural":
+            sx, sy = self.scene.city.size_m
+            area = (-sx / 2, -sy / 2, sx / 2, sy / 2)
+        elif self.scene.kind == "footprints" and Path(self.scene.footprints.path).is_file():
+            from scenes.footprints import load_footprints  # noqa: PLC0415
+
+            area = load_footprints(self.scene.footprints).bounds
+        else:
+            return  # built-in and XML scenes: the twin checks against the loaded scene's extent
+        for axis, rng, lo, hi in (("x", ue.x_range_m, area[0], area[2]), ("y", ue.y_range_m, area[1], area[3])):
+            if rng is not None and (rng[1] < lo or rng[0] > hi):
+                raise ValueError(f"UERegion.{axis}_range_m = {rng} lies outside the scene, whose {axis} extent is "
+                                 f"[{lo:g}, {hi:g}] m")
 
     def check_materials(self) -> None:
         """Raise ``ValueError`` unless every material of the scene is defined at the carrier.
@@ -478,6 +500,7 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
     path = Path(path)
     spec = load_file(ScenarioSpec, path)
     if spec.scene.kind == "xml" and not Path(spec.scene.path).is_absolute():
+        # replace() validates again, now with the resolved path (which must exist).
         spec = replace(spec, scene=replace(spec.scene, path=str((path.parent / spec.scene.path).resolve())))
     if spec.scene.kind == "footprints" and not Path(spec.scene.footprints.path).is_absolute():
         fp = replace(spec.scene.footprints, path=str((path.parent / spec.scene.footprints.path).resolve()))

@@ -204,3 +204,37 @@ def test_universal_model_policy_acts_in_every_env(env_id, tmp_path):
     other = gym.make(env_id, scenario="city-tiny-00000")
     with pytest.raises(ValueError, match="the model was trained for"):
         UniversalModelPolicy(other, tmp_path / "ckpt")
+
+
+def test_twin_cache_is_released_when_the_last_env_closes():
+    import dataclasses
+
+    import envs.core as core
+    from scenes import get_scenario
+
+    spec = dataclasses.replace(get_scenario("canyon-test"), description="twin cache test")
+    a = gym.make("AirTwin/BeamSelection-v0", scenario=spec)
+    b = gym.make("AirTwin/Precoding-v0", scenario=spec)
+    assert a.unwrapped.twin is b.unwrapped.twin and repr(spec) in core._TWINS
+    a.close()
+    assert repr(spec) in core._TWINS  # b still uses it
+    b.close()
+    b.close()  # closing twice is harmless
+    assert repr(spec) not in core._TWINS
+
+
+def test_vector_env_step_before_reset_and_float64_positions():
+    from envs.vector import TwinVectorEnv
+
+    vec = TwinVectorEnv("AirTwin/Positioning-v0", 2, scenario="canyon-test")
+    with pytest.raises(gym.error.ResetNeeded, match="before reset"):
+        vec.step(vec.action_space.sample())
+    vec.close()
+    env = gym.make("AirTwin/Positioning-v0", scenario="canyon-test")
+    env.reset(seed=0)
+    _, reward, *_ = env.step(np.zeros(2, dtype=np.float64))  # float64 is cast to the space's float32
+    assert np.isfinite(reward)
+    with pytest.raises(ValueError, match=r"shape \(2,\) \(dtype float32; other float dtypes are cast\), got shape "
+                                         r"\(3,\)"):
+        env.step(np.zeros(3))
+    env.close()

@@ -95,6 +95,7 @@ num_subcarriers = 64
 
 
 def test_xml_path_resolves_against_spec_file(tmp_path):
+    (tmp_path / "scene.xml").write_text('<scene version="2.1.0"/>\n')  # the file must exist (checked on load)
     (tmp_path / "s.json").write_text(json.dumps({
         "name": "xml", "scene": {"kind": "xml", "path": "scene.xml"},
         "bs": [{"name": "a", "position": [0, 0, 10]}]}))
@@ -136,3 +137,14 @@ NON_FINITE = [
 def test_nan_and_inf_are_rejected_naming_the_field(build, match, value):
     with pytest.raises(ValueError, match=match + ".*finite"):
         build(value)
+
+
+def test_missing_xml_and_ue_region_outside_the_scene_are_caught_when_loading(tmp_path):
+    (tmp_path / "s.toml").write_text('name = "s"\n[scene]\nkind = "xml"\npath = "missing.xml"\n'
+                                     '[[bs]]\nname = "bs0"\nposition = [0.0, 0.0, 10.0]\n')
+    with pytest.raises(ValueError, match=r"SceneSource.path = '.*missing.xml': no such Mitsuba XML file"):
+        load_scenario(tmp_path / "s.toml")
+    spec = get_scenario("city-tiny-00000")
+    with pytest.raises(ValueError, match=r"UERegion.x_range_m = \(500.0, 600.0\) lies outside the scene, whose x "
+                                         r"extent is \[-60, 60\] m"):
+        dataclasses.replace(spec, ue=UERegion(x_range_m=(500.0, 600.0)))

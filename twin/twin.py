@@ -144,7 +144,12 @@ class Twin:
             bx = (float(bb.min.x), float(bb.min.y), float(bb.max.x), float(bb.max.y))
         x0, x1 = ue.x_range_m if ue.x_range_m is not None else (bx[0], bx[2])
         y0, y1 = ue.y_range_m if ue.y_range_m is not None else (bx[1], bx[3])
-        return (max(x0, bx[0]), max(y0, bx[1]), min(x1, bx[2]), min(y1, bx[3]))
+        box = (max(x0, bx[0]), max(y0, bx[1]), min(x1, bx[2]), min(y1, bx[3]))
+        if box[0] > box[2] or box[1] > box[3]:
+            raise ValueError(f"{self.spec.name}: UERegion x_range_m = {ue.x_range_m}, y_range_m = {ue.y_range_m} "
+                             f"does not overlap the scene, whose extent is x [{bx[0]:g}, {bx[2]:g}], "
+                             f"y [{bx[1]:g}, {bx[3]:g}] m")
+        return box
 
     @cached_property
     def _outdoor_raster(self) -> OutdoorRaster:
