@@ -77,7 +77,6 @@ def task_indices(ds: AirTwinDataset) -> np.ndarray:
     return np.flatnonzero(ds.column("has_paths"))
 
 
-@torch.no_grad()
 def check_fits(model: UniversalModel, ds: AirTwinDataset) -> None:
     """Raise ``ValueError`` unless the dataset's tensor sizes are the ones the model was built for."""
     from model.pretrain import dataset_shapes  # noqa: PLC0415
@@ -89,6 +88,7 @@ def check_fits(model: UniversalModel, ds: AirTwinDataset) -> None:
         raise ValueError(f"{ds.root}: the data does not fit the checkpoint's numerology: {diff}")
 
 
+@torch.no_grad()
 def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int | None = None, seed: int = 0,
                    batch_size: int = 64) -> dict[str, float]:
     """Metrics of every task head on ``ds`` (at most ``max_samples`` samples with a path).
