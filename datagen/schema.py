@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: data from the twin with welded meshes (wedge diffraction) and carrier-phase CSI (issue 9); 1 had neither."""
 FORMAT_NAME = "airtwin-dataset"
 MANIFEST_NAME = "manifest.json"
 

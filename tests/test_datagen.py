@@ -44,7 +44,7 @@ def test_plan_is_deterministic_and_covers_all_samples():
 
 def test_dataset_contents(reference):
     manifest = read_manifest(reference)
-    assert manifest["complete"] and manifest["schema_version"] == 1
+    assert manifest["complete"] and manifest["schema_version"] == 2
     assert {"sionna", "mitsuba", "drjit", "numpy"} <= set(manifest["versions"])
     assert manifest["splits"]["train"] == ["city-tiny-00000"] and manifest["splits"]["test"] == ["canyon-test"]
     ds = AirTwinDataset(reference)

@@ -280,3 +280,4 @@ def test_training_stops_on_a_non_finite_loss_naming_step_and_shard(tmp_path, mon
     with pytest.raises(ValueError, match=r"no samples in its train split.*procedural-train"):
         train(TrainConfig(**{**cfg.__dict__, "data": str(tmp_path / "test"), "out": str(tmp_path / "r2")}),
               log=lambda m: None, progress=False)
+
