@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import numbers
+import os
 import tomllib
 import types
 from pathlib import Path
@@ -141,12 +142,23 @@ def load_file(cls: type[T], path: str | Path) -> T:
     return from_dict(cls, data, where=f"{path.name}")
 
 
-def save_json(obj: Any, path: str | Path) -> None:
-    """Write a configuration dataclass as indented JSON (atomically: temp file then rename)."""
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary name unique to this process, fsync, rename."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(to_dict(obj), indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_json(obj: Any, path: str | Path) -> None:
+    """Write a configuration dataclass as indented JSON (atomically, see :func:`write_atomic`)."""
+    write_atomic(path, (json.dumps(to_dict(obj), indent=2, sort_keys=False) + "\n").encode())
 
 
 def check_range(where: str, value: float, low: float | None = None, high: float | None = None,
@@ -175,4 +187,4 @@ def check_interval(where: str, interval: tuple[float, float], low: float | None 
         raise ValueError(f"{where} = {interval!r}: the first value must not exceed the second")
 
 
-__all__ = ["ConfigError", "from_dict", "to_dict", "load_file", "save_json", "check_range", "check_interval"]
+__all__ = ["ConfigError", "from_dict", "to_dict", "load_file", "write_atomic", "save_json", "check_range", "check_interval"]

@@ -22,7 +22,7 @@ from importlib import metadata
 from itertools import islice
 from pathlib import Path
 
-from airtwin.config import to_dict
+from airtwin.config import to_dict, write_atomic
 from datagen.plan import GenerateConfig, ShardTask, iter_shards, num_shards
 from datagen.schema import FORMAT_NAME, MANIFEST_NAME, MANIFEST_SCHEMA, SAMPLE_FIELDS, SCHEMA_VERSION
 from datagen.shard import ShardRecord, file_sha256, trace_shard, write_shard
@@ -153,9 +153,7 @@ def new_manifest(cfg: GenerateConfig) -> dict:
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:
-    tmp = out_dir / f"{MANIFEST_NAME}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(tmp, out_dir / MANIFEST_NAME)
+    write_atomic(Path(out_dir) / MANIFEST_NAME, (json.dumps(manifest, indent=1) + "\n").encode())
 
 
 def read_manifest(out_dir: Path) -> dict:

@@ -16,7 +16,6 @@ names, shapes and finiteness, the LoRA rank, and refuses pickled files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from airtwin.config import from_dict, to_dict
+from datagen.shard import file_sha256
 from model.config import ModelConfig
 
 CHECKPOINT_FORMAT = "airtwin-universal-v1"
@@ -70,14 +70,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _check_finite(tensors: dict[str, torch.Tensor], what: str) -> None:
     bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
@@ -102,7 +94,7 @@ def save_checkpoint(model, out_dir: str | Path, *, train: dict | None = None, op
     if optimizer is not None:
         save_optimizer(optimizer, tmp)
     trainable, total = model.parameter_counts()
-    files = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+    files = {p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     config = {"format": CHECKPOINT_FORMAT, "model": to_dict(model.cfg), "versions": _versions(),
               "parameters": {"trainable": trainable, "total": total}, "train": train or {}, "files": files}
     (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
@@ -124,7 +116,7 @@ def verify_files(ckpt_dir: Path, config: dict) -> None:
         path = ckpt_dir / rel
         if Path(rel).is_absolute() or ".." in Path(rel).parts or not path.is_file() or path.is_symlink():
             raise CheckpointError(f"{ckpt_dir}: {rel} is missing (or not a regular file inside the checkpoint)")
-        if _sha256(path) != digest:
+        if file_sha256(path) != digest:
             raise CheckpointError(f"{path} is corrupted: its sha256 does not match config.json")
 
 

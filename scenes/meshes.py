@@ -16,12 +16,13 @@ output depends only on its inputs: the same layout gives byte-identical files.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from airtwin.config import write_atomic
 
 #: Wall thickness given to every material [m] (Sionna's thin-slab model of walls).
 WALL_THICKNESS_M = 0.2
@@ -123,15 +124,6 @@ def ply_bytes(mesh: Mesh) -> bytes:
     return header.encode("ascii") + v.tobytes() + f.tobytes()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-
-
 def write_scene(folder: str | Path, meshes: dict[str, Mesh], ground: Mesh | None, ground_material: str,
                 thickness_m: float = WALL_THICKNESS_M) -> Path:
     """Write a Sionna RT scene folder: ``scene.xml`` and ``meshes/*.ply``.
@@ -158,7 +150,7 @@ def write_scene(folder: str | Path, meshes: dict[str, Mesh], ground: Mesh | None
                   f'    <float name="thickness" value="{thickness_m:.3f}"/>',
                   "  </bsdf>"]
     for name, m, mesh in shapes:
-        _write_atomic(folder / "meshes" / f"{name}.ply", ply_bytes(mesh))
+        write_atomic(folder / "meshes" / f"{name}.ply", ply_bytes(mesh))
         lines += [f'  <shape type="ply" id="mesh-{name}">',
                   f'    <string name="filename" value="meshes/{name}.ply"/>',
                   '    <boolean name="face_normals" value="true"/>',
@@ -166,7 +158,7 @@ def write_scene(folder: str | Path, meshes: dict[str, Mesh], ground: Mesh | None
                   "  </shape>"]
     lines.append("</scene>")
     xml = folder / "scene.xml"
-    _write_atomic(xml, ("\n".join(lines) + "\n").encode())
+    write_atomic(xml, ("\n".join(lines) + "\n").encode())
     return xml
 
 

@@ -141,10 +141,10 @@ def test_wrong_format_missing_lora_and_pickles_are_refused(saved, tmp_path):
 
 def _rehash(ckpt):
     """Record the current sha256 of every file (what a careless tool would do after editing one)."""
-    from model.checkpoint import _sha256
+    from datagen.shard import file_sha256
 
     cfg = json.loads((ckpt / "config.json").read_text())
-    cfg["files"] = {rel: _sha256(ckpt / rel) for rel in cfg["files"]}
+    cfg["files"] = {rel: file_sha256(ckpt / rel) for rel in cfg["files"]}
     (ckpt / "config.json").write_text(json.dumps(cfg))
 
 
