@@ -26,3 +26,22 @@ def make_twin():
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_files_under_pytest(tmp_path_factory):
+    """Library code that writes throw-away files (scene folders for Sionna, spawned workers' temp files)
+    writes them under pytest's tmp_path, not in the system temp folder."""
+    import os
+    import tempfile
+
+    folder = str(tmp_path_factory.mktemp("tmp"))
+    old_dir, old_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = folder
+    os.environ["TMPDIR"] = folder
+    yield
+    tempfile.tempdir = old_dir
+    if old_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = old_env
