@@ -4,6 +4,7 @@ Subcommands:
     airtwin scenes list                 named scenarios and suites
     airtwin scenes show NAME|FILE       a scenario's full spec (JSON) and a summary of its geometry
     airtwin scenes trace NAME|FILE [--drops N]   trace outdoor drops: coverage, LoS, path loss
+    airtwin scenes export NAME|FILE --out DIR   self-contained Sionna scene folder (XML, meshes, sites.json)
     airtwin generate --suite S --samples N --out DIR [--workers K] [--backend local|ray] [--seed S]
                                         sharded HDF5 dataset of twin outputs (resumable)
     airtwin pretrain-encoders --data DIR --out ENC_DIR      contrastive CSI/environment encoders
@@ -52,6 +53,16 @@ def _cmd_scenes_show(args: argparse.Namespace) -> int:
         x0, y0, x1, y1 = layout.bounds
         print(f"# {layout.num_buildings} buildings, heights {layout.heights.min():.1f}-{layout.heights.max():.1f} m, "
               f"area {x1 - x0:.0f} m x {y1 - y0:.0f} m")
+    return 0
+
+
+def _cmd_scenes_export(args: argparse.Namespace) -> int:
+    from scenes.export import export_scene
+    from scenes.registry import get_scenario
+
+    xml = export_scene(get_scenario(args.name), args.out)
+    print(f"{xml}: load it with sionna.rt.load_scene; BS sites in {xml.parent / 'sites.json'}, "
+          f"the AirTwin scenario in {xml.parent / 'spec.json'}")
     return 0
 
 
@@ -182,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--seed", type=int, default=0, help="seed of the drops")
     trace.add_argument("--json", help="also write the figures as JSON here")
     trace.set_defaults(func=_cmd_scenes_trace)
+    export = scenes.add_parser("export", help="write a self-contained Sionna scene folder (XML, meshes, BS sites)")
+    export.add_argument("name", help="scenario name, a .toml/.json spec file, or a .geojson/.osm footprint file")
+    export.add_argument("--out", required=True, help="output folder")
+    export.set_defaults(func=_cmd_scenes_export)
 
     gen = sub.add_parser("generate", help="generate a sharded HDF5 dataset over a scenario suite")
     gen.add_argument("--suite", required=True, help="scenario suite (see `airtwin scenes list`)")
