@@ -464,6 +464,10 @@ class ScenarioSpec:
             return
         if source.kind == "footprints":
             itu.resolve_palette("FootprintParams", source.footprints.materials, source.footprints.ground_material, f)
+            if Path(source.footprints.path).is_file():  # buildings that name their own material
+                from scenes.footprints import load_footprints  # noqa: PLC0415
+
+                load_footprints(source.footprints).building_materials(f)
             return
         if source.kind == "builtin":
             xml, where = itu.builtin_scene_file(source.name), f"SceneSource.name = {source.name!r}: material"

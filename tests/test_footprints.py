@@ -185,3 +185,13 @@ def test_footprint_params_are_validated():
         SceneSource(kind="footprints")
     with pytest.raises(FootprintError, match="no such file"):
         load_footprints(FootprintParams(path="/nonexistent/x.geojson"))
+
+
+def test_a_building_material_undefined_at_the_carrier_is_caught_with_the_spec(tmp_path):
+    import dataclasses
+
+    path = write_geojson(tmp_path / "f.geojson", [feature(square_lonlat(0, 0, 20), name="Old mill", height=9,
+                                                          material="brick")])
+    spec = footprint_scenario(path)
+    with pytest.raises(ValueError, match=r"building 'Old mill' material = 'brick' is not defined at 60 GHz"):
+        dataclasses.replace(spec, radio=dataclasses.replace(spec.radio, carrier_frequency_hz=60e9))
