@@ -195,3 +195,17 @@ def test_a_building_material_undefined_at_the_carrier_is_caught_with_the_spec(tm
     spec = footprint_scenario(path)
     with pytest.raises(ValueError, match=r"building 'Old mill' material = 'brick' is not defined at 60 GHz"):
         dataclasses.replace(spec, radio=dataclasses.replace(spec.radio, carrier_frequency_hz=60e9))
+
+
+def test_footprints_example_script_runs(tmp_path):
+    """The example script, run as a user would, with tiny settings (cleanrl-style smoke test)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "footprints_twin.py"
+    proc = subprocess.run([sys.executable, str(script), "--file", str(EXAMPLE_FOOTPRINTS_OSM), "--drops", "8",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "35 footprints" in proc.stdout and "coverage" in proc.stdout
+    assert (tmp_path / "scene.png").stat().st_size > 10_000
