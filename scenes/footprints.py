@@ -10,12 +10,14 @@ rooftop positions for base stations.
 
 GeoJSON (RFC 7946) coordinates are WGS 84 longitude/latitude. A file that names another
 coordinate reference system in a ``crs`` member (for example ``EPSG:32632``, UTM 32N) is
-transformed from it. OSM files are read with pyosmium; ways and multipolygon relations
-tagged ``building`` become footprints (courtyards are the relations' inner rings).
+transformed from it. OSM files (XML ``.osm`` or ``.pbf``) are read with pyosmium; ways and
+multipolygon relations tagged ``building`` or ``building:part`` become footprints (courtyards
+are the relations' inner rings).
 
 Properties (GeoJSON) and tags (OSM) used per building:
     ``height`` [m] (numbers such as ``"12"``, ``"12 m"`` or ``"12.5m"``), else
     ``building:levels`` (or ``levels``) times ``metres_per_level``, else ``default_height_m``;
+    ``min_height`` [m] or ``building:min_level`` for parts that start above the ground;
     ``material`` (an ITU material name, optional); ``name`` (optional; ``rooftop`` may use it
     or the feature's ``id``).
 """
@@ -47,6 +49,7 @@ class FootprintLayout:
         params: the footprint parameters.
         polygons: footprints, ``shapely.Polygon`` in metres (x east, y north of the origin).
         heights: ``[num_buildings]`` float64 roof heights above the ground (z = 0) [m].
+        bases: ``[num_buildings]`` float64 heights of the buildings' floors [m] (0 for most).
         materials: ITU material of each building, or ``None`` where the palette decides.
         palette_index: ``[num_buildings]`` int64 draw into the palette (used where ``materials`` is None).
         names: name or id of each building (a multipolygon's parts share it).
@@ -57,6 +60,7 @@ class FootprintLayout:
     params: FootprintParams
     polygons: tuple
     heights: np.ndarray
+    bases: np.ndarray
     materials: tuple[str | None, ...]
     palette_index: np.ndarray
     names: tuple[str, ...]
@@ -131,7 +135,7 @@ class FootprintLayout:
     def write_scene(self, folder: str | Path, carrier_frequency_hz: float) -> Path:
         """Write the buildings as a Sionna RT scene folder (``scene.xml`` + welded PLY meshes); returns the XML path."""
         mats, ground = self.building_materials(carrier_frequency_hz)
-        return write_buildings(folder, self.polygons, self.heights, mats, self.bounds, ground)
+        return write_buildings(folder, self.polygons, self.heights, mats, self.bounds, ground, self.bases)
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -165,6 +169,17 @@ def _height(props: dict, params: FootprintParams, where: str) -> float:
         return params.default_height_m
     raise FootprintError(f"{where}: no height (give 'height' [m] or 'building:levels', "
                          "or set FootprintParams.default_height_m)")
+
+
+def _base(props: dict, params: FootprintParams, height: float, where: str) -> float:
+    """Floor height of a building part that starts above the ground [m] (0 for most buildings)."""
+    base = _number(props.get("min_height"), "min_height", where)
+    if base is None:
+        levels = _number(props.get("building:min_level"), "building:min_level", where)
+        base = levels * params.metres_per_level if levels is not None else 0.0
+    if base >= height:
+        raise FootprintError(f"{where}: min_height {base:g} m is not below its height {height:g} m")
+    return base
 
 
 @dataclass
@@ -212,7 +227,7 @@ def _read_osm(path: Path) -> list[_Feature]:
     features = []
     try:
         for obj in osmium.FileProcessor(str(path)).with_areas():
-            if not (obj.is_area() and "building" in obj.tags):
+            if not (obj.is_area() and ("building" in obj.tags or "building:part" in obj.tags)):
                 continue
             kind = "way" if obj.from_way() else "relation"
             props = {t.k: t.v for t in obj.tags}
@@ -224,7 +239,7 @@ def _read_osm(path: Path) -> list[_Feature]:
                 raise FootprintError(f"{where}: cannot build its polygon ({exc})") from None
             features.append(_Feature(shape, props, where, str(label or f"{kind}/{obj.orig_id()}")))
     except RuntimeError as exc:
-        raise FootprintError(f"{path}: not a readable OSM XML file ({exc})") from None
+        raise FootprintError(f"{path}: not a readable OSM file ({exc})") from None
     return features
 
 
@@ -256,12 +271,13 @@ def _load(params: FootprintParams, _mtime_ns: int, _size: int) -> FootprintLayou
     from shapely.validation import explain_validity  # noqa: PLC0415
 
     path = Path(params.path)
-    if path.suffix.lower() == ".osm":
+    if path.suffix.lower() in (".osm", ".pbf"):
         features, crs = _read_osm(path), None
     else:
         features, crs = _read_geojson(path)
     if not features:
-        raise FootprintError(f"{path}: no building footprints (Polygon/MultiPolygon features, or OSM 'building' areas)")
+        raise FootprintError(f"{path}: no building footprints (Polygon/MultiPolygon features, or OSM 'building' / "
+                             "'building:part' areas)")
 
     geographic = crs is None or crs.replace("urn:ogc:def:crs:", "").replace("::", ":") in (
         "OGC:1.3:CRS84", "OGC:CRS84", "EPSG:4326", "CRS84")
@@ -303,9 +319,10 @@ def _load(params: FootprintParams, _mtime_ns: int, _size: int) -> FootprintLayou
         return shapely.remove_repeated_points(shapely.set_precision(local, 10.0 ** -COORD_DECIMALS), 1e-3)
 
     rng = np.random.default_rng(params.seed)
-    polygons, heights, mats, draws, names = [], [], [], [], []
+    polygons, heights, bases, mats, draws, names = [], [], [], [], [], []
     for feat in features:
         h = _height(feat.props, params, feat.where)
+        base = _base(feat.props, params, h, feat.where)
         m = feat.props.get("material")
         if m is not None:
             try:
@@ -323,12 +340,14 @@ def _load(params: FootprintParams, _mtime_ns: int, _size: int) -> FootprintLayou
                 raise FootprintError(f"{feat.where}: invalid polygon after projection ({explain_validity(part)})")
             polygons.append(part)
             heights.append(h)
+            bases.append(base)
             mats.append(m)
             draws.append(draw)
             names.append(feat.name)
     union = shapely.union_all(np.asarray(polygons, dtype=object))
     shapely.prepare(union)
     return FootprintLayout(params=params, polygons=tuple(polygons), heights=np.asarray(heights, dtype=np.float64),
+                           bases=np.asarray(bases, dtype=np.float64),
                            materials=tuple(mats), palette_index=np.asarray(draws, dtype=np.int64),
                            names=tuple(names), origin_lat_lon=(float(origin[0]), float(origin[1])), union=union)
 

@@ -163,7 +163,8 @@ def write_scene(folder: str | Path, meshes: dict[str, Mesh], ground: Mesh | None
 
 
 def write_buildings(folder: str | Path, polygons: Sequence, heights: Sequence[float], materials: Sequence[str],
-                    ground_bounds: tuple[float, float, float, float] | None, ground_material: str) -> Path:
+                    ground_bounds: tuple[float, float, float, float] | None, ground_material: str,
+                    bases: Sequence[float] | None = None) -> Path:
     """Extrude buildings and write them with a ground rectangle as a scene folder (see :func:`write_scene`).
 
     Args:
@@ -172,10 +173,12 @@ def write_buildings(folder: str | Path, polygons: Sequence, heights: Sequence[fl
         materials: ITU material of each building.
         ground_bounds: ``(x_min, y_min, x_max, y_max)`` of the ground [m], or None for no ground.
         ground_material: ITU material of the ground.
+        bases: height of each building's floor [m] (0 when None: standing on the ground).
     """
+    bases = [0.0] * len(polygons) if bases is None else bases
     by_material: dict[str, list[Mesh]] = {}
-    for poly, h, m in zip(polygons, heights, materials, strict=True):
-        by_material.setdefault(m, []).append(extrude(poly, float(h)))
+    for poly, h, m, b in zip(polygons, heights, materials, bases, strict=True):
+        by_material.setdefault(m, []).append(extrude(poly, float(h), float(b)))
     merged = {m: Mesh.concatenate(parts) for m, parts in by_material.items()}
     ground = rectangle(ground_bounds) if ground_bounds is not None else None
     return write_scene(folder, merged, ground, ground_material)

@@ -174,11 +174,11 @@ def get_scenario(name: str) -> ScenarioSpec:
     """Look up a named scenario, or load a scenario file.
 
     ``name`` is a registered name, a scenario file (``.toml``/``.json``, :func:`scenes.spec.load_scenario`)
-    or a footprint file (``.geojson``/``.osm``, :func:`footprint_scenario`). Raises ``ValueError``
+    or a footprint file (``.geojson``/``.osm``/``.pbf``, :func:`footprint_scenario`). Raises ``ValueError``
     listing the names allowed.
     """
     suffix = Path(name).suffix.lower()
-    if suffix in (".toml", ".json", ".geojson", ".osm"):
+    if suffix in (".toml", ".json", ".geojson", ".osm", ".pbf"):
         if not Path(name).is_file():
             raise ValueError(f"scenario file {name!r} does not exist")
         if suffix in (".toml", ".json"):
@@ -192,7 +192,7 @@ def get_scenario(name: str) -> ScenarioSpec:
     if match:
         return procedural_scenario(int(match.group(2)), tiny=bool(match.group(1)))
     raise ValueError(f"unknown scenario {name!r}; allowed: {', '.join(_FIXED)}, city-NNNNN, city-tiny-NNNNN, "
-                     "or a scenario (.toml/.json) or footprint (.geojson/.osm) file")
+                     "or a scenario (.toml/.json) or footprint (.geojson/.osm/.pbf) file")
 
 
 def area_split(name: str) -> str:

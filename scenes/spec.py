@@ -78,14 +78,20 @@ class CityParams:
         return len(self.materials) if self.materials is not None else len(itu.DEFAULT_BUILDING_MATERIALS)
 
 
+#: Footprint files: GeoJSON, and OpenStreetMap as XML or PBF.
+FOOTPRINT_SUFFIXES = (".geojson", ".json", ".osm", ".pbf")
+
+
 @dataclass(frozen=True)
 class FootprintParams:
     """A scene extruded from building footprints (see :mod:`scenes.footprints`).
 
     The file is GeoJSON (``.geojson``/``.json``, a FeatureCollection of Polygon or MultiPolygon
-    features) or an OpenStreetMap XML extract (``.osm``, ways and multipolygon relations tagged
-    ``building``), read offline. A building's height comes from its ``height`` property/tag [m],
-    else from ``building:levels`` times :attr:`metres_per_level`, else :attr:`default_height_m`.
+    features) or an OpenStreetMap extract (``.osm`` XML or ``.pbf``; ways and multipolygon relations
+    tagged ``building`` or ``building:part``), read offline. A building's height comes from its
+    ``height`` property/tag [m], else from ``building:levels`` times :attr:`metres_per_level`, else
+    :attr:`default_height_m`; parts that start above the ground give ``min_height`` [m] or
+    ``building:min_level``.
     """
 
     path: str
@@ -108,8 +114,8 @@ class FootprintParams:
     """Seed of the material draws."""
 
     def __post_init__(self) -> None:
-        if not self.path or Path(self.path).suffix.lower() not in (".geojson", ".json", ".osm"):
-            raise ValueError(f"FootprintParams.path = {self.path!r}: allowed are .geojson, .json and .osm files")
+        if not self.path or Path(self.path).suffix.lower() not in FOOTPRINT_SUFFIXES:
+            raise ValueError(f"FootprintParams.path = {self.path!r}: allowed are {', '.join(FOOTPRINT_SUFFIXES)} files")
         if self.origin_lat_lon is not None:
             check_range("FootprintParams.origin_lat_lon[0]", self.origin_lat_lon[0], -90.0, 90.0)
             check_range("FootprintParams.origin_lat_lon[1]", self.origin_lat_lon[1], -180.0, 180.0)

@@ -209,3 +209,33 @@ def test_footprints_example_script_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "35 footprints" in proc.stdout and "coverage" in proc.stdout
     assert (tmp_path / "scene.png").stat().st_size > 10_000
+
+
+def test_pbf_extract_reads_like_the_xml(tmp_path):
+    """The same OSM data as PBF (written here with pyosmium) gives the same buildings."""
+    import osmium
+
+    pbf = tmp_path / "district.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(EXAMPLE_FOOTPRINTS_OSM)):
+            writer.add(obj)
+    a = load_footprints(FootprintParams(path=str(EXAMPLE_FOOTPRINTS_OSM)))
+    b = load_footprints(FootprintParams(path=str(pbf)))
+    assert a.names == b.names and np.array_equal(a.heights, b.heights)
+    assert sum(p.area for p in a.polygons) == pytest.approx(sum(p.area for p in b.polygons), rel=1e-9)
+
+
+def test_building_parts_above_the_ground_start_at_min_height(tmp_path):
+    path = write_geojson(tmp_path / "f.geojson", [
+        feature(square_lonlat(0, 0, 20), name="tower", height=30),
+        feature(square_lonlat(30, 0, 10), name="bridge", height=12, min_height=8),
+        feature(square_lonlat(50, 0, 10), name="upper floors", **{"building:levels": 6, "building:min_level": 2}),
+    ])
+    layout = load_footprints(FootprintParams(path=path, origin_lat_lon=ORIGIN))
+    assert layout.bases.tolist() == [0.0, 8.0, 6.0] and layout.heights.tolist() == [30.0, 12.0, 18.0]
+    mesh = extrude(layout.polygons[1], layout.heights[1], layout.bases[1])
+    assert mesh.vertices[:, 2].min() == 8.0 and mesh.vertices[:, 2].max() == 12.0
+    bad = write_geojson(tmp_path / "bad.geojson", [feature(square_lonlat(70, 0, 10), name="upside down", height=5,
+                                                           min_height=9)])
+    with pytest.raises(FootprintError, match=r"'upside down'\): min_height 9 m is not below its height 5 m"):
+        load_footprints(FootprintParams(path=bad))
