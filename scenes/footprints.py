@@ -243,11 +243,31 @@ def _read_osm(path: Path) -> list[_Feature]:
     return features
 
 
-def _transformer(crs: str | None, origin: tuple[float, float]):
+def _drop_outlines_with_parts(features: list[_Feature]) -> list[_Feature]:
+    """OSM's Simple 3D Buildings: where ``building:part`` areas lie inside a ``building`` outline, the
+    parts describe the building and the outline is only its 2-D extent, so the outline is dropped.
+
+    ``features`` hold geometries in local metres; a part may stick out of its outline by 0.5 m.
+    """
+    def is_part(f: _Feature) -> bool:
+        return "building:part" in f.props and "building" not in f.props
+
+    parts = [f.geometry for f in features if is_part(f)]
+    if not parts:
+        return features
+    import shapely  # noqa: PLC0415
+
+    tree = shapely.STRtree(parts)
+    return [f for f in features
+            if is_part(f) or not any(f.geometry.buffer(0.5).covers(parts[i]) for i in tree.query(f.geometry))]
+
+
+def _to_local(source, origin: tuple[float, float]):
+    """Transformer from the file's CRS to metres east/north of ``origin`` (lat, lon) [deg]: azimuthal equidistant."""
     from pyproj import CRS, Transformer  # noqa: PLC0415
 
     local = CRS.from_proj4(f"+proj=aeqd +lat_0={origin[0]} +lon_0={origin[1]} +datum=WGS84 +units=m +no_defs")
-    return Transformer.from_crs(CRS.from_user_input(crs or "OGC:CRS84"), local, always_xy=True)
+    return Transformer.from_crs(source, local, always_xy=True)
 
 
 def load_footprints(params: FootprintParams) -> FootprintLayout:
@@ -293,31 +313,25 @@ def _load(params: FootprintParams, _mtime_ns: int, _size: int) -> FootprintLayou
         if not feat.geometry.is_valid:
             raise FootprintError(f"{feat.where}: invalid polygon ({explain_validity(feat.geometry)})")
 
-    if params.origin_lat_lon is not None:
-        origin = params.origin_lat_lon
-    else:
-        try:
-            to_geo = _transformer(crs, (0.0, 0.0)).source_crs
-        except CRSError as exc:
-            raise FootprintError(f"{path}: unknown coordinate reference system {crs!r} ({exc})") from None
-        x0, y0, x1, y1 = shapely.total_bounds(np.asarray([f.geometry for f in features], dtype=object))
-        if geographic:
-            origin = ((y0 + y1) / 2, (x0 + x1) / 2)
-        else:
-            from pyproj import Transformer  # noqa: PLC0415
+    from pyproj import CRS, Transformer  # noqa: PLC0415
 
-            lon, lat = Transformer.from_crs(to_geo, "OGC:CRS84", always_xy=True).transform((x0 + x1) / 2,
-                                                                                             (y0 + y1) / 2)
-            origin = (float(lat), float(lon))
     try:
-        transformer = _transformer(crs, origin)
+        source = CRS.from_user_input(crs or "OGC:CRS84")
     except CRSError as exc:
         raise FootprintError(f"{path}: unknown coordinate reference system {crs!r} ({exc})") from None
+    if params.origin_lat_lon is not None:
+        origin = params.origin_lat_lon
+    else:  # the centre of the footprints' bounding box
+        x0, y0, x1, y1 = shapely.total_bounds(np.asarray([f.geometry for f in features], dtype=object))
+        lon, lat = Transformer.from_crs(source, "OGC:CRS84", always_xy=True).transform((x0 + x1) / 2, (y0 + y1) / 2)
+        origin = (float(lat), float(lon))
+    transformer = _to_local(source, origin)
 
     def project(geom):
         local = shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
         return shapely.remove_repeated_points(shapely.set_precision(local, 10.0 ** -COORD_DECIMALS), 1e-3)
 
+    features = _drop_outlines_with_parts([_Feature(project(f.geometry), f.props, f.where, f.name) for f in features])
     rng = np.random.default_rng(params.seed)
     polygons, heights, bases, mats, draws, names = [], [], [], [], [], []
     for feat in features:
@@ -330,7 +344,7 @@ def _load(params: FootprintParams, _mtime_ns: int, _size: int) -> FootprintLayou
             except ValueError as exc:
                 raise FootprintError(str(exc)) from None
         draw = int(rng.integers(1 << 30))
-        local = project(feat.geometry)
+        local = feat.geometry
         parts = list(local.geoms) if local.geom_type == "MultiPolygon" else [local]
         for part in parts:
             if part.is_empty or part.area < 1.0:

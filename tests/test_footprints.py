@@ -239,3 +239,14 @@ def test_building_parts_above_the_ground_start_at_min_height(tmp_path):
                                                            min_height=9)])
     with pytest.raises(FootprintError, match=r"'upside down'\): min_height 9 m is not below its height 5 m"):
         load_footprints(FootprintParams(path=bad))
+
+
+def test_outline_with_building_parts_is_replaced_by_its_parts(tmp_path):
+    path = write_geojson(tmp_path / "f.geojson", [
+        feature(square_lonlat(0, 0, 40), name="church outline", building="yes", height=20),
+        feature(square_lonlat(0, 0, 10), name="tower", **{"building:part": "yes", "height": 60}),
+        feature(square_lonlat(10, 0, 30), name="nave", **{"building:part": "yes", "height": 20}),
+        feature(square_lonlat(100, 0, 10), name="house", building="yes", height=9),
+    ])
+    layout = load_footprints(FootprintParams(path=path, origin_lat_lon=ORIGIN))
+    assert sorted(layout.names) == ["house", "nave", "tower"]
