@@ -197,6 +197,15 @@ def read_manifest(out_dir: Path) -> dict:
     return manifest
 
 
+def scenario_numerology(manifest: dict, scenario: str, bs_name: str | None = None) -> tuple[int, int, int]:
+    """``(BS antennas, subcarriers, height-map cells)`` of a scenario recorded in a manifest (BS ``bs_name``, else the first)."""
+    from scenes.spec import ScenarioSpec  # noqa: PLC0415
+
+    spec = ScenarioSpec.from_dict(next(sc["spec"] for sc in manifest["scenarios"] if sc["name"] == scenario))
+    bs = next((b for b in spec.bs if b.name == bs_name), spec.bs[0])
+    return bs.array.num_antennas, spec.radio.num_subcarriers, spec.environment.size_cells
+
+
 def verify_shard(out_dir: Path, record: dict, manifest: dict | None = None) -> None:
     """Raise :class:`DatasetError` unless the shard is a regular file in ``out_dir`` that matches its record.
 
@@ -236,17 +245,12 @@ def verify_shard(out_dir: Path, record: dict, manifest: dict | None = None) -> N
                 raise DatasetError(f"shard {path}: field samples/{spec.name} is missing or has not "
                                    f"{record['num_samples']} rows")
         if manifest is not None:
-            from scenes.spec import ScenarioSpec  # noqa: PLC0415
-
-            data = next(sc["spec"] for sc in manifest["scenarios"] if sc["name"] == record["scenario"])
-            try:
-                spec = ScenarioSpec.from_dict(data)
-            except ValueError as exc:
-                raise DatasetError(f"{root / MANIFEST_NAME}: the spec of {record['scenario']} is invalid ({exc})") from None
             bs_name = f.attrs.get("bs_name")
             bs_name = bs_name.decode() if isinstance(bs_name, bytes) else bs_name
-            bs = next((b for b in spec.bs if b.name == bs_name), spec.bs[0])
-            antennas, subcarriers = bs.array.num_antennas, spec.radio.num_subcarriers
+            try:
+                antennas, subcarriers, _ = scenario_numerology(manifest, record["scenario"], bs_name)
+            except ValueError as exc:
+                raise DatasetError(f"{root / MANIFEST_NAME}: the spec of {record['scenario']} is invalid ({exc})") from None
             if samples["csi"].shape[1:] != (antennas, subcarriers):
                 raise DatasetError(f"shard {path}: CSI is {samples['csi'].shape[1:]} (antennas, subcarriers), the "
                                    f"scenario {record['scenario']} has ({antennas}, {subcarriers})")

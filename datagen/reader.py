@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import torch
 
-from datagen.generate import iter_shard_records, read_manifest, verify_shard
+from datagen.generate import iter_shard_records, read_manifest, scenario_numerology, verify_shard
 from datagen.schema import SAMPLE_FIELDS
 
 TASKS = ("positioning", "los", "precoding", "beam_selection", "path_loss")
@@ -50,7 +50,8 @@ class AirTwinDataset(torch.utils.data.Dataset):
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self._files: dict[int, h5py.File] = {}
         self._env: dict[int, dict[str, torch.Tensor]] = {}
-        self.numerologies = _numerologies(self.manifest, self.records)
+        self.numerologies = {name: scenario_numerology(self.manifest, name)
+                             for name in dict.fromkeys(r["scenario"] for r in self.records)}
         """``{scenario: (BS antennas, subcarriers, map cells)}`` of the selected shards."""
 
     def require_uniform(self) -> None:
@@ -130,17 +131,6 @@ class AirTwinDataset(torch.utils.data.Dataset):
         for f in self._files.values():
             f.close()
         self._files.clear()
-
-
-def _numerologies(manifest: dict, records: list[dict]) -> dict[str, tuple[int, int, int]]:
-    from scenes.spec import ScenarioSpec  # noqa: PLC0415
-
-    specs = {sc["name"]: sc["spec"] for sc in manifest["scenarios"]}
-    out = {}
-    for name in dict.fromkeys(r["scenario"] for r in records):
-        spec = ScenarioSpec.from_dict(specs[name])
-        out[name] = (spec.bs[0].array.num_antennas, spec.radio.num_subcarriers, spec.environment.size_cells)
-    return out
 
 
 def task_inputs_targets(sample: dict[str, torch.Tensor], task: str) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
