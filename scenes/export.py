@@ -65,8 +65,6 @@ def sites(spec: ScenarioSpec) -> dict:
 def export_scene(spec: ScenarioSpec, out_dir: str | Path) -> Path:
     """Write ``spec`` as a self-contained scene folder (see the module docstring); returns ``scene.xml``."""
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     source = spec.scene
     layout = scene_layout(source)
