@@ -23,7 +23,7 @@ from pathlib import Path
 
 
 def _cmd_scenes_list(args: argparse.Namespace) -> int:
-    from scenes.registry import SUITES, get_scenario, list_scenarios
+    from airtwin.scenes.registry import SUITES, get_scenario, list_scenarios
 
     print("Scenarios:")
     for name in list_scenarios():
@@ -37,8 +37,8 @@ def _cmd_scenes_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenes_show(args: argparse.Namespace) -> int:
-    from scenes.layout import scene_layout
-    from scenes.registry import get_scenario
+    from airtwin.scenes.layout import scene_layout
+    from airtwin.scenes.registry import get_scenario
 
     spec = get_scenario(args.name)
     print(json.dumps(spec.to_dict(), indent=2))
@@ -57,8 +57,8 @@ def _cmd_scenes_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenes_export(args: argparse.Namespace) -> int:
-    from scenes.export import export_scene
-    from scenes.registry import get_scenario
+    from airtwin.scenes.export import export_scene
+    from airtwin.scenes.registry import get_scenario
 
     xml = export_scene(get_scenario(args.name), args.out)
     print(f"{xml}: load it with sionna.rt.load_scene; BS sites in {xml.parent / 'sites.json'}, "
@@ -69,9 +69,9 @@ def _cmd_scenes_export(args: argparse.Namespace) -> int:
 def _cmd_scenes_trace(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from scenes.registry import get_scenario
-    from twin import Twin
-    from twin.coverage import measure_coverage
+    from airtwin.scenes.registry import get_scenario
+    from airtwin.twin import Twin
+    from airtwin.twin.coverage import measure_coverage
 
     spec = get_scenario(args.name)
     twin = Twin(spec)
@@ -84,8 +84,8 @@ def _cmd_scenes_trace(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from datagen.generate import generate
-    from datagen.plan import GenerateConfig
+    from airtwin.datagen.generate import generate
+    from airtwin.datagen.plan import GenerateConfig
 
     cfg = GenerateConfig(suite=args.suite, samples=args.samples, seed=args.seed, shard_size=args.shard_size,
                          batch_size=args.batch_size, trajectory_steps=args.trajectory_steps, step_s=args.step_s,
@@ -98,7 +98,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
-    from model.pretrain import PretrainConfig, pretrain_encoders
+    from airtwin.model.pretrain import PretrainConfig, pretrain_encoders
 
     cfg = PretrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     pretrain_encoders(args.data, args.out, cfg, log=lambda m: print(f"airtwin pretrain-encoders: {m}", file=sys.stderr))
@@ -107,8 +107,8 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from model.config import TASKS
-    from model.train import TrainConfig, train
+    from airtwin.model.config import TASKS
+    from airtwin.model.train import TrainConfig, train
 
     tasks = TASKS if args.tasks == "all" else tuple(t.strip() for t in args.tasks.split(","))
     cfg = TrainConfig(data=args.data, out=args.out, encoders=args.encoders, variant=args.variant, tasks=tasks,
@@ -120,9 +120,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate_model(args: argparse.Namespace) -> int:
-    from datagen.reader import AirTwinDataset
-    from model.checkpoint import load_checkpoint
-    from model.train import evaluate_model
+    from airtwin.datagen.reader import AirTwinDataset
+    from airtwin.model.checkpoint import load_checkpoint
+    from airtwin.model.train import evaluate_model
 
     split = None if args.split in (None, "none") else args.split
     if args.max_samples is not None and args.max_samples < 1:
@@ -136,7 +136,7 @@ def _cmd_evaluate_model(args: argparse.Namespace) -> int:
         model = load_checkpoint(ckpt)
         rows[f"{model.cfg.variant} ({Path(ckpt).parent.name})"] = evaluate_model(model, test, args.max_samples)
     if args.baselines_from:
-        from model.baselines import evaluate_baselines
+        from airtwin.model.baselines import evaluate_baselines
 
         rows["non-neural baselines"] = evaluate_baselines(AirTwinDataset(args.baselines_from, split="train"), test,
                                                           max_test=args.max_samples)
@@ -154,8 +154,8 @@ def _cmd_evaluate_model(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from evaluation.report import write_report
-    from evaluation.suites import load_suite
+    from airtwin.evaluation.report import write_report
+    from airtwin.evaluation.suites import load_suite
 
     suite = load_suite(args.suite)
     overrides = {k: v for k, v in (("episodes", args.episodes), ("steps", args.steps), ("seed", args.seed))
@@ -171,7 +171,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from evaluation.demo import run_demo
+    from airtwin.evaluation.demo import run_demo
 
     run_demo(args.out, log=lambda m: print(f"airtwin demo: {m}", file=sys.stderr))
     return 0

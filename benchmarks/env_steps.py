@@ -14,8 +14,8 @@ import time
 
 import gymnasium as gym
 
-import envs  # noqa: F401  (registers the ids)
-from envs.vector import TwinVectorEnv
+import airtwin.envs  # noqa: F401  (registers the ids)
+from airtwin.envs.vector import TwinVectorEnv
 
 
 def steps_per_second(vec, steps: int) -> float:

@@ -43,9 +43,9 @@ def parse_args() -> Args:
 
 def twin_throughput(args: Args) -> float:
     """UE samples/s of bare ``Twin.trace`` calls over the suite, one process."""
-    from datagen.plan import GenerateConfig, plan_shards
-    from scenes import get_scenario
-    from twin.twin import Twin
+    from airtwin.datagen.plan import GenerateConfig, plan_shards
+    from airtwin.scenes import get_scenario
+    from airtwin.twin.twin import Twin
 
     tasks = plan_shards(GenerateConfig(suite=args.suite, samples=args.samples, shard_size=args.batch_size,
                                        batch_size=args.batch_size))
@@ -65,8 +65,8 @@ def twin_throughput(args: Args) -> float:
 
 def main() -> None:
     args = parse_args()
-    from datagen.generate import generate
-    from datagen.plan import GenerateConfig
+    from airtwin.datagen.generate import generate
+    from airtwin.datagen.plan import GenerateConfig
 
     cfg = GenerateConfig(suite=args.suite, samples=args.samples, shard_size=args.batch_size,
                          batch_size=args.batch_size)

@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from model.config import TASKS, VARIANTS, DataShapes, ModelConfig
-from model.encoders import CSIEncoder, EnvEncoder
-from model.universal import UniversalModel
+from airtwin.model.config import TASKS, VARIANTS, DataShapes, ModelConfig
+from airtwin.model.encoders import CSIEncoder, EnvEncoder
+from airtwin.model.universal import UniversalModel
 
 SHAPES = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=4, num_beams=16, map_cells=64,
                     map_resolution_m=4.0)

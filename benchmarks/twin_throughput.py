@@ -48,7 +48,7 @@ class BareSionna:
     """The minimal Sionna RT code a user would write for the same CSI."""
 
     def __init__(self, spec):
-        from twin.backend import sionna_rt
+        from airtwin.twin.backend import sionna_rt
 
         rt, mi = sionna_rt()
         self.rt, self.mi, self.spec = rt, mi, spec
@@ -58,7 +58,7 @@ class BareSionna:
         elif src.kind == "procedural":
             import tempfile
 
-            from scenes.procedural import generate_city
+            from airtwin.scenes.procedural import generate_city
 
             with tempfile.TemporaryDirectory() as folder:
                 xml = generate_city(src.city).write_scene(folder, spec.radio.carrier_frequency_hz)
@@ -101,8 +101,8 @@ class BareSionna:
 
 def main() -> None:
     args = parse_args()
-    from scenes import get_scenario
-    from twin.twin import Twin
+    from airtwin.scenes import get_scenario
+    from airtwin.twin.twin import Twin
 
     spec = get_scenario(args.scenario)
     twin = Twin(spec)

@@ -23,10 +23,10 @@ from itertools import islice
 from pathlib import Path
 
 from airtwin.config import to_dict, write_atomic
-from datagen.plan import GenerateConfig, ShardTask, iter_shards, num_shards
-from datagen.schema import FORMAT_NAME, MANIFEST_NAME, MANIFEST_SCHEMA, SAMPLE_FIELDS, SCHEMA_VERSION
-from datagen.shard import ShardRecord, file_sha256, trace_shard, write_shard
-from scenes.registry import area_split, get_scenario, get_suite
+from airtwin.datagen.plan import GenerateConfig, ShardTask, iter_shards, num_shards
+from airtwin.datagen.schema import FORMAT_NAME, MANIFEST_NAME, MANIFEST_SCHEMA, SAMPLE_FIELDS, SCHEMA_VERSION
+from airtwin.datagen.shard import ShardRecord, file_sha256, trace_shard, write_shard
+from airtwin.scenes.registry import area_split, get_scenario, get_suite
 
 
 class DatasetError(RuntimeError):
@@ -40,7 +40,7 @@ _MAX_TWINS = 2
 
 def _twin_for(scenario: str):
     """A twin per scenario and process (Sionna scenes are not shared across threads)."""
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     if scenario not in _TWINS:
         while len(_TWINS) >= _MAX_TWINS:
@@ -199,7 +199,7 @@ def read_manifest(out_dir: Path) -> dict:
 
 def scenario_numerology(manifest: dict, scenario: str, bs_name: str | None = None) -> tuple[int, int, int]:
     """``(BS antennas, subcarriers, height-map cells)`` of a scenario recorded in a manifest (BS ``bs_name``, else the first)."""
-    from scenes.spec import ScenarioSpec  # noqa: PLC0415
+    from airtwin.scenes.spec import ScenarioSpec  # noqa: PLC0415
 
     spec = ScenarioSpec.from_dict(next(sc["spec"] for sc in manifest["scenarios"] if sc["name"] == scenario))
     bs = next((b for b in spec.bs if b.name == bs_name), spec.bs[0])

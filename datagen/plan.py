@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from airtwin.config import check_range
-from scenes.registry import area_split, get_scenario, get_suite
+from airtwin.scenes.registry import area_split, get_scenario, get_suite
 
 
 @dataclass(frozen=True)

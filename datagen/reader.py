@@ -15,8 +15,8 @@ import h5py
 import numpy as np
 import torch
 
-from datagen.generate import iter_shard_records, read_manifest, scenario_numerology, verify_shard
-from datagen.schema import SAMPLE_FIELDS
+from airtwin.datagen.generate import iter_shard_records, read_manifest, scenario_numerology, verify_shard
+from airtwin.datagen.schema import SAMPLE_FIELDS
 
 TASKS = ("positioning", "los", "precoding", "beam_selection", "path_loss")
 """The five tasks. Inputs: CSI for positioning, LoS and precoding (the aged CSI for

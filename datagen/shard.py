@@ -12,8 +12,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from datagen.plan import GenerateConfig, ShardTask
-from datagen.schema import BATCH_ATTRIBUTE, ENV_FIELDS, SAMPLE_FIELDS, SCHEMA_VERSION
+from airtwin.datagen.plan import GenerateConfig, ShardTask
+from airtwin.datagen.schema import BATCH_ATTRIBUTE, ENV_FIELDS, SAMPLE_FIELDS, SCHEMA_VERSION
 
 
 class DiskFullError(OSError):

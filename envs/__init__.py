@@ -11,10 +11,10 @@ from gymnasium.envs.registration import register, registry
 EPISODE_STEPS = 100
 
 ENV_IDS = {
-    "AirTwin/BeamSelection-v0": "envs.core:BeamSelectionEnv",
-    "AirTwin/Precoding-v0": "envs.core:PrecodingEnv",
-    "AirTwin/Positioning-v0": "envs.core:PositioningEnv",
-    "AirTwin/AirInterface-v0": "envs.core:AirInterfaceEnv",
+    "AirTwin/BeamSelection-v0": "airtwin.envs.core:BeamSelectionEnv",
+    "AirTwin/Precoding-v0": "airtwin.envs.core:PrecodingEnv",
+    "AirTwin/Positioning-v0": "airtwin.envs.core:PositioningEnv",
+    "AirTwin/AirInterface-v0": "airtwin.envs.core:AirInterfaceEnv",
 }
 
 for _id, _entry in ENV_IDS.items():

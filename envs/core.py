@@ -16,9 +16,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.tasks import TASK_IDS, BeamSelectionTask, EnvConfig, MultiTask, PositioningTask, PrecodingTask, Task
-from scenes.registry import get_scenario
-from scenes.spec import ScenarioSpec
+from airtwin.envs.tasks import TASK_IDS, BeamSelectionTask, EnvConfig, MultiTask, PositioningTask, PrecodingTask, Task
+from airtwin.scenes.registry import get_scenario
+from airtwin.scenes.spec import ScenarioSpec
 
 _TWINS: dict[str, Any] = {}
 _USERS: dict[str, int] = {}
@@ -36,7 +36,7 @@ def shared_twin(scenario: str | ScenarioSpec):
     twin while they are open (:meth:`TwinEnv.close` lets go of it); the last one to close
     releases it from the cache.
     """
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     spec = get_scenario(scenario) if isinstance(scenario, str) else scenario
     key = repr(spec)

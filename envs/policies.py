@@ -68,7 +68,7 @@ class OraclePolicy:
         pass
 
     def act(self, obs: Any) -> Any:
-        from twin.beams import eigen_precoders
+        from airtwin.twin.beams import eigen_precoders
 
         base = self.env.unwrapped
         batch = base._batch
@@ -175,7 +175,7 @@ class UniversalModelPolicy:
     """
 
     def __init__(self, env, checkpoint):
-        from model.checkpoint import load_checkpoint
+        from airtwin.model.checkpoint import load_checkpoint
 
         self.env = env
         self.model = load_checkpoint(checkpoint) if not hasattr(checkpoint, "predict") else checkpoint

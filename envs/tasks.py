@@ -18,8 +18,8 @@ import numpy as np
 from gymnasium import spaces
 
 from airtwin.config import check_range
-from twin.beams import sgcs, subband_slices
-from twin.channel import ChannelBatch
+from airtwin.twin.beams import sgcs, subband_slices
+from airtwin.twin.channel import ChannelBatch
 
 #: Bound of the observation boxes for positions [m] and powers [dB].
 POSITION_BOUND_M = 1e5
@@ -220,7 +220,7 @@ class PrecodingTask(Task):
 
     def evaluate(self, action, batch):
         applied = batch.csi_evolution[0, -1] if batch.csi_evolution is not None else batch.csi[0]
-        from twin.beams import eigen_precoders
+        from airtwin.twin.beams import eigen_precoders
 
         optimum = eigen_precoders(applied[None], self.twin.spec.codebook.num_subbands)[0]
         w = self.to_complex(action)

@@ -23,7 +23,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
-from envs.core import TwinEnv
+from airtwin.envs.core import TwinEnv
 
 
 class TwinVectorEnv(VectorEnv):

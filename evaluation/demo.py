@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from evaluation.report import beam_table, positioning_table, precoding_table, write_report
-from evaluation.suites import load_suite
+from airtwin.evaluation.report import beam_table, positioning_table, precoding_table, write_report
+from airtwin.evaluation.suites import load_suite
 
 DEMO_POLICIES = ("universal", "oracle", "sweep", "random")
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation import plots
-from evaluation.runner import run_suite
-from evaluation.suites import EvalSuite
+from airtwin.evaluation import plots
+from airtwin.evaluation.runner import run_suite
+from airtwin.evaluation.suites import EvalSuite
 
 
 def beam_table(metrics: dict) -> list[str]:
@@ -53,8 +53,8 @@ def write_report(suite: EvalSuite, policies: tuple[str, ...], out: str | Path, *
     (out / "timing.json").write_text(json.dumps(timing, indent=1, sort_keys=True) + "\n")
     figures = [plots.beam_bars(metrics, out), plots.snr_over_time(metrics, out), plots.precoding_vs_snr(metrics, out),
                plots.positioning_cdf(metrics, out), plots.path_loss_scatter(metrics, out)]
-    from envs.core import shared_twin
-    from evaluation.runner import scenario_variants
+    from airtwin.envs.core import shared_twin
+    from airtwin.evaluation.runner import scenario_variants
 
     specs = dict(scenario_variants(suite))
     for name, per in metrics["scenarios"].items():
@@ -63,7 +63,7 @@ def write_report(suite: EvalSuite, policies: tuple[str, ...], out: str | Path, *
         if runs:
             figures.append(plots.beams_on_map(twin, runs, out, name))
         if suite.render and runs:
-            from twin.render import render_scene
+            from airtwin.twin.render import render_scene
 
             traj = np.asarray(next(iter(runs.values()))["trajectory"])
             traj = np.concatenate([traj, np.full((len(traj), 1), twin.spec.ue.height_m)], axis=1)

@@ -21,16 +21,16 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-import envs  # noqa: F401  (registers the environments)
-from envs.policies import (
+import airtwin.envs  # noqa: F401  (registers the environments)
+from airtwin.envs.policies import (
     OraclePolicy,
     PeriodicSweepPolicy,
     PositionLookupBeamPolicy,
     RandomPolicy,
     UniversalModelPolicy,
 )
-from evaluation.suites import EvalSuite
-from scenes.registry import get_scenario
+from airtwin.evaluation.suites import EvalSuite
+from airtwin.scenes.registry import get_scenario
 
 POLICIES = ("universal", "oracle", "sweep", "lookup", "random")
 #: Air time of one beam measurement for the overhead accounting [s] (one SSB burst slot).
@@ -152,7 +152,7 @@ class _Run:
             CheckpointError: the checkpoint cannot be loaded; the user asked for it, so the run stops.
         """
         if self._model is None:
-            from model.checkpoint import load_checkpoint
+            from airtwin.model.checkpoint import load_checkpoint
 
             self._model = load_checkpoint(self.checkpoint)
         return self._model
@@ -211,7 +211,7 @@ def _offline_path_loss(spec, suite: EvalSuite, run: _Run, policies) -> dict:
         return {}
     import torch
 
-    from envs.core import shared_twin
+    from airtwin.envs.core import shared_twin
 
     model = run.universal_model()
     shapes = model.cfg.shapes

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from airtwin.config import check_range, load_file
-from scenes.registry import get_scenario
+from airtwin.scenes.registry import get_scenario
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class EvalSuite:
 
 
 def builtin_suites() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("evaluation.suite_files").iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in resources.files("airtwin.evaluation.suite_files").iterdir() if p.name.endswith(".toml"))
 
 
 def load_suite(name_or_path: str) -> EvalSuite:
@@ -65,5 +65,5 @@ def load_suite(name_or_path: str) -> EvalSuite:
     if name_or_path not in builtin_suites():
         raise ValueError(f"unknown evaluation suite {name_or_path!r}; allowed: {', '.join(builtin_suites())} "
                          "or a path to a .toml file")
-    with resources.as_file(resources.files("evaluation.suite_files") / f"{name_or_path}.toml") as p:
+    with resources.as_file(resources.files("airtwin.evaluation.suite_files") / f"{name_or_path}.toml") as p:
         return load_file(EvalSuite, p)

@@ -43,9 +43,9 @@ def parse_args() -> Args:
 
 def main() -> None:
     args = parse_args()
-    from scenes.registry import EXAMPLE_FOOTPRINTS, footprint_scenario
-    from twin import Twin
-    from twin.render import render_scene
+    from airtwin.scenes.registry import EXAMPLE_FOOTPRINTS, footprint_scenario
+    from airtwin.twin import Twin
+    from airtwin.twin.render import render_scene
 
     path = args.file or str(EXAMPLE_FOOTPRINTS)
     spec = footprint_scenario(path, rooftop=args.rooftop, mast_height_m=6.0)

@@ -18,8 +18,8 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-import envs  # noqa: F401  (registers the environments)
-from envs.policies import RandomPolicy
+import airtwin.envs  # noqa: F401  (registers the environments)
+from airtwin.envs.policies import RandomPolicy
 
 
 @dataclass

@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from datagen.reader import AirTwinDataset
-from model.features import csi_features
-from model.metrics import beam_metrics, los_metrics, path_loss_metrics, positioning_metrics, precoding_metrics
-from twin.beams import eigen_precoders
+from airtwin.datagen.reader import AirTwinDataset
+from airtwin.model.features import csi_features
+from airtwin.model.metrics import beam_metrics, los_metrics, path_loss_metrics, positioning_metrics, precoding_metrics
+from airtwin.twin.beams import eigen_precoders
 
 FIELDS = ("csi", "csi_aged", "los", "ue_position", "bs_position", "precoders", "best_beam", "beam_gain_db",
           "path_loss_db")

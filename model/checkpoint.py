@@ -27,8 +27,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from airtwin.config import from_dict, to_dict
-from datagen.shard import file_sha256
-from model.config import ModelConfig
+from airtwin.datagen.shard import file_sha256
+from airtwin.model.config import ModelConfig
 
 CHECKPOINT_FORMAT = "airtwin-universal-v1"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
@@ -141,7 +141,7 @@ def load_checkpoint(ckpt_dir: str | Path, *, backbone: str | None = None):
     Raises:
         CheckpointError: missing files, pickles, format or shape mismatches, corrupted tensors.
     """
-    from model.universal import UniversalModel
+    from airtwin.model.universal import UniversalModel
 
     ckpt = Path(ckpt_dir)
     if not ckpt.is_dir():
@@ -181,7 +181,7 @@ def load_checkpoint(ckpt_dir: str | Path, *, backbone: str | None = None):
 
 
 def _blank_encoders(cfg: ModelConfig):
-    from model.encoders import CSIEncoder, EnvEncoder
+    from airtwin.model.encoders import CSIEncoder, EnvEncoder
 
     return CSIEncoder(cfg.embed_dim), EnvEncoder(cfg.embed_dim)
 

@@ -22,7 +22,7 @@ def los_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 def precoding_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """``pred``, ``truth``: ``[N, S, A]`` complex."""
-    from twin.beams import sgcs
+    from airtwin.twin.beams import sgcs
 
     return {"sgcs": float(np.mean(sgcs(pred, truth)))}
 

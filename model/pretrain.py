@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from airtwin.config import check_range
-from datagen.reader import AirTwinDataset
-from model.config import DataShapes
-from model.encoders import CSIEncoder, EnvEncoder
-from model.features import csi_features, env_features
+from airtwin.datagen.reader import AirTwinDataset
+from airtwin.model.config import DataShapes
+from airtwin.model.encoders import CSIEncoder, EnvEncoder
+from airtwin.model.features import csi_features, env_features
 
 ENCODER_FORMAT = "airtwin-encoders-v1"
 PAIR_FIELDS = ("csi", "height_map", "bs_position", "ue_position", "has_paths")
@@ -138,7 +138,7 @@ def save_encoders(out_dir, csi_enc, env_enc, shapes: DataShapes, cfg: PretrainCo
 def load_encoders(enc_dir: str | Path, shapes: DataShapes | None = None, embed_dim: int = 128
                   ) -> tuple[CSIEncoder, EnvEncoder, dict]:
     """Load pretrained encoders (safetensors only); checks format, shapes and every tensor."""
-    from model.checkpoint import CheckpointError, load_state_strict
+    from airtwin.model.checkpoint import CheckpointError, load_state_strict
 
     enc_dir = Path(enc_dir)
     meta_path = enc_dir / "encoders.json"

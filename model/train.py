@@ -21,12 +21,12 @@ import numpy as np
 import torch
 
 from airtwin.config import check_range
-from datagen.reader import AirTwinDataset
-from model.checkpoint import load_checkpoint, load_optimizer, read_config, save_checkpoint
-from model.config import TASKS, VARIANTS, ModelConfig
-from model.metrics import beam_metrics, los_metrics, path_loss_metrics, positioning_metrics, precoding_metrics
-from model.pretrain import dataset_shapes, load_encoders
-from model.universal import UniversalModel, task_loss
+from airtwin.datagen.reader import AirTwinDataset
+from airtwin.model.checkpoint import load_checkpoint, load_optimizer, read_config, save_checkpoint
+from airtwin.model.config import TASKS, VARIANTS, ModelConfig
+from airtwin.model.metrics import beam_metrics, los_metrics, path_loss_metrics, positioning_metrics, precoding_metrics
+from airtwin.model.pretrain import dataset_shapes, load_encoders
+from airtwin.model.universal import UniversalModel, task_loss
 
 #: Dataset fields each task's batch needs.
 TASK_FIELDS = {
@@ -79,7 +79,7 @@ def task_indices(ds: AirTwinDataset) -> np.ndarray:
 
 def check_fits(model: UniversalModel, ds: AirTwinDataset) -> None:
     """Raise ``ValueError`` unless the dataset's tensor sizes are the ones the model was built for."""
-    from model.pretrain import dataset_shapes  # noqa: PLC0415
+    from airtwin.model.pretrain import dataset_shapes  # noqa: PLC0415
 
     have, need = dataset_shapes(ds), model.cfg.shapes
     if have != need:

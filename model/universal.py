@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.backbone import hidden_size, load_backbone, lora_targets
-from model.config import CSI_TASKS, SHARED_KEYWORDS, TASK_KEYWORDS, TASKS, ModelConfig
-from model.encoders import CSIEncoder, EnvEncoder
-from model.features import csi_features, env_features
+from airtwin.model.backbone import hidden_size, load_backbone, lora_targets
+from airtwin.model.config import CSI_TASKS, SHARED_KEYWORDS, TASK_KEYWORDS, TASKS, ModelConfig
+from airtwin.model.encoders import CSIEncoder, EnvEncoder
+from airtwin.model.features import csi_features, env_features
 
 #: Output normalisation: positions are predicted in units of 100 m, path loss as (dB - 100) / 20.
 POSITION_SCALE_M = 100.0

@@ -1,8 +1,8 @@
 """What the world is: scenario specs, built-in and procedural scenes, the scenario registry."""
 
-from scenes.procedural import CityLayout, generate_city
-from scenes.registry import HELDOUT_SEEDS, SUITES, TRAIN_SEEDS, ScenarioSuite, get_scenario, get_suite, list_scenarios
-from scenes.spec import (
+from airtwin.scenes.procedural import CityLayout, generate_city
+from airtwin.scenes.registry import HELDOUT_SEEDS, SUITES, TRAIN_SEEDS, ScenarioSuite, get_scenario, get_suite, list_scenarios
+from airtwin.scenes.spec import (
     ArraySpec,
     BSSite,
     CityParams,

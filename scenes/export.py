@@ -22,9 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from airtwin.config import to_dict, write_atomic
-from scenes.layout import scene_layout
-from scenes.materials import builtin_scene_file
-from scenes.spec import ScenarioSpec, SceneSource
+from airtwin.scenes.layout import scene_layout
+from airtwin.scenes.materials import builtin_scene_file
+from airtwin.scenes.spec import ScenarioSpec, SceneSource
 
 
 def _copy_xml_scene(xml: Path, out: Path) -> None:

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from scenes import materials as itu
-from scenes.meshes import COORD_DECIMALS, write_buildings
-from scenes.spec import FootprintParams
+from airtwin.scenes import materials as itu
+from airtwin.scenes.meshes import COORD_DECIMALS, write_buildings
+from airtwin.scenes.spec import FootprintParams
 
 
 class FootprintError(ValueError):

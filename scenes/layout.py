@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scenes.spec import SceneSource
+from airtwin.scenes.spec import SceneSource
 
 
 def scene_layout(source: SceneSource):
@@ -13,11 +13,11 @@ def scene_layout(source: SceneSource):
     ``write_scene(folder, carrier_frequency_hz)``.
     """
     if source.kind == "procedural":
-        from scenes.procedural import generate_city  # noqa: PLC0415
+        from airtwin.scenes.procedural import generate_city  # noqa: PLC0415
 
         return generate_city(source.city)
     if source.kind == "footprints":
-        from scenes.footprints import load_footprints  # noqa: PLC0415
+        from airtwin.scenes.footprints import load_footprints  # noqa: PLC0415
 
         return load_footprints(source.footprints)
     return None

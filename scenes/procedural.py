@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from scenes.materials import resolve_palette
-from scenes.meshes import COORD_DECIMALS, write_buildings
-from scenes.spec import CityParams
+from airtwin.scenes.materials import resolve_palette
+from airtwin.scenes.meshes import COORD_DECIMALS, write_buildings
+from airtwin.scenes.spec import CityParams
 
 
 def _cut_axis(rng: np.random.Generator, length: float, params: CityParams) -> list[tuple[float, float]]:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from scenes.procedural import generate_city
-from scenes.spec import (
+from airtwin.scenes.procedural import generate_city
+from airtwin.scenes.spec import (
     ArraySpec,
     BSSite,
     CityParams,
@@ -121,8 +121,8 @@ def procedural_scenario(seed: int, *, tiny: bool = False) -> ScenarioSpec:
 
 
 #: Example footprint files shipped with AirTwin (GeoJSON and OSM XML of the same 30 buildings).
-EXAMPLE_FOOTPRINTS = files("scenes") / "data" / "example_footprints.geojson"
-EXAMPLE_FOOTPRINTS_OSM = files("scenes") / "data" / "example_footprints.osm"
+EXAMPLE_FOOTPRINTS = files("airtwin.scenes") / "data" / "example_footprints.geojson"
+EXAMPLE_FOOTPRINTS_OSM = files("airtwin.scenes") / "data" / "example_footprints.osm"
 
 
 def footprint_scenario(path: str | Path, *, name: str | None = None, rooftop: str | None = None,
@@ -137,7 +137,7 @@ def footprint_scenario(path: str | Path, *, name: str | None = None, rooftop: st
         mast_height_m: mast height above the roof [m].
         footprint_params: further :class:`~scenes.spec.FootprintParams` fields.
     """
-    from scenes.footprints import load_footprints  # noqa: PLC0415
+    from airtwin.scenes.footprints import load_footprints  # noqa: PLC0415
 
     params = FootprintParams(path=str(Path(path).resolve()), **footprint_params)
     if rooftop is None:
@@ -182,7 +182,7 @@ def get_scenario(name: str) -> ScenarioSpec:
         if not Path(name).is_file():
             raise ValueError(f"scenario file {name!r} does not exist")
         if suffix in (".toml", ".json"):
-            from scenes.spec import load_scenario  # noqa: PLC0415
+            from airtwin.scenes.spec import load_scenario  # noqa: PLC0415
 
             return load_scenario(name)
         return footprint_scenario(name)

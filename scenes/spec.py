@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from airtwin.config import ConfigError, check_interval, check_range, from_dict, load_file, save_json, to_dict
-from scenes import materials as itu
+from airtwin.scenes import materials as itu
 
 #: Built-in Sionna RT scenes usable by name (``sionna.rt.scene.<name>``).
 BUILTIN_SCENES = (
@@ -421,7 +421,7 @@ class ScenarioSpec:
             raise ValueError(f"BSSite.rooftop needs SceneSource.kind = 'footprints', not {self.scene.kind!r}")
         if not Path(self.scene.footprints.path).is_file():
             return self.bs  # a relative path not resolved yet: load_scenario resolves it and comes back here
-        from scenes.footprints import load_footprints  # noqa: PLC0415
+        from airtwin.scenes.footprints import load_footprints  # noqa: PLC0415
 
         layout = load_footprints(self.scene.footprints)
         sites = []
@@ -445,7 +445,7 @@ class ScenarioSpec:
             sx, sy = self.scene.city.size_m
             area = (-sx / 2, -sy / 2, sx / 2, sy / 2)
         elif self.scene.kind == "footprints" and Path(self.scene.footprints.path).is_file():
-            from scenes.footprints import load_footprints  # noqa: PLC0415
+            from airtwin.scenes.footprints import load_footprints  # noqa: PLC0415
 
             area = load_footprints(self.scene.footprints).bounds
         else:
@@ -471,7 +471,7 @@ class ScenarioSpec:
         if source.kind == "footprints":
             itu.resolve_palette("FootprintParams", source.footprints.materials, source.footprints.ground_material, f)
             if Path(source.footprints.path).is_file():  # buildings that name their own material
-                from scenes.footprints import load_footprints  # noqa: PLC0415
+                from airtwin.scenes.footprints import load_footprints  # noqa: PLC0415
 
                 load_footprints(source.footprints).building_materials(f)
             return

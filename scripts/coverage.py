@@ -47,9 +47,9 @@ def parse_args() -> Args:
 
 def main() -> None:
     args = parse_args()
-    from scenes import get_scenario, get_suite
-    from twin import Twin
-    from twin.coverage import measure_coverage
+    from airtwin.scenes import get_scenario, get_suite
+    from airtwin.twin import Twin
+    from airtwin.twin.coverage import measure_coverage
 
     names = list(args.scenarios)
     if args.suite:

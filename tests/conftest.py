@@ -6,13 +6,13 @@ import dataclasses
 
 import pytest
 
-from scenes import get_scenario
+from airtwin.scenes import get_scenario
 
 
 @pytest.fixture(scope="session")
 def make_twin():
     """``make_twin(name, **tracing_overrides) -> Twin``, cached per arguments."""
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     cache = {}
 

@@ -21,7 +21,7 @@ def test_scenes_show_prints_valid_json(capsys):
 
 
 def test_scenes_show_file(tmp_path, capsys):
-    from scenes import get_scenario
+    from airtwin.scenes import get_scenario
 
     get_scenario("canyon-test").save(tmp_path / "s.json")
     assert main(["scenes", "show", str(tmp_path / "s.json")]) == 0
@@ -51,9 +51,9 @@ def test_out_that_is_a_file_names_out(tmp_path, capsys):
 
 def test_evaluate_model_input_errors(tmp_path, capsys):
     """Empty split, --max-samples 0, --split none, and numerologies that do not fit the checkpoint."""
-    from datagen.generate import generate
-    from datagen.plan import GenerateConfig
-    from evaluation.runner import default_checkpoint
+    from airtwin.datagen.generate import generate
+    from airtwin.datagen.plan import GenerateConfig
+    from airtwin.evaluation.runner import default_checkpoint
 
     data = tmp_path / "tiny"
     generate(GenerateConfig(suite="tiny", samples=24, shard_size=12, batch_size=12), data)
@@ -73,7 +73,7 @@ def test_evaluate_model_input_errors(tmp_path, capsys):
 def test_suite_without_pilot_snrs_is_refused(tmp_path):
     import pytest
 
-    from evaluation.suites import load_suite
+    from airtwin.evaluation.suites import load_suite
 
     (tmp_path / "s.toml").write_text('name = "s"\nscenarios = ["canyon-test"]\npilot_snr_db = []\n')
     with pytest.raises(ValueError, match=r"EvalSuite.pilot_snr_db must list at least one value"):

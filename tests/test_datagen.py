@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from datagen.generate import DatasetError, generate, read_manifest
-from datagen.plan import GenerateConfig, plan_shards
-from datagen.reader import TASKS, AirTwinDataset, TaskView
-from datagen.schema import SAMPLE_FIELDS, schema_markdown
+from airtwin.datagen.generate import DatasetError, generate, read_manifest
+from airtwin.datagen.plan import GenerateConfig, plan_shards
+from airtwin.datagen.reader import TASKS, AirTwinDataset, TaskView
+from airtwin.datagen.schema import SAMPLE_FIELDS, schema_markdown
 
 TINY = dict(suite="tiny", samples=48, shard_size=12, batch_size=12, seed=3)
 
@@ -39,7 +39,7 @@ def test_plan_is_deterministic_and_covers_all_samples():
     assert a == b
     assert sum(t.num_samples for t in a) == 1000
     assert len({t.seed for t in a}) == len(a)
-    assert {t.scenario for t in a} == set(__import__("scenes").get_suite("procedural-train").scenarios)
+    assert {t.scenario for t in a} == set(__import__("airtwin.scenes", fromlist=["get_suite"]).get_suite("procedural-train").scenarios)
 
 
 def test_dataset_contents(reference):
@@ -156,7 +156,7 @@ def test_unknown_suite_is_a_clear_error(capsys):
 
 
 def test_full_disk_gives_a_clear_error_and_loses_nothing(reference, tmp_path, monkeypatch):
-    import datagen.shard as shard_mod
+    import airtwin.datagen.shard as shard_mod
 
     real_file = shard_mod.h5py.File
     calls = {"n": 0}
@@ -267,7 +267,7 @@ def test_workers_die_when_the_parent_is_killed(tmp_path):
 def test_plan_is_lazy_for_huge_sample_counts():
     import tracemalloc
 
-    from datagen.plan import iter_shards, num_shards
+    from airtwin.datagen.plan import iter_shards, num_shards
 
     cfg = GenerateConfig(suite="procedural-train", samples=10**12, shard_size=256)
     tracemalloc.start()

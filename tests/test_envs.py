@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from envs.policies import OraclePolicy, PeriodicSweepPolicy, PositionLookupBeamPolicy, RandomPolicy
-from envs.vector import TwinVectorEnv
+from airtwin import envs
+from airtwin.envs.policies import OraclePolicy, PeriodicSweepPolicy, PositionLookupBeamPolicy, RandomPolicy
+from airtwin.envs.vector import TwinVectorEnv
 
 SCENARIO = "canyon-test"
 
@@ -123,7 +123,7 @@ def test_bad_config_is_a_clear_error():
 def test_no_coverage_keeps_running_with_zero_channel():
     import dataclasses
 
-    from scenes import get_scenario
+    from airtwin.scenes import get_scenario
 
     spec = get_scenario("free-space")
     spec = dataclasses.replace(spec, tracing=dataclasses.replace(spec.tracing, los=False))  # nothing reaches anyone
@@ -180,10 +180,10 @@ def test_sweep_and_lookup_policies():
 
 @pytest.mark.parametrize("env_id", sorted(envs.ENV_IDS))
 def test_universal_model_policy_acts_in_every_env(env_id, tmp_path):
-    from envs.policies import UniversalModelPolicy
-    from model.checkpoint import save_checkpoint
-    from model.config import DataShapes, ModelConfig
-    from model.universal import UniversalModel
+    from airtwin.envs.policies import UniversalModelPolicy
+    from airtwin.model.checkpoint import save_checkpoint
+    from airtwin.model.config import DataShapes, ModelConfig
+    from airtwin.model.universal import UniversalModel
 
     env = gym.make(env_id, scenario=SCENARIO)
     base = env.unwrapped
@@ -191,7 +191,7 @@ def test_universal_model_policy_acts_in_every_env(env_id, tmp_path):
     shapes = DataShapes(num_antennas=spec.bs[0].array.num_antennas, num_subcarriers=spec.radio.num_subcarriers,
                         num_subbands=spec.codebook.num_subbands, num_beams=base.twin.codebook.num_beams,
                         map_cells=spec.environment.size_cells, map_resolution_m=spec.environment.resolution_m)
-    from model.encoders import CSIEncoder, EnvEncoder
+    from airtwin.model.encoders import CSIEncoder, EnvEncoder
 
     save_checkpoint(UniversalModel.build(ModelConfig(shapes=shapes, variant="wm"), CSIEncoder(), EnvEncoder()),
                     tmp_path / "ckpt")
@@ -209,8 +209,8 @@ def test_universal_model_policy_acts_in_every_env(env_id, tmp_path):
 def test_twin_cache_is_released_when_the_last_env_closes():
     import dataclasses
 
-    import envs.core as core
-    from scenes import get_scenario
+    import airtwin.envs.core as core
+    from airtwin.scenes import get_scenario
 
     spec = dataclasses.replace(get_scenario("canyon-test"), description="twin cache test")
     a = gym.make("AirTwin/BeamSelection-v0", scenario=spec)
@@ -224,7 +224,7 @@ def test_twin_cache_is_released_when_the_last_env_closes():
 
 
 def test_vector_env_step_before_reset_and_float64_positions():
-    from envs.vector import TwinVectorEnv
+    from airtwin.envs.vector import TwinVectorEnv
 
     vec = TwinVectorEnv("AirTwin/Positioning-v0", 2, scenario="canyon-test")
     with pytest.raises(gym.error.ResetNeeded, match="before reset"):

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from evaluation.report import write_report
-from evaluation.suites import EvalSuite, builtin_suites, load_suite
+from airtwin.evaluation.report import write_report
+from airtwin.evaluation.suites import EvalSuite, builtin_suites, load_suite
 
 POLICIES = ("oracle", "sweep", "lookup", "random")
 
@@ -89,7 +89,7 @@ def test_demo_runs_from_a_fresh_command_line(tmp_path):
 
 
 def test_frequency_variants_are_separate_scenarios():
-    from evaluation.runner import scenario_variants
+    from airtwin.evaluation.runner import scenario_variants
 
     suite = EvalSuite(name="f", scenarios=("canyon-test",), carrier_frequencies_hz=(3.5e9, 28e9))
     variants = dict(scenario_variants(suite))

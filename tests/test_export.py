@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from scenes import get_scenario, load_scenario
-from scenes.export import export_scene
+from airtwin.scenes import get_scenario, load_scenario
+from airtwin.scenes.export import export_scene
 
 
 def bare_sionna_paths(folder, sites, positions, tracing):
     """What a Sionna user without AirTwin writes: load the XML, place the sites from sites.json, trace."""
-    from twin.backend import sionna_rt
+    from airtwin.twin.backend import sionna_rt
 
     rt, mi = sionna_rt()
     scene = rt.load_scene(str(folder / "scene.xml"))
@@ -45,7 +45,7 @@ def path_table(paths):
 
 @pytest.mark.parametrize("name", ["canyon-test", "city-tiny-00001", "footprints-example"])
 def test_exported_scene_traces_the_same_paths_in_bare_sionna(tmp_path, name):
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     spec = get_scenario(name)
     if name != "canyon-test":  # keep the test fast: fewer rays on the larger scenes

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import shapely
 
-from scenes import ScenarioSpec, get_scenario, load_scenario
-from scenes.footprints import FootprintError, load_footprints
-from scenes.meshes import extrude
-from scenes.registry import EXAMPLE_FOOTPRINTS, EXAMPLE_FOOTPRINTS_OSM, footprint_scenario
-from scenes.spec import BSSite, FootprintParams, SceneSource
+from airtwin.scenes import ScenarioSpec, get_scenario, load_scenario
+from airtwin.scenes.footprints import FootprintError, load_footprints
+from airtwin.scenes.meshes import extrude
+from airtwin.scenes.registry import EXAMPLE_FOOTPRINTS, EXAMPLE_FOOTPRINTS_OSM, footprint_scenario
+from airtwin.scenes.spec import BSSite, FootprintParams, SceneSource
 
 ORIGIN = (48.0, 11.0)
 
@@ -87,8 +87,8 @@ def test_non_convex_and_holed_footprints_extrude_to_closed_meshes(kind):
 
 
 def test_footprint_twin_through_the_python_api():
-    from twin.geometry import grid_centers
-    from twin.twin import Twin
+    from airtwin.twin.geometry import grid_centers
+    from airtwin.twin.twin import Twin
 
     spec = get_scenario("footprints-example")
     twin = Twin(spec)

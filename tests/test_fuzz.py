@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airtwin.cli import build_parser
-from datagen.plan import GenerateConfig
-from scenes import ScenarioSpec, get_scenario
+from airtwin.datagen.plan import GenerateConfig
+from airtwin.scenes import ScenarioSpec, get_scenario
 
 BASES = {name: get_scenario(name).to_dict() for name in ("canyon-test", "city-tiny-00000", "free-space")}
 

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from twin import llvm
+from airtwin.twin import llvm
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from scenes import CityParams, ScenarioSpec, SceneSource, get_scenario
-from scenes.materials import (
+from airtwin.scenes import CityParams, ScenarioSpec, SceneSource, get_scenario
+from airtwin.scenes.materials import (
     builtin_scene_file,
     itu_table,
     materials_defined_at,
@@ -20,7 +20,7 @@ def at(spec: ScenarioSpec, carrier_hz: float) -> ScenarioSpec:
 
 
 def test_table_read_from_source_is_the_one_sionna_uses():
-    from twin.backend import sionna_rt
+    from airtwin.twin.backend import sionna_rt
 
     sionna_rt()
     from sionna.rt.radio_materials.itu import ITU_MATERIALS_PROPERTIES
@@ -62,7 +62,7 @@ def test_procedural_defaults_hold_from_1_to_100_ghz():
 
 @pytest.mark.parametrize("carrier_hz", [3.5e9, 28e9, 60e9])
 def test_procedural_twin_traces_at_every_band(carrier_hz):
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     twin = Twin(at(get_scenario("city-tiny-00001"), carrier_hz))
     assert twin.scene.frequency[0] == pytest.approx(carrier_hz)

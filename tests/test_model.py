@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from model.config import TASKS, VARIANTS, DataShapes, ModelConfig
-from model.encoders import CSIEncoder, EnvEncoder
-from model.universal import UniversalModel, task_loss
+from airtwin.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from airtwin.model.config import TASKS, VARIANTS, DataShapes, ModelConfig
+from airtwin.model.encoders import CSIEncoder, EnvEncoder
+from airtwin.model.universal import UniversalModel, task_loss
 
 SHAPES = DataShapes(num_antennas=4, num_subcarriers=8, num_subbands=2, num_beams=4, map_cells=16,
                     map_resolution_m=2.0)
@@ -141,7 +141,7 @@ def test_wrong_format_missing_lora_and_pickles_are_refused(saved, tmp_path):
 
 def _rehash(ckpt):
     """Record the current sha256 of every file (what a careless tool would do after editing one)."""
-    from datagen.shard import file_sha256
+    from airtwin.datagen.shard import file_sha256
 
     cfg = json.loads((ckpt / "config.json").read_text())
     cfg["files"] = {rel: file_sha256(ckpt / rel) for rel in cfg["files"]}
@@ -216,12 +216,12 @@ def test_bad_model_config():
 
 def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
     """Tiny real pipeline: dataset -> contrastive encoders -> multi-task training (resumed) -> metrics."""
-    from datagen.generate import generate
-    from datagen.plan import GenerateConfig
-    from datagen.reader import AirTwinDataset
-    from model.baselines import evaluate_baselines
-    from model.pretrain import PretrainConfig, load_encoders, pretrain_encoders
-    from model.train import TrainConfig, evaluate_model, train
+    from airtwin.datagen.generate import generate
+    from airtwin.datagen.plan import GenerateConfig
+    from airtwin.datagen.reader import AirTwinDataset
+    from airtwin.model.baselines import evaluate_baselines
+    from airtwin.model.pretrain import PretrainConfig, load_encoders, pretrain_encoders
+    from airtwin.model.train import TrainConfig, evaluate_model, train
 
     data = tmp_path / "data"
     generate(GenerateConfig(suite="tiny", samples=96, shard_size=24, batch_size=24), data)
@@ -253,11 +253,11 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
 def test_training_stops_on_a_non_finite_loss_naming_step_and_shard(tmp_path, monkeypatch):
     import h5py
 
-    from datagen.generate import generate, read_manifest, write_manifest
-    from datagen.plan import GenerateConfig
-    from datagen.shard import file_sha256
-    from model.train import NonFiniteLossError, TrainConfig, train
-    from scenes.registry import SUITES, ScenarioSuite
+    from airtwin.datagen.generate import generate, read_manifest, write_manifest
+    from airtwin.datagen.plan import GenerateConfig
+    from airtwin.datagen.shard import file_sha256
+    from airtwin.model.train import NonFiniteLossError, TrainConfig, train
+    from airtwin.scenes.registry import SUITES, ScenarioSuite
 
     data = tmp_path / "data"
     generate(GenerateConfig(suite="tiny", samples=48, shard_size=24, batch_size=24), data)

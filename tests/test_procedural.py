@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from scenes import CityParams, generate_city, get_scenario
+from airtwin.scenes import CityParams, generate_city, get_scenario
 
 
 def _scene_bytes(folder) -> dict[str, bytes]:
@@ -26,7 +26,7 @@ def test_different_seeds_give_different_areas(tmp_path):
 
 def test_buildings_are_closed_welded_meshes():
     """Every box is 8 shared vertices and 12 outward triangles; every edge joins exactly two faces."""
-    from scenes.meshes import extrude
+    from airtwin.scenes.meshes import extrude
 
     layout = generate_city(CityParams(seed=3))
     for poly, h in list(zip(layout.polygons(), layout.heights))[:10]:
@@ -98,7 +98,7 @@ def test_ue_samples_never_inside_a_footprint(make_twin):
 def test_ray_cast_height_map_matches_layout(make_twin):
     twin = make_twin("city-tiny-00000")
     hm = twin.height_map  # [64, 64] centred on the BS at 2 m
-    from twin.geometry import grid_centers
+    from airtwin.twin.geometry import grid_centers
 
     env = twin.spec.environment
     xs, ys = grid_centers(tuple(twin.bs_position[:2]), env.size_cells, env.resolution_m)

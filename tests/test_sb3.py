@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401
+import airtwin.envs  # noqa: F401
 
 sb3 = pytest.importorskip("stable_baselines3")
 

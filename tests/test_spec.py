@@ -4,7 +4,7 @@ import json
 import pytest
 
 from airtwin.config import ConfigError
-from scenes import (
+from airtwin.scenes import (
     ArraySpec,
     BSSite,
     CityParams,
@@ -17,7 +17,7 @@ from scenes import (
     get_suite,
     load_scenario,
 )
-from scenes.registry import HELDOUT_SEEDS, SUITES, TRAIN_SEEDS
+from airtwin.scenes.registry import HELDOUT_SEEDS, SUITES, TRAIN_SEEDS
 
 INVALID = [
     (lambda: RadioConfig(carrier_frequency_hz=-1.0), "RadioConfig.carrier_frequency_hz"),

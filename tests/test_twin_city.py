@@ -5,14 +5,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from scenes import BSSite, CityParams, SceneSource, get_scenario
-from twin.beams import beam_gains, sgcs
+from airtwin.scenes import BSSite, CityParams, SceneSource, get_scenario
+from airtwin.twin.beams import beam_gains, sgcs
 
 
 @pytest.fixture(scope="module")
 def sparse_city_twin():
     """A city with one building per block and wide setbacks: every building is free-standing."""
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     spec = get_scenario("city-tiny-00000")
     city = CityParams(seed=21, size_m=(150.0, 150.0), max_lots_per_side=1, setback_m=4.0, empty_lot_prob=0.0,
@@ -21,7 +21,7 @@ def sparse_city_twin():
 
 
 def _with_bs(twin, position):
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     bs = dataclasses.replace(twin.spec.bs[0], position=tuple(float(v) for v in position))
     return Twin(dataclasses.replace(twin.spec, bs=(bs,)))
@@ -111,7 +111,7 @@ def test_batch_of_one_and_growing_batches(make_twin):
 
 
 def test_multi_bs_switch(make_twin):
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     spec = get_scenario("canyon-test")
     second = BSSite(name="east", position=(70.0, 0.0, 12.0), orientation_deg=(180.0, 0.0, 0.0),
@@ -132,7 +132,7 @@ def test_multi_bs_switch(make_twin):
 
 def test_mobility_stays_outdoors_and_is_seeded(make_twin):
     twin = make_twin("city-tiny-00000")
-    from twin.mobility import sample_trajectories
+    from airtwin.twin.mobility import sample_trajectories
 
     def roll(seed):
         rng = np.random.default_rng(seed)
@@ -169,7 +169,7 @@ def test_trace_moving_ues(make_twin):
 
 def test_small_procedural_area_is_covered(make_twin):
     """Welded meshes give wedge diffraction: at least 95 % of outdoor drops get a path (cube shapes gave ~60 %)."""
-    from twin.coverage import measure_coverage
+    from airtwin.twin.coverage import measure_coverage
 
     stats = measure_coverage(make_twin("city-tiny-00002"), 64, np.random.default_rng(7), batch_size=64)
     assert stats.coverage >= 0.95

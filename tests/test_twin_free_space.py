@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from scenes import ArraySpec, CodebookConfig, TracingConfig, get_scenario
-from twin.channel import NO_PATH_LOSS_DB
+from airtwin.scenes import ArraySpec, CodebookConfig, TracingConfig, get_scenario
+from airtwin.twin.channel import NO_PATH_LOSS_DB
 
 C = 299_792_458.0
 
@@ -17,7 +17,7 @@ def friis_db(distance_m, frequency_hz):
 
 @pytest.fixture(scope="module")
 def upa_twin():
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     spec = get_scenario("free-space")
     bs = dataclasses.replace(spec.bs[0], array=ArraySpec(num_rows=4, num_cols=8, pattern="iso"))
@@ -72,7 +72,7 @@ def test_best_dft_beam_points_at_the_ue(upa_twin, azimuth_deg):
 
 
 def test_no_path_ue_gets_zero_channel_and_no_nan():
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     spec = get_scenario("free-space")
     spec = dataclasses.replace(spec, tracing=dataclasses.replace(spec.tracing, los=False))

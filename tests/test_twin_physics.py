@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from scenes import ArraySpec, BSSite, CodebookConfig, RadioConfig, ScenarioSpec, SceneSource, TracingConfig, UERegion
-from scenes.meshes import write_buildings
+from airtwin.scenes import ArraySpec, BSSite, CodebookConfig, RadioConfig, ScenarioSpec, SceneSource, TracingConfig, UERegion
+from airtwin.scenes.meshes import write_buildings
 
 C = 299_792_458.0
 EPS0 = 8.8541878128e-12
@@ -32,8 +32,8 @@ def xml_scenario(folder, buildings, ground_bounds, ground_material, bs_position,
 
 def test_ue_in_the_shadow_of_one_building_is_reached_by_wedge_diffraction(tmp_path):
     """Empty world, one welded building: behind it, the only path is diffraction over the back roof edge."""
-    from twin.backend import sionna_rt
-    from twin.twin import Twin
+    from airtwin.twin.backend import sionna_rt
+    from airtwin.twin.twin import Twin
 
     rt, _ = sionna_rt()
     building = ((-5.0, -30.0, 5.0, 30.0), 10.0, "concrete")
@@ -68,7 +68,7 @@ def fresnel_tm(eps_r: float, sigma: float, f_hz: float, grazing_rad: float) -> c
 
 @pytest.fixture(scope="module")
 def ground_twin(tmp_path_factory):
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     tracing = TracingConfig(max_depth=1, samples_per_src=200_000, diffraction=False, refraction=False)
     spec = xml_scenario(tmp_path_factory.mktemp("ground"), [], (-1000.0, -1000.0, 1000.0, 1000.0),
@@ -78,7 +78,7 @@ def ground_twin(tmp_path_factory):
 
 @pytest.mark.parametrize("distance_m", [30.0, 60.0, 90.0, 120.0, 250.0])
 def test_two_ray_ground_reflection_matches_fresnel(ground_twin, distance_m):
-    from twin.backend import sionna_rt
+    from airtwin.twin.backend import sionna_rt
 
     sionna_rt()
     from sionna.rt.radio_materials.itu import itu_material
@@ -109,7 +109,7 @@ def test_two_ray_ground_reflection_matches_fresnel(ground_twin, distance_m):
 @pytest.mark.parametrize("elevation_deg", [-45.0, -20.0, -5.0, 10.0])
 def test_best_dft_beam_matches_the_ue_elevation(tmp_path, elevation_deg):
     """8x4 UPA (8 rows): the vertical DFT index is the one nearest cos(theta) of the UE direction."""
-    from twin.twin import Twin
+    from airtwin.twin.twin import Twin
 
     spec = xml_scenario(tmp_path, [], None, "concrete", (0.0, 0.0, 30.0), tracing=TracingConfig(max_depth=0),
                         array=ArraySpec(num_rows=8, num_cols=4, pattern="iso"))

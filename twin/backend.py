@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from types import ModuleType
 
-from twin.llvm import configure_llvm
+from airtwin.twin.llvm import configure_llvm
 
 _lock = threading.Lock()
 _modules: tuple[ModuleType, ModuleType] | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scenes.spec import ArraySpec
+from airtwin.scenes.spec import ArraySpec
 
 #: Floor for gains expressed in dB (instead of -inf for a zero channel) [dB].
 GAIN_FLOOR_DB = -300.0

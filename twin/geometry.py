@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.backend import sionna_rt
+from airtwin.twin.backend import sionna_rt
 
 #: A cell whose surface is more than this above the ground level is treated as built up [m].
 BUILDING_THRESHOLD_M = 1.0

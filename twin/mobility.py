@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from scenes.spec import Mobility
+from airtwin.scenes.spec import Mobility
 
 FreeFn = Callable[[np.ndarray], np.ndarray]
 

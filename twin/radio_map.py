@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.beams import to_db
-from twin.channel import NO_PATH_LOSS_DB
+from airtwin.twin.beams import to_db
+from airtwin.twin.channel import NO_PATH_LOSS_DB
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.radio_map import solve_radio_map
+from airtwin.twin.radio_map import solve_radio_map
 
 
 def render_scene(twin, filename: str | Path, trajectory: np.ndarray | None = None, *, cell_size_m: float = 4.0,

@@ -8,13 +8,13 @@ from functools import cached_property
 
 import numpy as np
 
-from scenes.layout import scene_layout
-from scenes.spec import ScenarioSpec
-from twin.backend import sionna_rt
-from twin.beams import Codebook, beam_gains, dft_codebook, eigen_precoders, to_db
-from twin.channel import NO_PATH_LOSS_DB, ChannelBatch
-from twin.geometry import OutdoorRaster, height_map_around
-from twin.mobility import MotionState, init_motion, sample_drops, step_motion
+from airtwin.scenes.layout import scene_layout
+from airtwin.scenes.spec import ScenarioSpec
+from airtwin.twin.backend import sionna_rt
+from airtwin.twin.beams import Codebook, beam_gains, dft_codebook, eigen_precoders, to_db
+from airtwin.twin.channel import NO_PATH_LOSS_DB, ChannelBatch
+from airtwin.twin.geometry import OutdoorRaster, height_map_around
+from airtwin.twin.mobility import MotionState, init_motion, sample_drops, step_motion
 
 #: Resolution of the outdoor raster used to place UEs in non-procedural scenes [m].
 OUTDOOR_RASTER_M = 1.0
@@ -187,7 +187,7 @@ class Twin:
 
     def radio_map(self, cell_size_m: float = 5.0, *, samples_per_tx: int = 1_000_000, seed: int | None = None):
         """Path-gain map of the serving BS over the UE area (see :func:`twin.radio_map.compute_radio_map`)."""
-        from twin.radio_map import compute_radio_map
+        from airtwin.twin.radio_map import compute_radio_map
 
         return compute_radio_map(self, cell_size_m, samples_per_tx=samples_per_tx, seed=seed)
 
