@@ -6,11 +6,12 @@ Subcommands:
     airtwin scenes trace NAME|FILE [--drops N]   trace outdoor drops: coverage, LoS, path loss
     airtwin scenes export NAME|FILE --out DIR   self-contained Sionna scene folder (XML, meshes, sites.json)
     airtwin generate --suite S --samples N --out DIR [--workers K] [--backend local|ray] [--seed S]
-                                        sharded HDF5 dataset of twin outputs (resumable)
+                                        sharded HDF5 dataset of twin outputs (resumable); S: a suite name or file
     airtwin pretrain-encoders --data DIR --out ENC_DIR      contrastive CSI/environment encoders
     airtwin train --data DIR --encoders ENC_DIR --out RUN [--variant full|fp|sp|te|wl|rl|wm] [--tasks all]
     airtwin evaluate-model --data TEST_DIR --checkpoints RUN/final ... [--baselines-from TRAIN_DIR]
     airtwin evaluate --suite NAME|FILE --policies universal,oracle,sweep,random --out DIR [--episodes N]
+                                        (the same suites as generate; flags override their [evaluation] table)
     airtwin demo [--out DIR]                short closed-loop run with the shipped model; report with plots
 """
 
@@ -21,18 +22,23 @@ import json
 import sys
 from pathlib import Path
 
+from airtwin.config import add_config_arguments, config_from_args, config_overrides
+
 
 def _cmd_scenes_list(args: argparse.Namespace) -> int:
-    from airtwin.scenes.registry import SUITES, get_scenario, list_scenarios
+    from airtwin.scenes.registry import get_scenario, list_scenarios
+    from airtwin.scenes.suites import builtin_suites, load_suite
 
     print("Scenarios:")
     for name in list_scenarios():
         spec = get_scenario(name)
         print(f"  {name:<18} {spec.description}")
     print("  (city-NNNNN / city-tiny-NNNNN: any seed; seeds 0-9999 train, 10000-19999 held out)")
-    print("\nSuites:")
-    for suite in SUITES.values():
-        print(f"  {suite.name:<18} [{suite.split}] {suite.description} ({len(suite.scenarios)} scenarios)")
+    print("\nSuites: (`airtwin generate --suite NAME` and `airtwin evaluate --suite NAME`; or a suite .toml file)")
+    for name in builtin_suites():
+        suite = load_suite(name)
+        splits = "/".join(sorted(set(suite.splits.values())))
+        print(f"  {suite.name:<18} [{splits}] {suite.description} ({len(suite.scenarios)} scenarios)")
     return 0
 
 
@@ -87,9 +93,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from airtwin.datagen.generate import generate
     from airtwin.datagen.plan import GenerateConfig
 
-    cfg = GenerateConfig(suite=args.suite, samples=args.samples, seed=args.seed, shard_size=args.shard_size,
-                         batch_size=args.batch_size, trajectory_steps=args.trajectory_steps, step_s=args.step_s,
-                         aging_delay_s=args.aging_delay_ms / 1e3)
+    cfg = config_from_args(GenerateConfig, args)
     manifest = generate(cfg, args.out, workers=args.workers, backend=args.backend,
                         log=lambda msg: print(f"airtwin generate: {msg}", file=sys.stderr))
     counts = {s: sum(r["num_samples"] for r in manifest["shards"] if r["split"] == s) for s in manifest["splits"]}
@@ -100,20 +104,17 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from airtwin.model.pretrain import PretrainConfig, pretrain_encoders
 
-    cfg = PretrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    cfg = config_from_args(PretrainConfig, args)
     pretrain_encoders(args.data, args.out, cfg, log=lambda m: print(f"airtwin pretrain-encoders: {m}", file=sys.stderr))
     print(f"encoders written to {args.out}")
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from airtwin.model.config import TASKS
     from airtwin.model.train import TrainConfig, train
+    from airtwin.phy.tasks import TASK_NAMES
 
-    tasks = TASKS if args.tasks == "all" else tuple(t.strip() for t in args.tasks.split(","))
-    cfg = TrainConfig(data=args.data, out=args.out, encoders=args.encoders, variant=args.variant, tasks=tasks,
-                      backbone=args.backbone, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                      eval_every=args.eval_every, seed=args.seed)
+    cfg = config_from_args(TrainConfig, args, tasks=TASK_NAMES if args.tasks == ("all",) else args.tasks)
     train(cfg, log=lambda m: print(f"airtwin train: {m}", file=sys.stderr))
     print(f"checkpoint written to {Path(args.out) / 'final'}")
     return 0
@@ -152,17 +153,10 @@ def _cmd_evaluate_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from airtwin.evaluation.report import write_report
-    from airtwin.evaluation.suites import load_suite
+    from airtwin.scenes.suites import EvaluationSettings, load_suite, with_evaluation
 
-    suite = load_suite(args.suite)
-    overrides = {k: v for k, v in (("episodes", args.episodes), ("steps", args.steps), ("seed", args.seed))
-                 if v is not None}
-    suite = dataclasses.replace(suite, **overrides)
-    if args.no_render:
-        suite = dataclasses.replace(suite, render=False)
+    suite = with_evaluation(load_suite(args.suite), **config_overrides(EvaluationSettings, args))
     policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
     write_report(suite, policies, args.out, checkpoint=args.checkpoint,
                  log=lambda m: print(f"airtwin evaluate: {m}", file=sys.stderr))
@@ -198,42 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="output folder")
     export.set_defaults(func=_cmd_scenes_export)
 
+    from airtwin.datagen.plan import GenerateConfig
+    from airtwin.model.config import PretrainConfig, TrainConfig
+    from airtwin.scenes.suites import EvaluationSettings
+
     gen = sub.add_parser("generate", help="generate a sharded HDF5 dataset over a scenario suite")
-    gen.add_argument("--suite", required=True, help="scenario suite (see `airtwin scenes list`)")
-    gen.add_argument("--samples", type=int, required=True, help="total UE samples")
+    add_config_arguments(gen, GenerateConfig)
     gen.add_argument("--out", required=True, help="output directory (re-run the same command to resume)")
     gen.add_argument("--workers", type=int, default=1, help="worker processes / Ray CPUs (default 1)")
     gen.add_argument("--backend", choices=("local", "ray"), default="local")
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--shard-size", type=int, default=256, help="samples per shard file (default 256)")
-    gen.add_argument("--batch-size", type=int, default=64, help="UEs per ray-tracing call (default 64)")
-    gen.add_argument("--trajectory-steps", type=int, default=1,
-                     help="samples per UE trajectory (1: independent drops)")
-    gen.add_argument("--step-s", type=float, default=0.5, help="time between trajectory samples [s]")
-    gen.add_argument("--aging-delay-ms", type=float, default=5.0, help="delay of the aged CSI [ms]")
     gen.set_defaults(func=_cmd_generate)
 
     pre = sub.add_parser("pretrain-encoders", help="contrastive pretraining of the CSI and environment encoders")
     pre.add_argument("--data", required=True, help="dataset directory (its train split is used)")
     pre.add_argument("--out", required=True, help="output directory for the encoders")
-    pre.add_argument("--steps", type=int, default=1500)
-    pre.add_argument("--batch-size", type=int, default=128)
-    pre.add_argument("--lr", type=float, default=1e-3)
-    pre.add_argument("--seed", type=int, default=0)
+    add_config_arguments(pre, PretrainConfig)
     pre.set_defaults(func=_cmd_pretrain)
 
     tr = sub.add_parser("train", help="multi-task training of the universal model (resumable)")
-    tr.add_argument("--data", required=True)
-    tr.add_argument("--out", required=True, help="run directory (re-run the same command to resume)")
-    tr.add_argument("--encoders", help="pretrained encoders (not needed for --variant te)")
-    tr.add_argument("--variant", default="full", help="full, fp, sp, te, wl, rl or wm")
-    tr.add_argument("--tasks", default="all", help="'all' or a comma-separated subset of the five tasks")
-    tr.add_argument("--backbone", default="minilm", help="'minilm' or a local Hugging Face checkpoint directory")
-    tr.add_argument("--steps", type=int, default=300)
-    tr.add_argument("--batch-size", type=int, default=32)
-    tr.add_argument("--lr", type=float, default=2e-3)
-    tr.add_argument("--eval-every", type=int, default=50)
-    tr.add_argument("--seed", type=int, default=0)
+    add_config_arguments(tr, TrainConfig)
     tr.set_defaults(func=_cmd_train)
 
     ev = sub.add_parser("evaluate-model", help="task metrics of trained checkpoints (and baselines) on a dataset")
@@ -247,15 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_cmd_evaluate_model)
 
     es = sub.add_parser("evaluate", help="closed-loop evaluation of policies over a scenario suite, with a report")
-    es.add_argument("--suite", default="default", help="built-in suite (default, mobility, snr, tiny, demo) or a TOML")
+    es.add_argument("--suite", default="default", help="a built-in suite (`airtwin scenes list`) or a suite TOML file")
     es.add_argument("--policies", default="universal,oracle,sweep,random",
                     help="comma-separated: universal, oracle, sweep, lookup, random")
     es.add_argument("--out", required=True)
-    es.add_argument("--episodes", type=int, default=None, help="override the suite's episodes per run")
-    es.add_argument("--steps", type=int, default=None, help="override the suite's steps per episode")
-    es.add_argument("--seed", type=int, default=None)
     es.add_argument("--checkpoint", default=None, help="universal-model checkpoint (default: the shipped one)")
-    es.add_argument("--no-render", action="store_true", help="skip the Sionna scene pictures")
+    add_config_arguments(es.add_argument_group("overrides of the suite's [evaluation] settings"), EvaluationSettings,
+                         override=True)
     es.set_defaults(func=_cmd_evaluate)
 
     demo = sub.add_parser("demo", help="short closed-loop demo with the shipped universal model")

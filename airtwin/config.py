@@ -187,4 +187,94 @@ def check_interval(where: str, interval: tuple[float, float], low: float | None 
         raise ValueError(f"{where} = {interval!r}: the first value must not exceed the second")
 
 
-__all__ = ["ConfigError", "from_dict", "to_dict", "load_file", "write_atomic", "save_json", "check_range", "check_interval"]
+
+# ---------------------------------------------------------------------- command-line flags from dataclasses
+def field_docs(cls: type) -> dict[str, str]:
+    """The attribute docstrings of a dataclass (the string literal after each field), by field name."""
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):
+            continue
+        body = tree.body[0].body
+        for node, nxt in zip(body, body[1:]):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(nxt, ast.Expr)
+                    and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str)):
+                docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def _flag_type(tp: Any) -> tuple[Any, dict[str, Any]]:
+    """``(parse function, extra add_argument kwargs)`` for a field annotation."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _flag_type(inner[0]) if len(inner) == 1 else (str, {})
+    if origin is Literal:
+        return type(args[0]), {"choices": list(args)}
+    if origin is tuple:
+        item = args[0]
+
+        def parse(text: str, item=item):
+            return tuple(item(v.strip()) for v in text.split(",") if v.strip())
+
+        return parse, {"metavar": f"{getattr(item, '__name__', 'V').upper()},..."}
+    return tp, {}
+
+
+def add_config_arguments(parser, cls: type, *, exclude: tuple[str, ...] = (), override: bool = False,
+                         required: tuple[str, ...] = ()) -> None:
+    """Add one ``--flag-name`` per field of dataclass ``cls``, with its type, default and docstring as help.
+
+    Args:
+        exclude: fields without a flag.
+        override: every flag defaults to None, meaning "keep the configuration's value" (for
+            settings read from a file and overridden on the command line).
+        required: fields whose flag must be given.
+    """
+    import argparse
+
+    hints = get_type_hints(cls)
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in exclude or not f.init:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_text = docs.get(f.name, "")
+        if hints[f.name] is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None if override else default,
+                                help=help_text + ("" if override else f" (default: {default})"))
+            continue
+        parse, extra = _flag_type(hints[f.name])
+        must = f.name in required or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        if isinstance(default, tuple):
+            shown = ",".join(map(str, default))
+        else:
+            shown = default
+        note = "" if override or must else f" (default: {shown})"
+        parser.add_argument(flag, type=parse, default=None if override or must else default, required=must,
+                            dest=f.name, help=(help_text + note).strip() or None, **extra)
+
+
+def config_from_args(cls: type[T], args, **values: Any) -> T:
+    """Build ``cls`` from the parsed flags of :func:`add_config_arguments` (``values`` take precedence)."""
+    kwargs = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.init and hasattr(args, f.name)}
+    return cls(**{**kwargs, **values})
+
+
+def config_overrides(cls: type, args) -> dict[str, Any]:
+    """The flags of an ``override=True`` group that were given: ``{field: value}``."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+            if f.init and getattr(args, f.name, None) is not None}
+
+
+__all__ = ["ConfigError", "from_dict", "to_dict", "load_file", "write_atomic", "save_json", "check_range", "check_interval",
+           "field_docs", "add_config_arguments", "config_from_args", "config_overrides"]

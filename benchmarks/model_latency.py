@@ -15,7 +15,9 @@ import time
 
 import torch
 
-from airtwin.model.config import TASKS, VARIANTS, DataShapes, ModelConfig
+from airtwin.model.config import VARIANTS, ModelConfig
+from airtwin.phy.tasks import TASK_NAMES as TASKS
+from airtwin.phy.tasks import DataShapes
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.universal import UniversalModel
 

@@ -26,7 +26,9 @@ from airtwin.config import to_dict, write_atomic
 from airtwin.datagen.plan import GenerateConfig, ShardTask, iter_shards, num_shards
 from airtwin.datagen.schema import FORMAT_NAME, MANIFEST_NAME, MANIFEST_SCHEMA, SAMPLE_FIELDS, SCHEMA_VERSION
 from airtwin.datagen.shard import ShardRecord, file_sha256, trace_shard, write_shard
-from airtwin.scenes.registry import area_split, get_scenario, get_suite
+from airtwin.scenes.registry import area_split, get_scenario
+from airtwin.scenes.suites import load_suite
+from airtwin.twin.pool import TwinPool
 
 
 class DatasetError(RuntimeError):
@@ -34,19 +36,8 @@ class DatasetError(RuntimeError):
 
 
 # ---------------------------------------------------------------------- one process's work
-_TWINS: dict[str, object] = {}
-_MAX_TWINS = 2
-
-
-def _twin_for(scenario: str):
-    """A twin per scenario and process (Sionna scenes are not shared across threads)."""
-    from airtwin.twin.twin import Twin
-
-    if scenario not in _TWINS:
-        while len(_TWINS) >= _MAX_TWINS:
-            _TWINS.pop(next(iter(_TWINS)))
-        _TWINS[scenario] = Twin(get_scenario(scenario))
-    return _TWINS[scenario]
+#: Twins a worker keeps (shards of one scenario follow each other in the plan).
+WORKER_TWINS = 2
 
 
 def _limit_threads(threads: int | None) -> None:
@@ -56,10 +47,12 @@ def _limit_threads(threads: int | None) -> None:
         drjit.set_thread_count(threads)
 
 
-def run_task(task: ShardTask, cfg: GenerateConfig, out_dir: str, threads: int | None = None) -> ShardRecord:
-    """Generate, write and checksum one shard (runs in a worker process or a Ray task)."""
+def run_task(task: ShardTask, cfg: GenerateConfig, out_dir: str, threads: int | None = None,
+             pool: TwinPool | None = None) -> ShardRecord:
+    """Generate, write and checksum one shard, with a twin from ``pool`` (a fresh twin if None)."""
     _limit_threads(threads)
-    samples, batch = trace_shard(_twin_for(task.scenario), task, cfg)
+    pool = pool if pool is not None else TwinPool(max_size=1)
+    samples, batch = trace_shard(pool.get(task.scenario), task, cfg)
     digest = write_shard(Path(out_dir) / task.file_name, task, samples, batch, cfg)
     return ShardRecord(task.file_name, task.index, task.scenario, task.split, task.num_samples, digest)
 
@@ -69,8 +62,16 @@ def run_task(task: ShardTask, cfg: GenerateConfig, out_dir: str, threads: int | 
 PARENT_POLL_S = 0.5
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: exit as soon as the parent process is gone (even after ``kill -9``)."""
+class _Worker:
+    """What one worker process owns: its twin pool. Made by the process initializer."""
+
+    pool: TwinPool | None = None
+
+
+def _init_worker(parent_pid: int) -> None:
+    """Worker initializer: a twin pool for this process; exit as soon as the parent is gone (even after ``kill -9``)."""
+    _Worker.pool = TwinPool(max_size=WORKER_TWINS)
+
     def watch() -> None:
         while True:
             time.sleep(PARENT_POLL_S)
@@ -80,10 +81,15 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="airtwin-parent-watch", daemon=True).start()
 
 
+def _worker_task(task: ShardTask, cfg: GenerateConfig, out_dir: str, threads: int) -> ShardRecord:
+    return run_task(task, cfg, out_dir, threads, _Worker.pool)
+
+
 def _run_local(tasks: Iterator[ShardTask], cfg: GenerateConfig, out_dir: Path, workers: int) -> Iterator[ShardRecord]:
     if workers == 1:
+        pool = TwinPool(max_size=WORKER_TWINS)
         for task in tasks:
-            yield run_task(task, cfg, str(out_dir))
+            yield run_task(task, cfg, str(out_dir), pool=pool)
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -92,13 +98,23 @@ def _run_local(tasks: Iterator[ShardTask], cfg: GenerateConfig, out_dir: Path, w
     # "spawn": Dr.Jit and Mitsuba are not fork-safe. At most 2 tasks per worker are in flight,
     # so that the plan is consumed lazily.
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-        pending = {pool.submit(run_task, t, cfg, str(out_dir), threads) for t in islice(tasks, 2 * workers)}
+                             initializer=_init_worker, initargs=(os.getpid(),)) as executor:
+        pending = {executor.submit(_worker_task, t, cfg, str(out_dir), threads) for t in islice(tasks, 2 * workers)}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            pending |= {pool.submit(run_task, t, cfg, str(out_dir), threads) for t in islice(tasks, len(done))}
+            pending |= {executor.submit(_worker_task, t, cfg, str(out_dir), threads) for t in islice(tasks, len(done))}
             for fut in done:
                 yield fut.result()
+
+
+class _RayWorker:
+    """A Ray actor: one worker process with its own twin pool."""
+
+    def __init__(self, threads: int):
+        self.pool, self.threads = TwinPool(max_size=WORKER_TWINS), threads
+
+    def run(self, task: ShardTask, cfg: GenerateConfig, out_dir: str) -> ShardRecord:
+        return run_task(task, cfg, out_dir, self.threads, self.pool)
 
 
 def _run_ray(tasks: Iterator[ShardTask], cfg: GenerateConfig, out_dir: Path, workers: int) -> Iterator[ShardRecord]:
@@ -112,17 +128,22 @@ def _run_ray(tasks: Iterator[ShardTask], cfg: GenerateConfig, out_dir: Path, wor
         kwargs = {} if os.environ.get("RAY_ADDRESS") else {"num_cpus": workers, "include_dashboard": False}
         ray.init(log_to_driver=False, **kwargs)
     try:
-        remote = ray.remote(num_cpus=1, max_retries=2)(run_task)
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        def submit(n: int) -> list:
-            return [remote.remote(t, cfg, str(out_dir.resolve()), threads) for t in islice(tasks, n)]
+        from ray.util import ActorPool
 
-        pending = submit(2 * workers)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            pending += submit(len(done))
-            for ref in done:
-                yield ray.get(ref)
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        actor = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(_RayWorker)
+        actors = ActorPool([actor.remote(threads) for _ in range(workers)])
+        target = str(out_dir.resolve())
+
+        def submit(n: int) -> None:
+            for t in islice(tasks, n):
+                actors.submit(lambda a, task: a.run.remote(task, cfg, target), t)
+
+        submit(2 * workers)
+        while actors.has_next():
+            record = actors.get_next_unordered()
+            submit(1)
+            yield record
     finally:
         if started_here:
             ray.shutdown()
@@ -143,12 +164,12 @@ def _versions() -> dict[str, str]:
 
 
 def new_manifest(cfg: GenerateConfig) -> dict:
-    suite = get_suite(cfg.suite)
+    suite = load_suite(cfg.suite)
     scenarios = [{"index": i, "name": n, "split": area_split(n), "spec": get_scenario(n).to_dict()}
                  for i, n in enumerate(suite.scenarios)]
     splits = {s: [sc["name"] for sc in scenarios if sc["split"] == s] for s in ("train", "validation", "test")}
     return {"format": FORMAT_NAME, "schema_version": SCHEMA_VERSION, "config": to_dict(cfg),
-            "suite": dataclasses.asdict(suite), "scenarios": scenarios, "splits": splits,
+            "suite": to_dict(suite), "scenarios": scenarios, "splits": splits,
             "versions": _versions(), "shards": [], "complete": False}
 
 

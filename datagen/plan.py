@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from airtwin.config import check_range
-from airtwin.scenes.registry import area_split, get_scenario, get_suite
+from airtwin.phy.estimation import DEFAULT_FEEDBACK_DELAY_S
+from airtwin.scenes.registry import area_split
+from airtwin.scenes.suites import load_suite
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class GenerateConfig:
     """What to generate."""
 
     suite: str
-    """Scenario suite name (``airtwin scenes list``)."""
+    """Suite: a built-in name (``airtwin scenes list``) or a suite TOML file."""
     samples: int
     """Total number of UE samples, spread evenly over the suite's scenarios."""
     seed: int = 0
@@ -35,11 +37,11 @@ class GenerateConfig:
     """Samples per UE trajectory: 1 gives independent drops; T > 1 gives T consecutive positions."""
     step_s: float = 0.5
     """Time between trajectory samples [s]."""
-    aging_delay_s: float = 0.005
+    aging_delay_s: float = DEFAULT_FEEDBACK_DELAY_S
     """Delay of ``csi_aged`` after ``csi`` (feedback delay) [s]."""
 
     def __post_init__(self) -> None:
-        get_suite(self.suite)  # raises ValueError naming the allowed suites
+        load_suite(self.suite)  # raises ValueError naming the allowed suites
         check_range("GenerateConfig.samples", self.samples, 1)
         check_range("GenerateConfig.seed", self.seed, 0, 2**63 - 1)
         check_range("GenerateConfig.shard_size", self.shard_size, 1, 1_000_000)
@@ -80,9 +82,7 @@ def iter_shards(cfg: GenerateConfig) -> Iterator[ShardTask]:
     Lazy, so that memory does not grow with ``cfg.samples`` (a trillion samples plan in
     constant memory); :func:`plan_shards` is the list form for small plans.
     """
-    scenarios = get_suite(cfg.suite).scenarios
-    for name in scenarios:
-        get_scenario(name)
+    scenarios = load_suite(cfg.suite).scenarios
     per, extra = divmod(cfg.samples, len(scenarios))
     index = 0
     for j, name in enumerate(scenarios):
@@ -99,7 +99,7 @@ def iter_shards(cfg: GenerateConfig) -> Iterator[ShardTask]:
 
 def num_shards(cfg: GenerateConfig) -> int:
     """Number of shards of ``cfg`` (without making them)."""
-    scenarios = len(get_suite(cfg.suite).scenarios)
+    scenarios = len(load_suite(cfg.suite).scenarios)
     per, extra = divmod(cfg.samples, scenarios)
     return sum(-(-(per + (1 if j < extra else 0)) // cfg.shard_size) for j in range(scenarios))
 

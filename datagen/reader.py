@@ -17,11 +17,7 @@ import torch
 
 from airtwin.datagen.generate import iter_shard_records, read_manifest, scenario_numerology, verify_shard
 from airtwin.datagen.schema import SAMPLE_FIELDS
-
-TASKS = ("positioning", "los", "precoding", "beam_selection", "path_loss")
-"""The five tasks. Inputs: CSI for positioning, LoS and precoding (the aged CSI for
-precoding); the environment (height map, BS and UE positions) for beam selection and
-path loss, as in AI2MMUM."""
+from airtwin.phy.tasks import DataShapes, get_task
 
 
 class AirTwinDataset(torch.utils.data.Dataset):
@@ -63,6 +59,21 @@ class AirTwinDataset(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
+
+    def shapes(self) -> DataShapes:
+        """The tensor sizes of the selected samples (they must share one numerology)."""
+        self.require_uniform()
+        if len(self) == 0:
+            raise ValueError(f"{self.root}: no samples selected, so no tensor sizes")
+        first = self[0]
+        return DataShapes(num_antennas=int(first["csi"].shape[0]), num_subcarriers=int(first["csi"].shape[1]),
+                          num_subbands=int(first["precoders"].shape[0]), num_beams=int(first["beam_gain_db"].shape[0]),
+                          map_cells=int(first["height_map"].shape[0]),
+                          map_resolution_m=float(self._file(0).attrs["height_map_resolution_m"]))
+
+    def usable(self) -> np.ndarray:
+        """Indices of the samples at least one path reached (no task has a target without one)."""
+        return np.flatnonzero(self.column("has_paths"))
 
     def __getstate__(self):  # open files are per process
         state = self.__dict__.copy()
@@ -133,48 +144,24 @@ class AirTwinDataset(torch.utils.data.Dataset):
         self._files.clear()
 
 
-def task_inputs_targets(sample: dict[str, torch.Tensor], task: str) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Split one sample into the task's ``(inputs, target)``.
-
-    ==============  ===============================================  ==================================
-    task            inputs                                           target
-    ==============  ===============================================  ==================================
-    positioning     ``csi`` [A, K]                                   UE (x, y) [m], float32 [2]
-    los             ``csi`` [A, K]                                   1 if LoS else 0, int64 []
-    precoding       ``csi`` = aged CSI [A, K] (add pilot noise later) eigen-precoders [S, A] complex64
-    beam_selection  ``height_map`` [H, W], ``bs_position``, ``ue_position``   best beam, int64 []
-    path_loss       ``height_map`` [H, W], ``bs_position``, ``ue_position``   path loss [dB], float32 []
-    ==============  ===============================================  ==================================
-    """
-    if task == "positioning":
-        return {"csi": sample["csi"]}, sample["ue_position"][:2]
-    if task == "los":
-        return {"csi": sample["csi"]}, sample["los"].long()
-    if task == "precoding":
-        return {"csi": sample["csi_aged"]}, sample["precoders"]
-    env = {"height_map": sample["height_map"], "bs_position": sample["bs_position"],
-           "ue_position": sample["ue_position"]}
-    if task == "beam_selection":
-        return env, sample["best_beam"]
-    if task == "path_loss":
-        return env, sample["path_loss_db"]
-    raise ValueError(f"task = {task!r}; allowed: {', '.join(TASKS)}")
-
-
 class TaskView(torch.utils.data.Dataset):
-    """``(inputs, target)`` pairs of one task over an :class:`AirTwinDataset`.
+    """``(inputs, target)`` pairs of one task (:data:`airtwin.phy.tasks.TASKS`) over an :class:`AirTwinDataset`.
 
-    Samples no path reached (zero channel) are left out: no task has a meaningful target there.
+    ``inputs`` are the raw fields the task observes: the true ``csi`` ``[A, K]`` for CSI tasks (make the
+    estimate the model and the environments see with :func:`airtwin.phy.tasks.observe`), or
+    ``height_map`` ``[H, W]``, ``bs_position`` and ``ue_position`` ``[3]`` [m] for environment tasks.
+    ``target`` is the task's target in physical units (``TaskSpec.target``): for positioning the UE
+    (x, y) relative to the serving BS [m]. Samples no path reached are left out.
     """
 
     def __init__(self, dataset: AirTwinDataset, task: str):
-        if task not in TASKS:
-            raise ValueError(f"task = {task!r}; allowed: {', '.join(TASKS)}")
-        self.dataset, self.task = dataset, task
-        self.indices = np.flatnonzero(dataset.column("has_paths"))
+        self.dataset, self.task = dataset, get_task(task)
+        self.indices = dataset.usable()
 
     def __len__(self) -> int:
         return int(self.indices.size)
 
     def __getitem__(self, i: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        return task_inputs_targets(self.dataset[int(self.indices[i])], self.task)
+        fields = self.dataset.read_batch(self.indices[i:i + 1], self.task.fields)
+        inputs = {k: torch.from_numpy(fields[k][0]) for k in self.task.input_fields}
+        return inputs, torch.from_numpy(np.asarray(self.task.target(fields)[0]))

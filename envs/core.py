@@ -11,136 +11,118 @@ A UE that walks into a spot no path reaches keeps going with a zero channel;
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from airtwin.envs.tasks import TASK_IDS, BeamSelectionTask, EnvConfig, MultiTask, PositioningTask, PrecodingTask, Task
-from airtwin.scenes.registry import get_scenario
+from airtwin.envs.tasks import BeamSelectionTask, EnvConfig, MultiTask, PositioningTask, PrecodingTask, Task
+from airtwin.phy.tasks import ENV_TASKS
 from airtwin.scenes.spec import ScenarioSpec
-
-_TWINS: dict[str, Any] = {}
-_USERS: dict[str, int] = {}
-
-
-def _key(scenario: str | ScenarioSpec) -> str:
-    return repr(get_scenario(scenario) if isinstance(scenario, str) else scenario)
-
-
-def shared_twin(scenario: str | ScenarioSpec):
-    """One twin per scenario and process, shared by the environments of that process.
-
-    Environments in one process step one after another, so sharing a Sionna scene is safe;
-    across processes (``AsyncVectorEnv``) every worker builds its own. Environments hold the
-    twin while they are open (:meth:`TwinEnv.close` lets go of it); the last one to close
-    releases it from the cache.
-    """
-    from airtwin.twin.twin import Twin
-
-    spec = get_scenario(scenario) if isinstance(scenario, str) else scenario
-    key = repr(spec)
-    if key not in _TWINS:
-        _TWINS[key] = Twin(spec)
-    return _TWINS[key]
-
-
-def _hold(scenario: str | ScenarioSpec):
-    twin = shared_twin(scenario)
-    key = _key(twin.spec)
-    _USERS[key] = _USERS.get(key, 0) + 1
-    return twin
-
-
-def _let_go(spec: ScenarioSpec) -> None:
-    key = _key(spec)
-    _USERS[key] = _USERS.get(key, 1) - 1
-    if _USERS[key] <= 0:
-        _USERS.pop(key, None)
-        _TWINS.pop(key, None)
+from airtwin.twin.channel import ChannelBatch
+from airtwin.twin.pool import TwinPool
 
 
 class TwinEnv(gym.Env):
-    """A single-UE closed-loop episode driven by a :class:`envs.tasks.Task`.
+    """A single-UE closed-loop episode driven by a :class:`airtwin.envs.tasks.Task`.
 
     Args:
-        scenario: scenario name or spec.
-        step_s, pilot_snr_db, feedback_delay_s, reward: see :class:`envs.tasks.EnvConfig`.
+        scenario: scenario name, scenario file path, or spec.
+        twin_pool: a :class:`airtwin.twin.pool.TwinPool` to take the twin from (environments of one
+            process share it); None builds a twin for this environment alone.
+        **config: fields of :class:`airtwin.envs.tasks.EnvConfig` (``step_s``, ``pilot_snr_db``,
+            ``feedback_delay_s``, ``reward``).
+
+    Besides the Gymnasium API, the stages of a step are public, for vector environments that
+    trace many environments' UEs in one call: :meth:`begin_episode`, :meth:`trace_request`,
+    :meth:`draw_trace_seed`, :meth:`receive`, :meth:`apply` and :meth:`info`.
     """
 
     metadata = {"render_modes": []}
     task_class: type[Task] = BeamSelectionTask
 
-    def __init__(self, scenario: str | ScenarioSpec = "city-tiny-00000", *, step_s: float | None = None,
-                 pilot_snr_db: float = 20.0, feedback_delay_s: float = 0.005, reward: str = "spectral_efficiency",
-                 render_mode: str | None = None):
-        self.config = EnvConfig(step_s=step_s, pilot_snr_db=pilot_snr_db, feedback_delay_s=feedback_delay_s,
-                                reward=reward)
+    def __init__(self, scenario: str | ScenarioSpec = "city-tiny-00000", *, twin_pool: TwinPool | None = None,
+                 render_mode: str | None = None, **config: Any):
+        allowed = [f.name for f in dataclasses.fields(EnvConfig)]
+        unknown = sorted(set(config) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown environment setting(s) {unknown}; allowed: {', '.join(allowed)}, twin_pool, "
+                             "render_mode")
+        self.config = EnvConfig(**config)
         if render_mode is not None:
             raise ValueError(f"render_mode = {render_mode!r}; allowed: None (use evaluation reports for pictures)")
-        self.twin = _hold(scenario)
+        self.twin = (twin_pool if twin_pool is not None else TwinPool()).get(scenario)
         self.task = self.make_task()
         self.observation_space = self.task.observation_space
         self.action_space = self.task.action_space
         self.step_s = self.config.step_s or self.twin.spec.mobility.time_step_s
         self._state = None
-        self._batch = None
+        self._batch: ChannelBatch | None = None
         self._t = 0
 
     def make_task(self) -> Task:
         return self.task_class(self.twin, self.config)
 
-    # ------------------------------------------------------------------ the stages, also used by the vector env
-    def _trace_seed(self) -> int:
+    @property
+    def channel(self) -> ChannelBatch:
+        """Genie access: the true channel of the current step (one UE), which rewards are computed from.
+
+        For oracles and baselines that stand for measurements (an exhaustive sweep), never for a
+        deployable policy, which sees only the observation.
+        """
+        if self._batch is None:
+            raise RuntimeError("no channel yet; call reset() first")
+        return self._batch
+
+    # ------------------------------------------------------------------ the stages of a step (public, see the class)
+    def draw_trace_seed(self) -> int:
+        """A tracer seed from ``np_random``."""
         return int(self.np_random.integers(0, 2**31 - 1))
 
-    def _begin_episode(self, options: dict | None) -> None:
+    def begin_episode(self, options: dict | None) -> None:
+        """Drop a new UE (speed and heading from ``np_random``) and forget the previous episode."""
         self._state = self.twin.init_motion(1, self.np_random)
         self._t = 0
         self.task.reset_memory()
 
-    def _trace_args(self) -> dict[str, Any]:
+    def trace_request(self) -> dict[str, Any]:
+        """Arguments of :meth:`airtwin.twin.twin.Twin.trace` for this environment's UE (without the seed)."""
         return {"positions": self._state.positions, "velocities": self._state.velocities,
                 "num_time_steps": 2, "time_step_s": max(self.config.feedback_delay_s, 1e-6)}
 
-    def _receive(self, batch) -> dict[str, np.ndarray]:
+    def receive(self, batch: ChannelBatch) -> dict[str, np.ndarray]:
+        """Take the traced channel of this step's UE (a batch of one) and return the observation."""
         self._batch = batch
         return self.task.observe(batch, self.np_random)
 
-    def _info(self) -> dict[str, Any]:
-        b = self._batch
+    def info(self) -> dict[str, Any]:
+        """Facts about the current step: coverage, LoS, path loss, UE position, time."""
+        b = self.channel
         return {"has_paths": bool(b.has_paths[0]), "los": bool(b.los[0]), "path_loss_db": float(b.path_loss_db[0]),
                 "ue_position": b.ue_positions[0].copy(), "time_s": self._t * self.step_s}
 
-    def _act(self, action) -> tuple[float, dict[str, Any]]:
+    def apply(self, action) -> tuple[float, dict[str, Any]]:
+        """Score ``action`` on the true channel, then move the UE by ``step_s`` (no tracing)."""
         self.task.check_action(action)
-        reward, info = self.task.evaluate(action, self._batch)
-        info = {**self._info(), **info}
+        reward, info = self.task.evaluate(action, self.channel)
+        info = {**self.info(), **info}
         self._state = self.twin.advance(self._state, self.step_s, self.np_random)
         self._t += 1
         return float(reward), info
 
     # ------------------------------------------------------------------ Gymnasium API
-    def close(self) -> None:
-        """Let go of the shared twin (released from the cache when no open environment uses it)."""
-        if getattr(self, "_holds_twin", True) and hasattr(self, "twin"):
-            _let_go(self.twin.spec)
-            self._holds_twin = False
-        super().close()
-
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self._begin_episode(options)
-        batch = self.twin.trace(seed=self._trace_seed(), **self._trace_args())
-        obs = self._receive(batch)
-        return obs, self._info()
+        self.begin_episode(options)
+        obs = self.receive(self.twin.trace(seed=self.draw_trace_seed(), **self.trace_request()))
+        return obs, self.info()
 
     def step(self, action):
         if self._batch is None:
             raise RuntimeError("call reset() before step()")
-        reward, info = self._act(action)
-        batch = self.twin.trace(seed=self._trace_seed(), **self._trace_args())
-        obs = self._receive(batch)
+        reward, info = self.apply(action)
+        obs = self.receive(self.twin.trace(seed=self.draw_trace_seed(), **self.trace_request()))
         return obs, reward, False, False, info
 
 
@@ -167,11 +149,11 @@ class AirInterfaceEnv(TwinEnv):
 
     task_class = MultiTask
 
-    def _begin_episode(self, options):
+    def begin_episode(self, options):
         task = (options or {}).get("task")
         if task is None:
-            task = TASK_IDS[int(self.np_random.integers(len(TASK_IDS)))]
-        if task not in TASK_IDS:
-            raise ValueError(f"options['task'] = {task!r}; allowed: {', '.join(TASK_IDS)}")
+            task = ENV_TASKS[int(self.np_random.integers(len(ENV_TASKS)))]
+        if task not in ENV_TASKS:
+            raise ValueError(f"options['task'] = {task!r}; allowed: {', '.join(ENV_TASKS)}")
         self.task.current = task
-        super()._begin_episode(options)
+        super().begin_episode(options)

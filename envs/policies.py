@@ -1,15 +1,16 @@
-"""Policies for the AirTwin environments: one interface, ``act(obs) -> action``.
+"""Classical policies for the AirTwin environments: one interface, ``act(obs) -> action``.
 
 - :class:`RandomPolicy`: uniform actions (seeded).
-- :class:`OraclePolicy`: genie-aided upper bound from the environment's true channel:
-  exhaustive beam sweep without cost, eigen-precoder of the true (applied) channel, true position.
+- :class:`OraclePolicy`: genie-aided upper bound from the environment's true channel
+  (:attr:`airtwin.envs.core.TwinEnv.channel`): exhaustive beam sweep without cost, eigen-precoder
+  of the applied channel, true position (the task's ``oracle_action``).
 - :class:`PeriodicSweepPolicy`: measures every beam once every ``period`` steps (with a time cost,
   ``overhead_fraction``) and keeps that beam in between.
 - :class:`PositionLookupBeamPolicy`: nearest-neighbour lookup of the best beam from the UE position
   in a table of traced samples.
 
-Genie policies read ``env.unwrapped`` (the current ``ChannelBatch``); they are baselines, not
-deployable policies. :class:`UniversalModelPolicy` runs a trained universal-model checkpoint.
+Genie policies are baselines, not deployable policies. The universal-model policy lives above
+the environments, in :mod:`airtwin.model.policy`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 from gymnasium import spaces
 
+from airtwin.phy.link import BEAM_MEASUREMENT_S, sweep_overhead
+
 
 class Policy(Protocol):
     def act(self, obs: Any) -> Any: ...
@@ -26,22 +29,22 @@ class Policy(Protocol):
     def reset(self) -> None: ...
 
 
-def _task_name(env) -> str:
+def current_task(env) -> str:
+    """The task ``env`` asks for now (the current one of the multi-task environment)."""
     task = env.unwrapped.task
     return task.current if task.name == "air_interface" else task.name
 
 
-def _wrap_multi(env, action_by_task: dict[str, Any]) -> Any:
-    """For the multi-task env, put the current task's action into the Dict action (others: samples of zeros)."""
+def task_action(env, action: Any) -> Any:
+    """``action`` for the current task as ``env`` takes it (wrapped into the Dict action of the multi-task env)."""
     task = env.unwrapped.task
-    if task.name != "air_interface":
-        return next(iter(action_by_task.values()))
-    space = task.action_space
-    out = {"beam": 0, "precoder": np.zeros(space["precoder"].shape, np.float32),
-           "position": space["position"].low.copy()}
-    key = {"beam_selection": "beam", "precoding": "precoder", "positioning": "position"}[task.current]
-    out[key] = next(iter(action_by_task.values()))
-    return out
+    return task.wrap(action) if task.name == "air_interface" else action
+
+
+def task_space(env, name: str) -> spaces.Space:
+    """The action space of task ``name`` in ``env`` (its entry of the multi-task env's Dict space)."""
+    task = env.unwrapped.task
+    return task.tasks[name].action_space if task.name == "air_interface" else task.action_space
 
 
 class RandomPolicy:
@@ -68,21 +71,8 @@ class OraclePolicy:
         pass
 
     def act(self, obs: Any) -> Any:
-        from airtwin.twin.beams import eigen_precoders
-
         base = self.env.unwrapped
-        batch = base._batch
-        task = _task_name(self.env)
-        if task == "beam_selection":
-            action = int(batch.best_beam[0])
-        elif task == "precoding":
-            applied = batch.csi_evolution[0, -1] if batch.csi_evolution is not None else batch.csi[0]
-            action = precoder_action(eigen_precoders(applied[None], base.twin.spec.codebook.num_subbands)[0])
-        else:
-            pos_task = base.task.tasks["positioning"] if base.task.name == "air_interface" else base.task
-            space = pos_task.action_space
-            action = np.clip(batch.ue_positions[0, :2], space.low, space.high).astype(np.float32)
-        return _wrap_multi(self.env, {task: action})
+        return base.task.oracle_action(base.channel)
 
 
 class PeriodicSweepPolicy:
@@ -94,15 +84,15 @@ class PeriodicSweepPolicy:
         beam_measurement_s: air time to measure one beam [s] (e.g. one SSB burst slot).
     Attributes:
         overhead_fraction: share of air time spent sweeping, ``num_beams * beam_measurement_s / (period * step_s)``
-            (capped at 1); multiply rates by ``1 - overhead_fraction`` for the net rate.
+            (capped at 1, :func:`airtwin.phy.link.sweep_overhead`); multiply rates by ``1 - overhead_fraction``.
     """
 
-    def __init__(self, env, period: int = 10, beam_measurement_s: float = 0.5e-3):
+    def __init__(self, env, period: int = 10, beam_measurement_s: float = BEAM_MEASUREMENT_S):
         if period < 1:
             raise ValueError(f"period = {period}; allowed: >= 1")
         self.env, self.period = env, period
         base = env.unwrapped
-        self.overhead_fraction = min(1.0, base.twin.codebook.num_beams * beam_measurement_s / (period * base.step_s))
+        self.overhead_fraction = sweep_overhead(base.twin.codebook.num_beams, period * base.step_s, beam_measurement_s)
         self.reset()
 
     def reset(self) -> None:
@@ -111,9 +101,9 @@ class PeriodicSweepPolicy:
 
     def act(self, obs: Any) -> Any:
         if self._count % self.period == 0:
-            self._beam = int(self.env.unwrapped._batch.best_beam[0])
+            self._beam = int(self.env.unwrapped.channel.best_beam[0])
         self._count += 1
-        return _wrap_multi(self.env, {"beam_selection": self._beam})
+        return task_action(self.env, self._beam)
 
 
 class PositionLookupBeamPolicy:
@@ -151,72 +141,8 @@ class PositionLookupBeamPolicy:
 
     def act(self, obs: Any) -> Any:
         action = self.beam_for(obs["ue_position"])
-        return _wrap_multi(self.env, {"beam_selection": action}) if self.env is not None else action
-
-
-def precoder_action(w: np.ndarray) -> np.ndarray:
-    """Complex precoders ``[S, A]`` -> the Box action ``[S, A, 2]`` in [-1, 1] (direction kept)."""
-    x = np.stack([w.real, w.imag], axis=-1)
-    return (x / max(float(np.abs(x).max()), 1e-12)).astype(np.float32)
-
-
-
-class UniversalModelPolicy:
-    """The universal model (``model/``) acting in an AirTwin environment.
-
-    It reads only the observation: the beam from the environment
-    fields, the precoder from the observed (estimated, aged) CSI, the position from the observed
-    CSI (the model predicts it relative to the serving BS). The model's data shapes must match the
-    environment's scenario (array, subcarriers, subbands, codebook, height map).
-
-    Args:
-        env: the environment (for the serving BS and the multi-task action layout).
-        checkpoint: a checkpoint directory (``airtwin train`` output), or a loaded ``UniversalModel``.
-    """
-
-    def __init__(self, env, checkpoint):
-        from airtwin.model.checkpoint import load_checkpoint
-
-        self.env = env
-        self.model = load_checkpoint(checkpoint) if not hasattr(checkpoint, "predict") else checkpoint
-        self.model.eval()
-        base = env.unwrapped
-        spec, shapes = base.twin.spec, self.model.cfg.shapes
-        mine = (spec.bs[base.twin.serving_bs].array.num_antennas, spec.radio.num_subcarriers,
-                spec.codebook.num_subbands, base.twin.codebook.num_beams, spec.environment.size_cells,
-                spec.environment.resolution_m)
-        theirs = (shapes.num_antennas, shapes.num_subcarriers, shapes.num_subbands, shapes.num_beams,
-                  shapes.map_cells, shapes.map_resolution_m)
-        if mine != theirs:
-            raise ValueError(f"the model was trained for (antennas, subcarriers, subbands, beams, map cells, map "
-                             f"resolution) = {theirs}, scenario {spec.name} has {mine}")
-
-    def reset(self) -> None:
-        pass
-
-    def act(self, obs: Any) -> Any:
-        import torch
-
-        base = self.env.unwrapped
-        task = _task_name(self.env)
-        with torch.no_grad():
-            if task == "beam_selection":
-                batch = {k: torch.as_tensor(np.asarray(obs[k]))[None] for k in ("height_map", "bs_position",
-                                                                                 "ue_position")}
-                action = int(self.model.predict(task, batch)[0].argmax())
-            else:
-                csi = obs["csi"][0] + 1j * obs["csi"][1]
-                csi = csi * np.sqrt(10 ** (float(obs["rx_power_db"][0]) / 10))
-                batch = {"csi": torch.as_tensor(csi.astype(np.complex64))[None], "csi_is_estimate": True}
-                out = self.model.predict(task, batch)[0].numpy()
-                if task == "precoding":
-                    action = precoder_action(out)
-                else:
-                    pos_task = base.task.tasks["positioning"] if base.task.name == "air_interface" else base.task
-                    xy = out + base.twin.bs_position[:2]
-                    action = np.clip(xy, pos_task.action_space.low, pos_task.action_space.high).astype(np.float32)
-        return _wrap_multi(self.env, {task: action})
+        return task_action(self.env, action) if self.env is not None else action
 
 
 __all__ = ["Policy", "RandomPolicy", "OraclePolicy", "PeriodicSweepPolicy", "PositionLookupBeamPolicy",
-           "UniversalModelPolicy", "precoder_action"]
+           "current_task", "task_action", "task_space"]

@@ -1,12 +1,9 @@
-"""Task logic shared by the environments: spaces, observations and rewards from a ChannelBatch.
+"""Task logic shared by the environments: spaces, observations, rewards and oracle actions from a ChannelBatch.
 
 A task sees one UE's channel (a ``ChannelBatch`` of one UE) and knows nothing about
-episodes; :class:`envs.core.TwinEnv` and :class:`envs.vector.TwinVectorEnv` drive it.
-
-Conventions: downlink, BS transmits with total power ``P_tx``; per-subcarrier SNR of a
-unit-norm precoder ``w`` is ``P_tx |h_k^T w|^2 / N`` with ``N`` the noise power over the
-band (the same convention as ``ChannelBatch.snr_db``); spectral efficiency is
-``mean_k log2(1 + SNR_k)`` [bit/s/Hz].
+episodes; :class:`airtwin.envs.core.TwinEnv` and :class:`airtwin.envs.vector.TwinVectorEnv` drive it.
+What a task observes is the task table's observation (:func:`airtwin.phy.tasks.observe`), exactly
+what the universal model consumes; the link budget and the precoders are :mod:`airtwin.phy`'s.
 """
 
 from __future__ import annotations
@@ -18,12 +15,15 @@ import numpy as np
 from gymnasium import spaces
 
 from airtwin.config import check_range
-from airtwin.twin.beams import sgcs, subband_slices
+from airtwin.phy.beams import action_to_precoders, eigen_precoders, precoders_to_action, sgcs
+from airtwin.phy.estimation import DEFAULT_FEEDBACK_DELAY_S, DEFAULT_PILOT_SNR_DB, NO_SIGNAL_DB
+from airtwin.phy.link import LinkBudget, rate
+from airtwin.phy.tasks import ENV_TASKS, TASKS, observe
 from airtwin.twin.channel import ChannelBatch
 
 #: Bound of the observation boxes for positions [m] and powers [dB].
 POSITION_BOUND_M = 1e5
-POWER_BOUND_DB = 500.0
+POWER_BOUND_DB = -NO_SIGNAL_DB
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,9 @@ class EnvConfig:
 
     step_s: float | None = None
     """Time between steps [s]; None uses the scenario's ``mobility.time_step_s``."""
-    pilot_snr_db: float = 20.0
-    """SNR of the CSI estimate: noise power = mean |h|^2 / 10^(pilot_snr_db / 10)."""
-    feedback_delay_s: float = 0.005
+    pilot_snr_db: float = DEFAULT_PILOT_SNR_DB
+    """SNR of the CSI estimate: noise power = mean |h|^2 / 10^(pilot_snr_db / 10) [dB]."""
+    feedback_delay_s: float = DEFAULT_FEEDBACK_DELAY_S
     """Age of the CSI a precoder is chosen from; the channel evolves by per-path Doppler meanwhile [s]."""
     reward: Literal["spectral_efficiency", "sgcs"] = "spectral_efficiency"
     """Precoding reward."""
@@ -48,53 +48,19 @@ class EnvConfig:
             raise ValueError(f"EnvConfig.reward = {self.reward!r}; allowed: 'spectral_efficiency', 'sgcs'")
 
 
-@dataclass(frozen=True)
-class LinkBudget:
-    tx_power_mw: float
-    noise_mw: float
-
-    @classmethod
-    def of(cls, spec) -> LinkBudget:
-        return cls(10 ** (spec.radio.tx_power_dbm / 10), 10 ** (spec.radio.noise_power_dbm / 10))
-
-    def spectral_efficiency(self, csi: np.ndarray, precoders: np.ndarray) -> float:
-        """``mean_k log2(1 + P |h_k^T w_s(k)|^2 / N)`` for csi ``[A, K]`` and precoders ``[S, A]`` [bit/s/Hz]."""
-        num_sc = csi.shape[-1]
-        se = []
-        for s, sl in enumerate(subband_slices(num_sc, precoders.shape[0])):
-            gain = np.abs(np.einsum("ak,a->k", csi[:, sl].astype(np.complex128), precoders[s])) ** 2
-            se.append(np.log2(1.0 + self.tx_power_mw * gain / self.noise_mw))
-        return float(np.mean(np.concatenate(se)))
-
-    def snr_db(self, gain_db: float) -> float:
-        return float(10 * np.log10(self.tx_power_mw / self.noise_mw) + gain_db)
-
-
-def csi_estimate(csi: np.ndarray, pilot_snr_db: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """Noisy CSI estimate, normalised to unit mean power.
-
-    Returns:
-        ``([2, A, K] float32 real/imag, mean received power of the estimate [dB])``; an all-zero
-        channel gives zeros and ``-POWER_BOUND_DB`` (no signal, no noise estimate).
-    """
-    power = float(np.mean(np.abs(csi) ** 2))
-    if power <= 0:
-        return np.zeros((2, *csi.shape), dtype=np.float32), -POWER_BOUND_DB
-    sigma = np.sqrt(power * 10 ** (-pilot_snr_db / 10) / 2)
-    noisy = csi + sigma * (rng.standard_normal(csi.shape) + 1j * rng.standard_normal(csi.shape))
-    est_power = float(np.mean(np.abs(noisy) ** 2))
-    normalised = noisy / np.sqrt(est_power)
-    return np.stack([normalised.real, normalised.imag]).astype(np.float32), float(10 * np.log10(est_power))
+def applied_channel(batch: ChannelBatch) -> np.ndarray:
+    """``[A, K]``: the channel an action meets, ``feedback_delay_s`` after the observation (UE 0)."""
+    return batch.csi_evolution[0, -1] if batch.csi_evolution is not None else batch.csi[0]
 
 
 class Task:
-    """Interface: spaces, what the agent sees, what its action earns."""
+    """Interface: spaces, what the agent sees, what its action earns, what the genie would do."""
 
     name: str
 
     def __init__(self, twin, config: EnvConfig):
         self.twin, self.config = twin, config
-        self.budget = LinkBudget.of(twin.spec)
+        self.budget = LinkBudget.of(twin.spec.radio)
         self.observation_space = spaces.Dict(self.observation_fields())
         self.action_space = self.make_action_space()
 
@@ -111,6 +77,10 @@ class Task:
         raise NotImplementedError
 
     def evaluate(self, action: Any, batch: ChannelBatch) -> tuple[float, dict[str, Any]]:
+        raise NotImplementedError
+
+    def oracle_action(self, batch: ChannelBatch) -> Any:
+        """The best action for the true channel ``batch`` (genie; for upper bounds, not deployable)."""
         raise NotImplementedError
 
     def check_action(self, action: Any) -> None:
@@ -140,10 +110,15 @@ class Task:
         return {"csi": spaces.Box(-bound, bound, (2, a, k), np.float32),
                 "rx_power_db": spaces.Box(-POWER_BOUND_DB, POWER_BOUND_DB, (1,), np.float32)}
 
-    @staticmethod
-    def environment_obs(batch: ChannelBatch) -> dict[str, np.ndarray]:
-        return {"height_map": batch.height_map.astype(np.float32), "bs_position": batch.bs_position.astype(np.float32),
-                "ue_position": batch.ue_positions[0].astype(np.float32)}
+    def observe_modality(self, batch: ChannelBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """The task table's observation of UE 0 (:func:`airtwin.phy.tasks.observe`), unbatched."""
+        modality = TASKS[self.name].modality
+        if modality == "csi":
+            fields = {"csi": batch.csi[:1]}
+        else:
+            fields = {"height_map": batch.height_map[None], "bs_position": batch.bs_position[None],
+                      "ue_position": batch.ue_positions[:1]}
+        return {k: v[0] for k, v in observe(modality, fields, self.config.pilot_snr_db, rng).items()}
 
 
 class BeamSelectionTask(Task):
@@ -167,8 +142,11 @@ class BeamSelectionTask(Task):
         self._prev_power = -POWER_BOUND_DB
 
     def observe(self, batch, rng):
-        return {**self.environment_obs(batch), "prev_beam": np.int64(self._prev_beam),
+        return {**self.observe_modality(batch, rng), "prev_beam": np.int64(self._prev_beam),
                 "prev_rx_power_dbm": np.array([self._prev_power], dtype=np.float32)}
+
+    def oracle_action(self, batch):
+        return int(batch.best_beam[0])
 
     def evaluate(self, action, batch):
         beam = int(action)
@@ -176,14 +154,13 @@ class BeamSelectionTask(Task):
         best = int(batch.best_beam[0])
         has = bool(batch.has_paths[0])
         loss = float(gains[beam] - gains[best]) if has else 0.0
-        snr = self.budget.snr_db(gains[beam]) if has else -POWER_BOUND_DB
-        best_snr = self.budget.snr_db(gains[best]) if has else -POWER_BOUND_DB
+        snr = float(self.budget.snr_db(gains[beam])) if has else -POWER_BOUND_DB
+        best_snr = float(self.budget.snr_db(gains[best])) if has else -POWER_BOUND_DB
         self._prev_beam = beam
         rx_dbm = self.twin.spec.radio.tx_power_dbm + gains[beam]
         self._prev_power = float(np.clip(rx_dbm, -POWER_BOUND_DB, POWER_BOUND_DB)) if has else -POWER_BOUND_DB
         info = {"best_beam": best, "snr_db": snr, "best_snr_db": best_snr,
-                "rate": float(np.log2(1 + 10 ** (snr / 10))) if has else 0.0,
-                "best_rate": float(np.log2(1 + 10 ** (best_snr / 10))) if has else 0.0,
+                "rate": float(rate(snr)) if has else 0.0, "best_rate": float(rate(best_snr)) if has else 0.0,
                 "beam_correct": beam == best}
         return loss, info
 
@@ -207,23 +184,19 @@ class PrecodingTask(Task):
         return spaces.Box(-1.0, 1.0, (s, a, 2), np.float32)
 
     def observe(self, batch, rng):
-        csi, power = csi_estimate(batch.csi[0], self.config.pilot_snr_db, rng)
-        return {"csi": csi, "rx_power_db": np.array([power], dtype=np.float32)}
+        return self.observe_modality(batch, rng)
 
-    @staticmethod
-    def to_complex(action: np.ndarray) -> np.ndarray:
-        """Box action ``[S, A, 2]`` -> unit-norm complex precoders ``[S, A]`` (zero stays zero)."""
-        w = np.asarray(action, dtype=np.float64)
-        w = w[..., 0] + 1j * w[..., 1]
-        norm = np.linalg.norm(w, axis=-1, keepdims=True)
-        return np.where(norm > 0, w / np.where(norm > 0, norm, 1.0), 0.0)
+    def optimum(self, batch: ChannelBatch) -> np.ndarray:
+        """``[S, A]``: the eigen-precoders of the applied channel."""
+        return eigen_precoders(applied_channel(batch)[None], self.twin.spec.codebook.num_subbands)[0]
+
+    def oracle_action(self, batch):
+        return precoders_to_action(self.optimum(batch))
 
     def evaluate(self, action, batch):
-        applied = batch.csi_evolution[0, -1] if batch.csi_evolution is not None else batch.csi[0]
-        from airtwin.twin.beams import eigen_precoders
-
-        optimum = eigen_precoders(applied[None], self.twin.spec.codebook.num_subbands)[0]
-        w = self.to_complex(action)
+        applied = applied_channel(batch)
+        optimum = self.optimum(batch)
+        w = action_to_precoders(action)
         se = self.budget.spectral_efficiency(applied, w)
         best_se = self.budget.spectral_efficiency(applied, optimum)
         similarity = float(np.mean(sgcs(w, optimum)))
@@ -244,8 +217,11 @@ class PositioningTask(Task):
         return spaces.Box(np.array([x0, y0], np.float32), np.array([x1, y1], np.float32), dtype=np.float32)
 
     def observe(self, batch, rng):
-        csi, power = csi_estimate(batch.csi[0], self.config.pilot_snr_db, rng)
-        return {"csi": csi, "rx_power_db": np.array([power], dtype=np.float32)}
+        return self.observe_modality(batch, rng)
+
+    def oracle_action(self, batch):
+        space = self.action_space
+        return np.clip(batch.ue_positions[0, :2], space.low, space.high).astype(np.float32)
 
     def evaluate(self, action, batch):
         truth = batch.ue_positions[0, :2].astype(np.float64)
@@ -254,35 +230,33 @@ class PositioningTask(Task):
 
 
 TASK_CLASSES = {c.name: c for c in (BeamSelectionTask, PrecodingTask, PositioningTask)}
-TASK_IDS = tuple(TASK_CLASSES)  # Discrete task id order of the multi-task env
+assert tuple(TASK_CLASSES) == ENV_TASKS, "one environment task class per ENV_TASKS entry, in its order"
 
 
 class MultiTask(Task):
     """All tasks behind one interface; the task id is part of the observation.
 
-    Observation: the union of the task observations plus ``task`` (Discrete: 0 beam selection,
-    1 precoding, 2 positioning). Fields a task does not use are zero; in particular the UE
-    position is hidden (zero) during positioning. Action: a Dict with one entry per task; only
-    the current task's entry is used.
+    Observation: the union of the task observations plus ``task`` (Discrete, in the order of
+    :data:`airtwin.phy.tasks.ENV_TASKS`: 0 beam selection, 1 precoding, 2 positioning). Fields a task does
+    not use are zero; in particular the UE position is hidden (zero) during positioning. Action: a
+    Dict with one entry per task (keys: the table's ``action_key``); only the current task's entry is used.
     """
 
     name = "air_interface"
 
     def __init__(self, twin, config):
-        self.tasks = {name: cls(twin, config) for name, cls in TASK_CLASSES.items()}
-        self.current = TASK_IDS[0]
+        self.tasks = {name: TASK_CLASSES[name](twin, config) for name in ENV_TASKS}
+        self.current = ENV_TASKS[0]
         super().__init__(twin, config)
 
     def observation_fields(self):
-        fields = {"task": spaces.Discrete(len(TASK_IDS))}
+        fields = {"task": spaces.Discrete(len(ENV_TASKS))}
         for t in self.tasks.values():
             fields.update(t.observation_space.spaces)
         return fields
 
     def make_action_space(self):
-        return spaces.Dict({"beam": self.tasks["beam_selection"].action_space,
-                            "precoder": self.tasks["precoding"].action_space,
-                            "position": self.tasks["positioning"].action_space})
+        return spaces.Dict({TASKS[name].action_key: t.action_space for name, t in self.tasks.items()})
 
     def reset_memory(self):
         for t in self.tasks.values():
@@ -296,12 +270,25 @@ class MultiTask(Task):
         obs["rx_power_db"] = np.array([-POWER_BOUND_DB], np.float32)
         obs.update(self.tasks[self.current].observe(batch, rng))
         if self.current == "positioning":
-            obs.update(Task.environment_obs(batch))
-            obs["ue_position"] = np.zeros(3, np.float32)
-        obs["task"] = np.int64(TASK_IDS.index(self.current))
+            obs.update({"height_map": batch.height_map.astype(np.float32),
+                        "bs_position": batch.bs_position.astype(np.float32)})
+        obs["task"] = np.int64(ENV_TASKS.index(self.current))
         return obs
 
+    def wrap(self, action: Any) -> dict[str, Any]:
+        """The Dict action with ``action`` for the current task (the other entries: valid placeholders)."""
+        out: dict[str, Any] = {}
+        for key, space in self.action_space.spaces.items():
+            if isinstance(space, spaces.Discrete):
+                out[key] = int(space.start)
+            else:
+                out[key] = np.clip(np.zeros(space.shape, space.dtype), space.low, space.high)
+        out[TASKS[self.current].action_key] = action
+        return out
+
+    def oracle_action(self, batch):
+        return self.wrap(self.tasks[self.current].oracle_action(batch))
+
     def evaluate(self, action, batch):
-        key = {"beam_selection": "beam", "precoding": "precoder", "positioning": "position"}[self.current]
-        reward, info = self.tasks[self.current].evaluate(action[key], batch)
+        reward, info = self.tasks[self.current].evaluate(action[TASKS[self.current].action_key], batch)
         return reward, {**info, "task": self.current}

@@ -1,7 +1,7 @@
 """A vector environment that traces the UEs of all its sub-environments in one twin call.
 
 ``TwinVectorEnv(env_id, num_envs, scenario=...)`` runs ``num_envs`` copies of a registered
-AirTwin environment in this process. Each step, every sub-environment evaluates its action
+AirTwin environment in this process, sharing one twin. Each step, every sub-environment evaluates its action
 and moves its UE, then a single ``Twin.trace`` call traces all UEs together, and each
 sub-environment builds its observation from its slice. Episodes end by truncation after
 the id's ``max_episode_steps``; finished sub-environments reset on the next step
@@ -24,6 +24,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
 from airtwin.envs.core import TwinEnv
+from airtwin.twin.pool import TwinPool
 
 
 class TwinVectorEnv(VectorEnv):
@@ -35,7 +36,9 @@ class TwinVectorEnv(VectorEnv):
         if num_envs < 1:
             raise ValueError(f"num_envs = {num_envs}; allowed: >= 1")
         spec = gym.spec(env_id)
-        self.envs: list[TwinEnv] = [gym.make(env_id, **env_kwargs).unwrapped for _ in range(num_envs)]
+        pool = env_kwargs.pop("twin_pool", None) or TwinPool(max_size=1)  # all sub-environments share one twin
+        self.envs: list[TwinEnv] = [gym.make(env_id, twin_pool=pool, **env_kwargs).unwrapped
+                                    for _ in range(num_envs)]
         if not all(isinstance(e, TwinEnv) for e in self.envs):
             raise ValueError(f"{env_id} is not an AirTwin environment")
         self.num_envs = num_envs
@@ -51,12 +54,12 @@ class TwinVectorEnv(VectorEnv):
         self._needs_reset = True
 
     def _trace_all(self) -> list[dict[str, np.ndarray]]:
-        args = [e._trace_args() for e in self.envs]
-        seeds = [e._trace_seed() for e in self.envs]
+        args = [e.trace_request() for e in self.envs]
+        seeds = [e.draw_trace_seed() for e in self.envs]
         batch = self.twin.trace(np.concatenate([a["positions"] for a in args]),
                                 np.concatenate([a["velocities"] for a in args]), seed=seeds[0],
                                 num_time_steps=args[0]["num_time_steps"], time_step_s=args[0]["time_step_s"])
-        return [e._receive(batch.select(np.array([i]))) for i, e in enumerate(self.envs)]
+        return [e.receive(batch.select(np.array([i]))) for i, e in enumerate(self.envs)]
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         if seed is None:
@@ -68,10 +71,10 @@ class TwinVectorEnv(VectorEnv):
         infos: dict[str, Any] = {}
         for env, s in zip(self.envs, seeds):
             gym.Env.reset(env, seed=s)
-            env._begin_episode(options)
+            env.begin_episode(options)
         obs = self._trace_all()
         for i, env in enumerate(self.envs):
-            infos = self._add_info(infos, env._info(), i)
+            infos = self._add_info(infos, env.info(), i)
         self._steps[:] = 0
         self._autoreset[:] = False
         self._needs_reset = False
@@ -90,15 +93,15 @@ class TwinVectorEnv(VectorEnv):
         step_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         for i, (env, action) in enumerate(zip(self.envs, iterate(self.action_space, actions))):
             if self._autoreset[i]:
-                env._begin_episode(None)
+                env.begin_episode(None)
                 self._steps[i] = 0
             else:
-                rewards[i], step_infos[i] = env._act(action)
+                rewards[i], step_infos[i] = env.apply(action)
                 self._steps[i] += 1
                 truncated[i] = self.max_episode_steps is not None and self._steps[i] >= self.max_episode_steps
         obs = self._trace_all()
         infos: dict[str, Any] = {}
         for i, env in enumerate(self.envs):
-            infos = self._add_info(infos, {**env._info(), **step_infos[i]}, i)
+            infos = self._add_info(infos, {**env.info(), **step_infos[i]}, i)
         self._autoreset = terminated | truncated
         return concatenate(self.single_observation_space, obs, self._obs), rewards, terminated, truncated, infos

@@ -1,7 +1,8 @@
 """Scenario-suite evaluation of policies and baselines: closed-loop episodes, offline test sets, reports.
 
-- :mod:`evaluation.suites`: suite TOML files (built-in: default, mobility, snr, tiny).
-- :mod:`evaluation.runner`: runs the policies, returns metrics.
-- :mod:`evaluation.plots`, :mod:`evaluation.report`: figures and ``report.md``.
-- :mod:`evaluation.demo`: ``airtwin demo``.
+Suites (which scenarios, and the ``[evaluation]`` settings) are :mod:`airtwin.scenes.suites`.
+
+- :mod:`airtwin.evaluation.runner`: runs the policies, returns metrics.
+- :mod:`airtwin.evaluation.plots`, :mod:`airtwin.evaluation.report`: figures and ``report.md``.
+- :mod:`airtwin.evaluation.demo`: ``airtwin demo``.
 """

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from airtwin.evaluation.report import beam_table, positioning_table, precoding_table, write_report
-from airtwin.evaluation.suites import load_suite
+from airtwin.scenes.suites import load_suite
 
 DEMO_POLICIES = ("universal", "oracle", "sweep", "random")
 

@@ -1,14 +1,21 @@
-"""Figures of an evaluation run (matplotlib, Agg backend): one function per PNG."""
+"""Figures of an evaluation run: one function per PNG.
+
+Figures are ``matplotlib.figure.Figure`` objects saved straight to files (Agg canvas), so importing
+this module changes no global matplotlib state (backend, open figures).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+def _subplots(ncols: int = 1, figsize: tuple[float, float] = (6, 3.4)):
+    fig = Figure(figsize=figsize)
+    axes = fig.subplots(1, ncols)
+    return fig, axes
 
 COLORS = {"universal": "tab:blue", "oracle": "tab:green", "sweep": "tab:orange", "lookup": "tab:purple",
           "random": "tab:gray"}
@@ -17,7 +24,6 @@ COLORS = {"universal": "tab:blue", "oracle": "tab:green", "sweep": "tab:orange",
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -26,7 +32,7 @@ def beam_bars(metrics: dict, out: Path) -> Path:
     rows = [(f"{sc}\n{v} m/s", runs) for sc, per in metrics["scenarios"].items()
             for v, runs in per["beam_selection"].items()]
     policies = [p for p in metrics["policies"] if any(p in r for _, r in rows)]
-    fig, axes = plt.subplots(1, 2, figsize=(max(6, 2.2 * len(rows) + 3), 3.6))
+    fig, axes = _subplots(2, figsize=(max(6, 2.2 * len(rows) + 3), 3.6))
     width = 0.8 / max(len(policies), 1)
     for k, p in enumerate(policies):
         x = np.arange(len(rows)) + k * width
@@ -44,7 +50,7 @@ def snr_over_time(metrics: dict, out: Path) -> Path:
     """Per-step SNR of the first episode, each policy, first scenario and speed."""
     scenario, per = next(iter(metrics["scenarios"].items()))
     speed, runs = next(iter(per["beam_selection"].items()))
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig, ax = _subplots(figsize=(6, 3.4))
     for p, r in runs.items():
         ax.plot(r["snr_trace_db"], label=p, color=COLORS.get(p), marker=".")
     if runs:
@@ -57,7 +63,7 @@ def snr_over_time(metrics: dict, out: Path) -> Path:
 
 
 def precoding_vs_snr(metrics: dict, out: Path) -> Path:
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    fig, axes = _subplots(2, figsize=(8, 3.4))
     for sc, per in metrics["scenarios"].items():
         snrs = sorted(per["precoding"], key=float)
         policies = {p for s in snrs for p in per["precoding"][s]}
@@ -76,7 +82,7 @@ def precoding_vs_snr(metrics: dict, out: Path) -> Path:
 
 
 def positioning_cdf(metrics: dict, out: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig, ax = _subplots(figsize=(5.5, 3.4))
     for sc, per in metrics["scenarios"].items():
         for p, r in per["positioning"].items():
             e = np.sort(r["errors_m"])
@@ -90,7 +96,7 @@ def positioning_cdf(metrics: dict, out: Path) -> Path:
 
 
 def path_loss_scatter(metrics: dict, out: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    fig, ax = _subplots(figsize=(4.2, 4.0))
     lo, hi = np.inf, -np.inf
     for sc, per in metrics["scenarios"].items():
         r = per["path_loss"].get("universal")
@@ -111,7 +117,7 @@ def beams_on_map(twin, runs: dict, out: Path, name: str) -> Path:
     res = twin.spec.environment.resolution_m
     bs = twin.bs_position
     half = res * hm.shape[0] / 2
-    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    fig, ax = _subplots(figsize=(5.2, 4.6))
     ax.imshow(hm, origin="lower", cmap="Greys", extent=(bs[0] - half, bs[0] + half, bs[1] - half, bs[1] + half))
     yaw = twin.spec.bs[twin.serving_bs].orientation_deg[0]
     az = np.radians(twin.codebook.azimuth_deg(yaw))

@@ -9,7 +9,8 @@ import numpy as np
 
 from airtwin.evaluation import plots
 from airtwin.evaluation.runner import run_suite
-from airtwin.evaluation.suites import EvalSuite
+from airtwin.scenes.suites import Suite
+from airtwin.twin.pool import TwinPool
 
 
 def beam_table(metrics: dict) -> list[str]:
@@ -44,33 +45,33 @@ def positioning_table(metrics: dict) -> list[str]:
     return rows
 
 
-def write_report(suite: EvalSuite, policies: tuple[str, ...], out: str | Path, *, checkpoint=None, log=print) -> dict:
+def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, checkpoint=None, log=print) -> dict:
     """Run the suite and write ``metrics.json``, ``timing.json``, the figures and ``report.md`` to ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    metrics, timing = run_suite(suite, policies, checkpoint=checkpoint, log=log)
+    pool = TwinPool()  # the figures below draw the scenarios the runs traced
+    metrics, timing = run_suite(suite, policies, checkpoint=checkpoint, pool=pool, log=log)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     (out / "timing.json").write_text(json.dumps(timing, indent=1, sort_keys=True) + "\n")
     figures = [plots.beam_bars(metrics, out), plots.snr_over_time(metrics, out), plots.precoding_vs_snr(metrics, out),
                plots.positioning_cdf(metrics, out), plots.path_loss_scatter(metrics, out)]
-    from airtwin.envs.core import shared_twin
     from airtwin.evaluation.runner import scenario_variants
 
     specs = dict(scenario_variants(suite))
     for name, per in metrics["scenarios"].items():
-        twin = shared_twin(specs[name])
+        twin = pool.get(specs[name])
         runs = next(iter(per["beam_selection"].values()))
         if runs:
             figures.append(plots.beams_on_map(twin, runs, out, name))
-        if suite.render and runs:
+        if suite.evaluation.render and runs:
             from airtwin.twin.render import render_scene
 
             traj = np.asarray(next(iter(runs.values()))["trajectory"])
             traj = np.concatenate([traj, np.full((len(traj), 1), twin.spec.ue.height_m)], axis=1)
             figures.append(render_scene(twin, out / f"scene_{name}.png", traj))
     lines = [f"# AirTwin evaluation: suite `{suite.name}`", "", suite.description, "",
-             f"Policies: {', '.join(policies)}; {suite.episodes} episode(s) of {suite.steps} steps per run; "
-             f"seed {suite.seed}.", "", "## Beam selection (closed loop)", "", *beam_table(metrics), "",
+             f"Policies: {', '.join(policies)}; {suite.evaluation.episodes} episode(s) of {suite.evaluation.steps} steps per run; "
+             f"seed {suite.evaluation.seed}.", "", "## Beam selection (closed loop)", "", *beam_table(metrics), "",
              "Overhead saved: share of the air time of an exhaustive sweep every step (the oracle) that the "
              "policy does not spend (sweep: one sweep every 10 steps; universal, lookup, random: no sweep). "
              "Net rate = rate x (1 - sweep overhead).", "",

@@ -22,25 +22,25 @@ import gymnasium as gym
 import numpy as np
 
 import airtwin.envs  # noqa: F401  (registers the environments)
-from airtwin.envs.policies import (
-    OraclePolicy,
-    PeriodicSweepPolicy,
-    PositionLookupBeamPolicy,
-    RandomPolicy,
-    UniversalModelPolicy,
-)
-from airtwin.evaluation.suites import EvalSuite
+from airtwin.config import to_dict
+from airtwin.envs.policies import OraclePolicy, PeriodicSweepPolicy, PositionLookupBeamPolicy, RandomPolicy
+from airtwin.scenes.suites import Suite
+from airtwin.model.policy import UniversalModelPolicy
+from airtwin.phy.link import sweep_overhead
+from airtwin.phy.metrics import error_summary, rmse
+from airtwin.phy.tasks import observe
 from airtwin.scenes.registry import get_scenario
+from airtwin.twin.pool import TwinPool
 
 POLICIES = ("universal", "oracle", "sweep", "lookup", "random")
-#: Air time of one beam measurement for the overhead accounting [s] (one SSB burst slot).
-BEAM_MEASUREMENT_S = 0.5e-3
 SWEEP_PERIOD = 10
 
 
 def default_checkpoint() -> Path:
     """The universal-model checkpoint shipped with AirTwin (trained on ``procedural-train``)."""
-    return Path(__file__).resolve().parents[1] / "model" / "checkpoints" / "default"
+    from importlib import resources
+
+    return Path(str(resources.files("airtwin.model") / "checkpoints" / "default"))
 
 
 def make_policy(name: str, env, *, checkpoint, seed: int):
@@ -58,7 +58,7 @@ def make_policy(name: str, env, *, checkpoint, seed: int):
     if task != "beam_selection":
         return None
     if name == "sweep":
-        return PeriodicSweepPolicy(env, period=SWEEP_PERIOD, beam_measurement_s=BEAM_MEASUREMENT_S)
+        return PeriodicSweepPolicy(env, period=SWEEP_PERIOD)
     if name == "lookup":
         twin = env.unwrapped.twin
         return PositionLookupBeamPolicy.from_twin(twin, 256, np.random.default_rng(seed), env=env)
@@ -69,27 +69,27 @@ def _speed_spec(spec, speed: float):
     return dataclasses.replace(spec, mobility=dataclasses.replace(spec.mobility, speed_mps=(speed, speed)))
 
 
-def scenario_variants(suite: EvalSuite) -> list[tuple[str, object]]:
+def scenario_variants(suite: Suite) -> list[tuple[str, object]]:
     """``(label, ScenarioSpec)`` for every scenario of the suite at every carrier frequency asked for."""
     out = []
     for name in suite.scenarios:
         spec = get_scenario(name)
-        if not suite.carrier_frequencies_hz:
+        if not suite.evaluation.carrier_frequencies_hz:
             out.append((name, spec))
-        for f in suite.carrier_frequencies_hz:
+        for f in suite.evaluation.carrier_frequencies_hz:
             radio = dataclasses.replace(spec.radio, carrier_frequency_hz=f)
             out.append((f"{name}@{f / 1e9:g}GHz", dataclasses.replace(spec, radio=radio)))
     return out
 
 
-def play(env, policy, suite: EvalSuite, episode_seeds: list[int]) -> tuple[list[list[dict]], list[float]]:
+def play(env, policy, suite: Suite, episode_seeds: list[int]) -> tuple[list[list[dict]], list[float]]:
     """Run the episodes; returns per-episode lists of step infos (with the reward) and decision latencies [s]."""
     episodes, latencies = [], []
     for seed in episode_seeds:
         obs, _ = env.reset(seed=seed)
         policy.reset()
         steps = []
-        for _ in range(suite.steps):
+        for _ in range(suite.evaluation.steps):
             start = time.perf_counter()
             action = policy.act(obs)
             latencies.append(time.perf_counter() - start)
@@ -99,10 +99,11 @@ def play(env, policy, suite: EvalSuite, episode_seeds: list[int]) -> tuple[list[
     return episodes, latencies
 
 
-def _beam_summary(episodes: list[list[dict]], policy, twin) -> dict:
+def _beam_summary(episodes: list[list[dict]], policy, env) -> dict:
     """Beam metrics; the oracle is accounted as what it stands for, an exhaustive sweep every step."""
     steps = [s for ep in episodes for s in ep if s["has_paths"]]
-    exhaustive = min(1.0, twin.codebook.num_beams * BEAM_MEASUREMENT_S / twin.spec.mobility.time_step_s)
+    base = env.unwrapped
+    exhaustive = sweep_overhead(base.twin.codebook.num_beams, base.step_s)
     overhead = exhaustive if isinstance(policy, OraclePolicy) else getattr(policy, "overhead_fraction", 0.0)
     rate = float(np.mean([s["rate"] for s in steps])) if steps else 0.0
     return {
@@ -119,7 +120,7 @@ def _beam_summary(episodes: list[list[dict]], policy, twin) -> dict:
     }
 
 
-def _precoding_summary(episodes: list[list[dict]], policy, twin) -> dict:
+def _precoding_summary(episodes: list[list[dict]], policy, env) -> dict:
     steps = [s for ep in episodes for s in ep if s["has_paths"]]
 
     def mean(key: str) -> float:
@@ -129,19 +130,19 @@ def _precoding_summary(episodes: list[list[dict]], policy, twin) -> dict:
             "optimal_spectral_efficiency": mean("optimal_spectral_efficiency")}
 
 
-def _positioning_summary(episodes: list[list[dict]], policy, twin) -> dict:
+def _positioning_summary(episodes: list[list[dict]], policy, env) -> dict:
     errors = [s["position_error_m"] for ep in episodes for s in ep if s["has_paths"]]
-    return {"errors_m": [round(e, 3) for e in errors], "median_m": float(np.median(errors)) if errors else 0.0,
-            "cdf90_m": float(np.percentile(errors, 90)) if errors else 0.0}
+    stats = error_summary(np.asarray(errors))
+    return {"errors_m": [round(e, 3) for e in errors], "median_m": stats["median"], "cdf90_m": stats["cdf90"]}
 
 
 class _Run:
     """What one :func:`run_suite` call accumulates: decision latencies and the reasons policies were skipped."""
 
-    def __init__(self, suite: EvalSuite, policies: tuple[str, ...], checkpoint: Path):
-        self.suite, self.policies, self.checkpoint = suite, policies, checkpoint
+    def __init__(self, suite: Suite, policies: tuple[str, ...], checkpoint: Path, pool: TwinPool):
+        self.suite, self.policies, self.checkpoint, self.pool = suite, policies, checkpoint, pool
         self._model = None
-        self.seeds = [int(s) for s in np.random.SeedSequence(suite.seed).generate_state(suite.episodes)]
+        self.seeds = [int(s) for s in np.random.SeedSequence(suite.evaluation.seed).generate_state(suite.evaluation.episodes)]
         self.timing: dict[str, list[float]] = {}
         self.skipped: dict[str, str] = {}
 
@@ -157,45 +158,54 @@ class _Run:
             self._model = load_checkpoint(self.checkpoint)
         return self._model
 
+    def make(self, env_id: str, **kwargs):
+        """An environment of this run (its twin from the run's pool)."""
+        return gym.make(env_id, twin_pool=self.pool, **kwargs)
+
     def policies_on(self, env, scenario: str, summarize) -> dict:
         """Play every applicable policy on ``env`` (same episode seeds) and summarise each."""
         runs = {}
         for pname in self.policies:
             model = self.universal_model() if pname == "universal" else None
             try:
-                policy = make_policy(pname, env, checkpoint=model, seed=self.suite.seed)
+                policy = make_policy(pname, env, checkpoint=model, seed=self.suite.evaluation.seed)
             except ValueError as exc:  # e.g. the universal model does not fit this scenario's numerology
                 self.skipped[f"{scenario}/{pname}"] = str(exc)
                 continue
             if policy is None:  # not applicable to this task
                 continue
             episodes, latencies = play(env, policy, self.suite, self.seeds)
-            runs[pname] = summarize(episodes, policy, env.unwrapped.twin)
+            runs[pname] = summarize(episodes, policy, env)
             self.timing.setdefault(pname, []).extend(latencies)
         return runs
 
 
-def run_suite(suite: EvalSuite, policies: tuple[str, ...], *, checkpoint: str | Path | None = None,
-              log=print) -> tuple[dict, dict]:
-    """Evaluate ``policies`` over ``suite``; returns ``(metrics, timing)``."""
+def run_suite(suite: Suite, policies: tuple[str, ...], *, checkpoint: str | Path | None = None,
+              pool: TwinPool | None = None, log=print) -> tuple[dict, dict]:
+    """Evaluate ``policies`` over ``suite``; returns ``(metrics, timing)``.
+
+    ``pool``: where the environments take their twins from (default: a pool of one twin, so that a
+    scenario's runs share it and scenarios are loaded one at a time).
+    """
     bad = [p for p in policies if p not in POLICIES]
     if bad or not policies:
         raise ValueError(f"policies {bad or policies}; allowed: a comma-separated subset of {', '.join(POLICIES)}")
-    run = _Run(suite, policies, Path(checkpoint) if checkpoint is not None else default_checkpoint())
+    run = _Run(suite, policies, Path(checkpoint) if checkpoint is not None else default_checkpoint(),
+               pool if pool is not None else TwinPool(max_size=1))
     if "universal" in policies:
         run.universal_model()  # a checkpoint that cannot be loaded stops the run before any episode
-    metrics: dict = {"suite": dataclasses.asdict(suite), "policies": list(policies), "scenarios": {}}
+    metrics: dict = {"suite": to_dict(suite), "policies": list(policies), "scenarios": {}}
     for name, spec in scenario_variants(suite):
         log(f"scenario {name}")
         per: dict = {
             "beam_selection": {f"{v:g}": run.policies_on(
-                gym.make("AirTwin/BeamSelection-v0", scenario=_speed_spec(spec, v)), name, _beam_summary)
-                for v in suite.speeds_mps},
+                run.make("AirTwin/BeamSelection-v0", scenario=_speed_spec(spec, v)), name, _beam_summary)
+                for v in suite.evaluation.speeds_mps},
             "precoding": {f"{snr:g}": run.policies_on(
-                gym.make("AirTwin/Precoding-v0", scenario=spec, pilot_snr_db=snr), name, _precoding_summary)
-                for snr in suite.pilot_snr_db},
+                run.make("AirTwin/Precoding-v0", scenario=spec, pilot_snr_db=snr), name, _precoding_summary)
+                for snr in suite.evaluation.pilot_snr_db},
             "positioning": run.policies_on(
-                gym.make("AirTwin/Positioning-v0", scenario=spec, pilot_snr_db=suite.pilot_snr_db[0]), name,
+                run.make("AirTwin/Positioning-v0", scenario=spec, pilot_snr_db=suite.evaluation.pilot_snr_db[0]), name,
                 _positioning_summary),
         }
         per["path_loss"] = _offline_path_loss(spec, suite, run, policies)
@@ -205,28 +215,27 @@ def run_suite(suite: EvalSuite, policies: tuple[str, ...], *, checkpoint: str | 
     return metrics, timing_ms
 
 
-def _offline_path_loss(spec, suite: EvalSuite, run: _Run, policies) -> dict:
+def _offline_path_loss(spec, suite: Suite, run: _Run, policies) -> dict:
     """Universal-model path loss on fresh drops vs. the twin (when the model fits the scenario)."""
     if "universal" not in policies:
         return {}
     import torch
 
-    from airtwin.envs.core import shared_twin
+    from airtwin.model.features import to_tensors
 
     model = run.universal_model()
     shapes = model.cfg.shapes
     if (shapes.map_cells, shapes.map_resolution_m) != (spec.environment.size_cells, spec.environment.resolution_m):
         return {}
-    twin = shared_twin(spec)  # the twin the episodes above already loaded
-    rng = np.random.default_rng(suite.seed)
-    batch = twin.trace(twin.sample_ue_positions(suite.offline_samples, rng))
+    twin = run.pool.get(spec)  # the twin the episodes above already loaded
+    rng = np.random.default_rng(suite.evaluation.seed)
+    batch = twin.trace(twin.sample_ue_positions(suite.evaluation.offline_samples, rng))
     keep = batch.has_paths
     n = int(keep.sum())
-    inputs = {"height_map": torch.from_numpy(np.repeat(batch.height_map[None], n, 0)),
-              "bs_position": torch.from_numpy(np.repeat(batch.bs_position[None], n, 0)),
-              "ue_position": torch.from_numpy(batch.ue_positions[keep])}
+    fields = {"height_map": np.repeat(batch.height_map[None], n, 0),
+              "bs_position": np.repeat(batch.bs_position[None], n, 0), "ue_position": batch.ue_positions[keep]}
     with torch.no_grad():
-        pred = model.predict("path_loss", inputs).numpy()
+        pred = model.predict("path_loss", to_tensors(observe("env", fields, model.cfg.pilot_snr_db, rng))).numpy()
     true = batch.path_loss_db[keep]
     return {"universal": {"true_db": [round(float(v), 2) for v in true], "pred_db": [round(float(v), 2) for v in pred],
-                          "rmse_db": float(np.sqrt(np.mean((pred - true) ** 2))) if n else 0.0}}
+                          "rmse_db": rmse(pred, true)}}

@@ -26,7 +26,7 @@ def resolve_backbone_path(name: str) -> Path:
 
 
 def load_backbone(name: str, *, random_init: bool = False, seed: int = 0):
-    """``(model, tokenizer)``: ``transformers.AutoModel`` (pretrained, or randomly initialised from the same config)."""
+    """``(model, tokenizer)``: ``transformers.AutoModel`` (pretrained, or random weights drawn from ``seed``, same config)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -34,9 +34,11 @@ def load_backbone(name: str, *, random_init: bool = False, seed: int = 0):
     path = resolve_backbone_path(name)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if random_init:
+        from airtwin.model.init import random_transformer
+
         config = AutoConfig.from_pretrained(path, local_files_only=True)
-        torch.manual_seed(seed)
         model = AutoModel.from_config(config)
+        random_transformer(model, torch.Generator().manual_seed(seed), std=float(getattr(config, "initializer_range", 0.02)))
     else:
         model = AutoModel.from_pretrained(path, local_files_only=True)
     return model, tokenizer

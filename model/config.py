@@ -1,4 +1,5 @@
-"""Configuration of the universal model: variant, backbone, LoRA, instructions, data shapes."""
+"""Configuration of the universal model (variant, backbone, LoRA, instructions), its encoder pretraining and its
+training; no torch import, so the command line reads these cheaply. Data shapes: ``airtwin.phy.tasks``."""
 
 from __future__ import annotations
 
@@ -6,39 +7,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from airtwin.config import check_range
+from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
+from airtwin.phy.tasks import TASK_NAMES, DataShapes
 
-TASKS = ("positioning", "los", "precoding", "beam_selection", "path_loss")
-CSI_TASKS = ("positioning", "los", "precoding")
-ENV_TASKS = ("beam_selection", "path_loss")
 VARIANTS = ("full", "fp", "sp", "te", "wl", "rl", "wm")
-
-#: Fixed task keywords (tokenised by the backbone's tokenizer).
-TASK_KEYWORDS = {
-    "positioning": "user positioning",
-    "los": "line of sight identification",
-    "precoding": "mimo precoding",
-    "beam_selection": "beam selection",
-    "path_loss": "path loss prediction",
-}
-#: The one instruction of the SP ablation.
+#: The one instruction of the SP ablation (the task keywords are in the task table).
 SHARED_KEYWORDS = "user information"
-
-
-@dataclass(frozen=True)
-class DataShapes:
-    """Tensor sizes the model is built for (read from a dataset)."""
-
-    num_antennas: int
-    num_subcarriers: int
-    num_subbands: int
-    num_beams: int
-    map_cells: int
-    map_resolution_m: float
-
-    def __post_init__(self) -> None:
-        for name in ("num_antennas", "num_subcarriers", "num_subbands", "num_beams", "map_cells"):
-            check_range(f"DataShapes.{name}", getattr(self, name), 1)
-        check_range("DataShapes.map_resolution_m", self.map_resolution_m, 0.0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -66,18 +40,18 @@ class ModelConfig:
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ()
     """Module names for LoRA; empty: detected from the backbone (query/value, q_proj/v_proj, c_attn)."""
-    pilot_snr_db: float = 20.0
+    pilot_snr_db: float = DEFAULT_PILOT_SNR_DB
     """SNR of the CSI estimate the model sees."""
     seed: int = 0
     """Seed of parameter initialisation (also of the random backbone of ``rl``)."""
-    tasks: tuple[str, ...] = field(default=TASKS)
+    tasks: tuple[str, ...] = field(default=TASK_NAMES)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"ModelConfig.variant = {self.variant!r}; allowed: {', '.join(VARIANTS)}")
-        unknown = [t for t in self.tasks if t not in TASKS]
+        unknown = [t for t in self.tasks if t not in TASK_NAMES]
         if unknown or not self.tasks:
-            raise ValueError(f"ModelConfig.tasks = {self.tasks!r}; allowed: a non-empty subset of {', '.join(TASKS)}")
+            raise ValueError(f"ModelConfig.tasks = {self.tasks!r}; allowed: a non-empty subset of {', '.join(TASK_NAMES)}")
         check_range("ModelConfig.embed_dim", self.embed_dim, 8, 4096)
         check_range("ModelConfig.radio_tokens", self.radio_tokens, 1, 64)
         check_range("ModelConfig.prefix_len", self.prefix_len, 1, 64)
@@ -100,3 +74,68 @@ class ModelConfig:
     @property
     def frozen_encoders(self) -> bool:
         return self.variant != "te"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    steps: int = 1500
+    """Optimizer steps."""
+    batch_size: int = 128
+    """Pairs per step (the other pairs of the batch are the negatives)."""
+    lr: float = 1e-3
+    """AdamW learning rate (cosine schedule)."""
+    temperature: float = 0.07
+    """Initial softmax temperature (learned, as in CLIP)."""
+    pilot_snr_db: float = DEFAULT_PILOT_SNR_DB
+    """SNR of the CSI estimates the CSI encoder sees [dB]."""
+    embed_dim: int = 128
+    """Size of the shared embedding space."""
+    seed: int = 0
+    """Seed of the initialisation, the batches and the pilot noise."""
+
+    def __post_init__(self) -> None:
+        check_range("PretrainConfig.steps", self.steps, 1)
+        check_range("PretrainConfig.batch_size", self.batch_size, 2)
+        check_range("PretrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
+        check_range("PretrainConfig.temperature", self.temperature, 0.0, 10.0, low_open=True)
+        check_range("PretrainConfig.pilot_snr_db", self.pilot_snr_db, -30.0, 100.0)
+        check_range("PretrainConfig.embed_dim", self.embed_dim, 8, 4096)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str
+    """Dataset directory (``airtwin generate``); trains on its train split."""
+    out: str
+    """Run directory (checkpoints, metrics.jsonl); re-run the same command to resume."""
+    encoders: str | None = None
+    """Pretrained encoders (``airtwin pretrain-encoders``); not needed for the ``te`` variant."""
+    variant: Literal["full", "fp", "sp", "te", "wl", "rl", "wm"] = "full"
+    """Model variant: full, or an ablation (see ``ModelConfig``)."""
+    tasks: tuple[str, ...] = TASK_NAMES
+    """Tasks to train (comma-separated on the command line; 'all' for every task)."""
+    backbone: str = "minilm"
+    """'minilm' or a local Hugging Face checkpoint directory."""
+    steps: int = 300
+    """Optimizer steps (one batch per task each)."""
+    batch_size: int = 32
+    """Samples per task per step."""
+    lr: float = 2e-3
+    """AdamW learning rate."""
+    eval_every: int = 50
+    """Steps between validation evaluations (and checkpoints)."""
+    eval_samples: int = 256
+    """Validation samples per evaluation."""
+    seed: int = 0
+    """Seed of the initialisation, the batches and the pilot noise."""
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"TrainConfig.variant = {self.variant!r}; allowed: {', '.join(VARIANTS)}")
+        bad = [t for t in self.tasks if t not in TASK_NAMES]
+        if bad or not self.tasks:
+            raise ValueError(f"TrainConfig.tasks = {self.tasks!r}; allowed: 'all' or a subset of {', '.join(TASK_NAMES)}")
+        check_range("TrainConfig.steps", self.steps, 1)
+        check_range("TrainConfig.batch_size", self.batch_size, 1)
+        check_range("TrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
+        check_range("TrainConfig.eval_every", self.eval_every, 1)

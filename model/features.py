@@ -1,7 +1,7 @@
-"""Turn dataset samples into model inputs (shared by encoder pretraining and the universal model).
+"""Observations (NumPy, :func:`airtwin.phy.tasks.observe`) to model inputs (torch): conversion and rescaling only.
 
-- CSI: ``[B, A, K]`` complex -> noisy estimate at ``pilot_snr_db`` normalised to unit mean power,
-  ``[B, 2, A, K]`` (real, imag), plus its log power ``[B, 1]`` ((dB + 100) / 20).
+- CSI: the estimate ``[B, 2, A, K]`` (unit mean power) as it is, plus its received power
+  ``[B, 1]`` rescaled by :func:`airtwin.phy.estimation.power_feature`.
 - Environment: height map ``[B, H, W]`` around the BS and the UE position -> ``[B, 2, H, W]``
   (heights / 50 m, a Gaussian blob at the UE's cell) plus the UE position relative to the BS
   ``[B, 3]`` divided by the map's half extent.
@@ -9,37 +9,37 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+from airtwin.phy.estimation import power_feature
+from airtwin.phy.tasks import observe
 
 HEIGHT_SCALE_M = 50.0
 
 
-def csi_features(csi: torch.Tensor, pilot_snr_db: float | None, generator: torch.Generator | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``([B, 2, A, K], [B, 1])`` from complex CSI ``[B, A, K]``; zero channels stay zero.
-
-    ``pilot_snr_db=None`` adds no noise (the input already is an estimate, e.g. an env observation).
-    """
-    csi = csi.to(torch.complex64)
-    noisy = csi
-    if pilot_snr_db is not None:
-        power = csi.abs().pow(2).mean(dim=(1, 2), keepdim=True)
-        sigma = torch.sqrt(power * 10 ** (-pilot_snr_db / 10) / 2)
-        noise = torch.complex(torch.randn(csi.shape, generator=generator),
-                              torch.randn(csi.shape, generator=generator))
-        noisy = csi + sigma * noise
-    est = noisy.abs().pow(2).mean(dim=(1, 2), keepdim=True)
-    safe = torch.where(est > 0, est, torch.ones_like(est))
-    normalised = noisy / torch.sqrt(safe)
-    log_power = torch.where(est > 0, (10 * torch.log10(safe) + 100) / 20, torch.full_like(est, -5.0))
-    return torch.stack([normalised.real, normalised.imag], dim=1), log_power.reshape(-1, 1)
+def to_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """NumPy arrays to tensors (no copy where the layout allows)."""
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
 
 
-def env_features(height_map: torch.Tensor, bs_position: torch.Tensor, ue_position: torch.Tensor,
-                 resolution_m: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``([B, 2, H, W], [B, 3])`` from height maps ``[B, H, W]`` and positions ``[B, 3]`` [m]."""
+def observation_batch(modality: str, fields: dict[str, np.ndarray], pilot_snr_db: float,
+                      rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """:func:`airtwin.phy.tasks.observe` of dataset fields, as tensors."""
+    return to_tensors(observe(modality, fields, pilot_snr_db, rng))
+
+
+def csi_inputs(obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``([B, 2, A, K], [B, 1])`` from a CSI observation (``csi``, ``rx_power_db``)."""
+    log_power = torch.from_numpy(power_feature(obs["rx_power_db"].detach().cpu().numpy()).reshape(-1, 1))
+    return obs["csi"].float(), log_power
+
+
+def env_inputs(obs: dict[str, torch.Tensor], resolution_m: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``([B, 2, H, W], [B, 3])`` from an environment observation (height maps ``[B, H, W]``, positions ``[B, 3]`` [m])."""
+    height_map = obs["height_map"]
     b, h, w = height_map.shape
-    rel = (ue_position - bs_position).float()
+    rel = (obs["ue_position"] - obs["bs_position"]).float()
     half_extent = resolution_m * h / 2
     col = rel[:, 0] / resolution_m + (w - 1) / 2
     row = rel[:, 1] / resolution_m + (h - 1) / 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,50 +19,23 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from airtwin.config import check_range
 from airtwin.datagen.reader import AirTwinDataset
-from airtwin.model.config import DataShapes
+from airtwin.model.config import PretrainConfig
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
-from airtwin.model.features import csi_features, env_features
+from airtwin.model.features import csi_inputs, env_inputs, observation_batch
+from airtwin.model.init import reset_parameters
+from airtwin.phy.tasks import DataShapes
 
 ENCODER_FORMAT = "airtwin-encoders-v1"
 PAIR_FIELDS = ("csi", "height_map", "bs_position", "ue_position", "has_paths")
 
 
-@dataclass(frozen=True)
-class PretrainConfig:
-    steps: int = 1500
-    batch_size: int = 128
-    lr: float = 1e-3
-    temperature: float = 0.07
-    """Initial softmax temperature (learned, as in CLIP)."""
-    pilot_snr_db: float = 20.0
-    embed_dim: int = 128
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_range("PretrainConfig.steps", self.steps, 1)
-        check_range("PretrainConfig.batch_size", self.batch_size, 2)
-        check_range("PretrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
-        check_range("PretrainConfig.temperature", self.temperature, 0.0, 10.0, low_open=True)
-
-
-def dataset_shapes(ds: AirTwinDataset) -> DataShapes:
-    """The :class:`DataShapes` of a dataset (its first shard; all must agree to be batched)."""
-    first = ds[0]
-    f = ds._file(0)
-    return DataShapes(num_antennas=int(first["csi"].shape[0]), num_subcarriers=int(first["csi"].shape[1]),
-                      num_subbands=int(first["precoders"].shape[0]), num_beams=int(first["beam_gain_db"].shape[0]),
-                      map_cells=int(first["height_map"].shape[0]),
-                      map_resolution_m=float(f.attrs["height_map_resolution_m"]))
-
-
 def encode_pair(csi_enc: CSIEncoder, env_enc: EnvEncoder, batch: dict[str, np.ndarray], shapes: DataShapes,
-                pilot_snr_db: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    csi, log_power = csi_features(torch.from_numpy(batch["csi"]), pilot_snr_db, generator)
-    maps, rel = env_features(torch.from_numpy(batch["height_map"]), torch.from_numpy(batch["bs_position"]),
-                             torch.from_numpy(batch["ue_position"]), shapes.map_resolution_m)
-    return csi_enc(csi, log_power), env_enc(maps, rel)
+                pilot_snr_db: float, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Embeddings ``([B, D], [B, D])`` of the CSI estimate (pilot noise from ``rng``) and of the environment."""
+    csi = observation_batch("csi", batch, pilot_snr_db, rng)
+    env = observation_batch("env", batch, pilot_snr_db, rng)
+    return csi_enc(*csi_inputs(csi)), env_enc(*env_inputs(env, shapes.map_resolution_m))
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
@@ -75,9 +48,9 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, log_scale: torch.Tensor) -> torch
 
 def retrieval_accuracy(csi_enc, env_enc, ds, indices, shapes, pilot_snr_db, seed: int = 0) -> float:
     """Top-1 CSI -> environment retrieval accuracy within a batch of ``indices``."""
-    g = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
     with torch.no_grad():
-        a, b = encode_pair(csi_enc, env_enc, ds.read_batch(indices, PAIR_FIELDS), shapes, pilot_snr_db, g)
+        a, b = encode_pair(csi_enc, env_enc, ds.read_batch(indices, PAIR_FIELDS), shapes, pilot_snr_db, rng)
         sim = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T
     return float((sim.argmax(dim=1) == torch.arange(len(indices))).float().mean())
 
@@ -85,24 +58,25 @@ def retrieval_accuracy(csi_enc, env_enc, ds, indices, shapes, pilot_snr_db, seed
 def pretrain_encoders(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig,
                       log=print) -> tuple[CSIEncoder, EnvEncoder, dict]:
     """Pretrain both encoders on the ``train`` split of ``data_dir``; save them to ``out_dir``."""
-    torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     ds = AirTwinDataset(data_dir, split="train")
     if len(ds) == 0:
         raise ValueError(f"{data_dir} has no training samples (the train split is empty)")
-    shapes = dataset_shapes(ds)
+    shapes = ds.shapes()
     usable = np.flatnonzero(ds.column("has_paths"))
     held = rng.choice(usable, size=min(256, len(usable) // 5), replace=False)
     train_idx = np.setdiff1d(usable, held)
     csi_enc, env_enc = CSIEncoder(cfg.embed_dim), EnvEncoder(cfg.embed_dim)
+    reset_parameters(csi_enc, gen)
+    reset_parameters(env_enc, gen)
     log_scale = torch.nn.Parameter(torch.tensor(float(np.log(1 / cfg.temperature))))
     opt = torch.optim.AdamW([*csi_enc.parameters(), *env_enc.parameters(), log_scale], lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     start = time.perf_counter()
     for step in range(1, cfg.steps + 1):
         idx = rng.choice(train_idx, size=min(cfg.batch_size, len(train_idx)), replace=False)
-        a, b = encode_pair(csi_enc, env_enc, ds.read_batch(idx, PAIR_FIELDS), shapes, cfg.pilot_snr_db, gen)
+        a, b = encode_pair(csi_enc, env_enc, ds.read_batch(idx, PAIR_FIELDS), shapes, cfg.pilot_snr_db, rng)
         loss = info_nce(a, b, log_scale)
         opt.zero_grad()
         loss.backward()

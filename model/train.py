@@ -14,74 +14,32 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from airtwin.config import check_range
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.model.checkpoint import load_checkpoint, load_optimizer, read_config, save_checkpoint
-from airtwin.model.config import TASKS, VARIANTS, ModelConfig
-from airtwin.model.metrics import beam_metrics, los_metrics, path_loss_metrics, positioning_metrics, precoding_metrics
-from airtwin.model.pretrain import dataset_shapes, load_encoders
+from airtwin.model.config import ModelConfig, TrainConfig
+from airtwin.model.features import observation_batch
+from airtwin.model.pretrain import load_encoders
 from airtwin.model.universal import UniversalModel, task_loss
-
-#: Dataset fields each task's batch needs.
-TASK_FIELDS = {
-    "positioning": ("csi", "ue_position", "bs_position"),
-    "los": ("csi", "los"),
-    "precoding": ("csi_aged", "precoders"),
-    "beam_selection": ("height_map", "bs_position", "ue_position", "best_beam", "beam_gain_db"),
-    "path_loss": ("height_map", "bs_position", "ue_position", "path_loss_db"),
-}
+from airtwin.phy.tasks import TASKS
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    data: str
-    """Dataset directory (``airtwin generate``); trains on its train split."""
-    out: str
-    """Run directory (checkpoints, metrics.jsonl)."""
-    encoders: str | None = None
-    """Pretrained encoders (``airtwin pretrain-encoders``); not needed for the ``te`` variant."""
-    variant: str = "full"
-    tasks: tuple[str, ...] = TASKS
-    backbone: str = "minilm"
-    steps: int = 300
-    batch_size: int = 32
-    lr: float = 2e-3
-    eval_every: int = 50
-    eval_samples: int = 256
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"TrainConfig.variant = {self.variant!r}; allowed: {', '.join(VARIANTS)}")
-        bad = [t for t in self.tasks if t not in TASKS]
-        if bad or not self.tasks:
-            raise ValueError(f"TrainConfig.tasks = {self.tasks!r}; allowed: 'all' or a subset of {', '.join(TASKS)}")
-        check_range("TrainConfig.steps", self.steps, 1)
-        check_range("TrainConfig.batch_size", self.batch_size, 1)
-        check_range("TrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
-        check_range("TrainConfig.eval_every", self.eval_every, 1)
-
-
-def to_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
-
-
-def task_indices(ds: AirTwinDataset) -> np.ndarray:
-    """Samples with at least one path (no task has a target without one)."""
-    return np.flatnonzero(ds.column("has_paths"))
+def task_batch(model: UniversalModel, task: str, fields: dict[str, np.ndarray], rng: np.random.Generator
+               ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """``(observation, target)`` tensors of one task from dataset fields (pilot noise from ``rng``)."""
+    spec = TASKS[task]
+    obs = observation_batch(spec.modality, fields, model.cfg.pilot_snr_db, rng)
+    return obs, torch.from_numpy(np.ascontiguousarray(spec.target(fields)))
 
 
 def check_fits(model: UniversalModel, ds: AirTwinDataset) -> None:
     """Raise ``ValueError`` unless the dataset's tensor sizes are the ones the model was built for."""
-    from airtwin.model.pretrain import dataset_shapes  # noqa: PLC0415
-
-    have, need = dataset_shapes(ds), model.cfg.shapes
+    have, need = ds.shapes(), model.cfg.shapes
     if have != need:
         diff = ", ".join(f"{k} {getattr(have, k)} (model: {getattr(need, k)})" for k in need.__dataclass_fields__
                          if getattr(have, k) != getattr(need, k))
@@ -103,35 +61,26 @@ def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int |
     ds.require_uniform()
     check_fits(model, ds)
     model.eval()
-    idx = task_indices(ds)
+    idx = ds.usable()
     if max_samples is not None and len(idx) > max_samples:
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_samples, replace=False))
-    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng([seed, 1])
     out: dict[str, float] = {"num_samples": int(len(idx))}
     for task in model.cfg.tasks:
-        preds, truths = [], []
+        spec = TASKS[task]
+        preds, fields = [], []
         for start in range(0, len(idx), batch_size):
-            batch = to_tensors(ds.read_batch(idx[start:start + batch_size], TASK_FIELDS[task]))
-            preds.append(model.predict(task, batch, gen).numpy())
-            truths.append({k: v.numpy() for k, v in batch.items()})
-        pred = np.concatenate(preds)
-        truth = {k: np.concatenate([t[k] for t in truths]) for k in truths[0]}
-        if task == "positioning":
-            out |= positioning_metrics(pred, truth["ue_position"][:, :2] - truth["bs_position"][:, :2])
-        elif task == "los":
-            out |= los_metrics(pred.argmax(axis=1), truth["los"])
-        elif task == "precoding":
-            out |= precoding_metrics(pred, truth["precoders"])
-        elif task == "beam_selection":
-            out |= beam_metrics(pred, truth["beam_gain_db"])
-        else:
-            out |= path_loss_metrics(pred, truth["path_loss_db"])
+            f = ds.read_batch(idx[start:start + batch_size], spec.fields)
+            obs = observation_batch(spec.modality, f, model.cfg.pilot_snr_db, rng)
+            preds.append(model.predict(task, obs).numpy())
+            fields.append(f)
+        out |= spec.score(np.concatenate(preds), {k: np.concatenate([f[k] for f in fields]) for k in spec.fields})
     model.train()
     return out
 
 
 def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
-    shapes = dataset_shapes(ds)
+    shapes = ds.shapes()
     mcfg = ModelConfig(shapes=shapes, variant=cfg.variant, backbone=cfg.backbone, seed=cfg.seed, tasks=cfg.tasks)
     if mcfg.frozen_encoders:
         if cfg.encoders is None:
@@ -175,7 +124,7 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
     (out / "run.json").write_text(json.dumps(_jsonable(cfg), indent=1) + "\n")
     trainable, total = model.parameter_counts()
     log(f"variant {cfg.variant}: {trainable:,} trainable of {total:,} parameters; {len(train_ds)} train samples")
-    indices = task_indices(train_ds)
+    indices = train_ds.usable()
     tb = _tensorboard(out)
     from tqdm import tqdm
 
@@ -186,11 +135,11 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
     model.train()
     while step < cfg.steps:
         rng = np.random.default_rng([cfg.seed, step])
-        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         total_loss = 0.0
         for task in cfg.tasks:
             idx = rng.choice(indices, size=min(cfg.batch_size, len(indices)), replace=False)
-            loss = task_loss(model, task, to_tensors(train_ds.read_batch(idx, TASK_FIELDS[task])), gen)
+            obs, target = task_batch(model, task, train_ds.read_batch(idx, TASKS[task].fields), rng)
+            loss = task_loss(model, task, obs, target)
             if not bool(torch.isfinite(loss)):
                 shards = sorted({train_ds.records[train_ds.locate(int(i))[0]]["file"] for i in idx})
                 raise NonFiniteLossError(

@@ -5,9 +5,12 @@ Sequence fed to the backbone for a batch of one task::
 
     [learnable prefix (prefix_len)] [fixed task keyword tokens] [radio tokens (radio_tokens)]
 
-and the last output token feeds the task head. Outputs (see :meth:`UniversalModel.predict`):
-positioning: UE (x, y) relative to the serving BS [m]; los: 2 logits; precoding: one unit-norm
-complex vector per subband; beam_selection: logits over the DFT codebook; path_loss: dB.
+and the last output token feeds the task head. Inputs are observations
+(:func:`airtwin.phy.tasks.observe`, the same as the environments emit); what each task predicts,
+its head and its loss come from the task table (:data:`airtwin.phy.tasks.TASKS`). Outputs of
+:meth:`UniversalModel.predict` are in physical units: positioning, UE (x, y) relative to the serving
+BS [m]; los, 2 logits; precoding, one unit-norm complex vector per subband; beam_selection, logits
+over the DFT codebook; path_loss, dB.
 """
 
 from __future__ import annotations
@@ -17,23 +20,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from airtwin.model.backbone import hidden_size, load_backbone, lora_targets
-from airtwin.model.config import CSI_TASKS, SHARED_KEYWORDS, TASK_KEYWORDS, TASKS, ModelConfig
+from airtwin.model.config import SHARED_KEYWORDS, ModelConfig
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
-from airtwin.model.features import csi_features, env_features
-
-#: Output normalisation: positions are predicted in units of 100 m, path loss as (dB - 100) / 20.
-POSITION_SCALE_M = 100.0
-PATH_LOSS_CENTER_DB, PATH_LOSS_SCALE_DB = 100.0, 20.0
+from airtwin.model.features import csi_inputs, env_inputs
+from airtwin.model.init import reset_lora, reset_parameters
+from airtwin.phy.tasks import TASK_NAMES, TASKS
 
 
 class UniversalModel(nn.Module):
     """One model, five tasks. Build with :meth:`build`; see :class:`model.config.ModelConfig` for variants."""
 
     def __init__(self, cfg: ModelConfig, csi_encoder: CSIEncoder, env_encoder: EnvEncoder, backbone=None,
-                 tokenizer=None):
+                 tokenizer=None, generator: torch.Generator | None = None):
         super().__init__()
         self.cfg = cfg
-        torch.manual_seed(cfg.seed)
+        generator = generator if generator is not None else torch.Generator().manual_seed(cfg.seed)
         self.csi_encoder, self.env_encoder = csi_encoder, env_encoder
         if cfg.frozen_encoders:
             for p in [*csi_encoder.parameters(), *env_encoder.parameters()]:
@@ -41,20 +42,21 @@ class UniversalModel(nn.Module):
         self.backbone = backbone
         width = hidden_size(backbone) if backbone is not None else 256
         self.width = width
-        self.adapters = nn.ModuleDict({m: nn.Linear(cfg.embed_dim, cfg.radio_tokens * width) for m in ("csi", "env")})
+        self.adapters = nn.ModuleDict({m: nn.Linear(cfg.embed_dim, cfg.radio_tokens * width)
+                                       for m in ("csi", "env")})
         if backbone is not None:
             embed = backbone.get_input_embeddings()
-            for task in TASKS:
-                text = SHARED_KEYWORDS if cfg.variant == "sp" else TASK_KEYWORDS[task]
+            for task in TASK_NAMES:
+                text = SHARED_KEYWORDS if cfg.variant == "sp" else TASKS[task].keywords
                 ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
                 self.register_buffer(f"keywords_{task}", ids, persistent=False)
             if cfg.uses_prefix:
-                n = 1 if cfg.variant == "sp" else len(TASKS)
-                self.prefix = nn.Parameter(torch.randn(n, cfg.prefix_len, width) * embed.weight.std().item())
-        s, a = cfg.shapes.num_subbands, cfg.shapes.num_antennas
-        out = {"positioning": 2, "los": 2, "precoding": s * a * 2, "beam_selection": cfg.shapes.num_beams,
-               "path_loss": 1}
-        self.heads = nn.ModuleDict({t: nn.Linear(width, out[t]) for t in cfg.tasks})
+                n = 1 if cfg.variant == "sp" else len(TASK_NAMES)
+                self.prefix = nn.Parameter(torch.randn(n, cfg.prefix_len, width, generator=generator)
+                                           * embed.weight.std().item())
+        self.heads = nn.ModuleDict({t: nn.Linear(width, TASKS[t].head_size(cfg.shapes)) for t in cfg.tasks})
+        reset_parameters(self.adapters, generator)
+        reset_parameters(self.heads, generator)
 
     @classmethod
     def build(cls, cfg: ModelConfig, csi_encoder: CSIEncoder | None = None, env_encoder: EnvEncoder | None = None,
@@ -66,9 +68,11 @@ class UniversalModel(nn.Module):
         """
         if cfg.frozen_encoders and (csi_encoder is None or env_encoder is None):
             raise ValueError(f"variant {cfg.variant!r} needs pretrained encoders (airtwin pretrain-encoders)")
-        torch.manual_seed(cfg.seed)
+        generator = torch.Generator().manual_seed(cfg.seed)
         if csi_encoder is None or env_encoder is None:
             csi_encoder, env_encoder = CSIEncoder(cfg.embed_dim), EnvEncoder(cfg.embed_dim)
+            reset_parameters(csi_encoder, generator)
+            reset_parameters(env_encoder, generator)
         backbone = tokenizer = None
         if cfg.uses_backbone:
             backbone, tokenizer = load_backbone(cfg.backbone, random_init=cfg.variant == "rl", seed=cfg.seed)
@@ -84,42 +88,36 @@ class UniversalModel(nn.Module):
                 targets = list(cfg.lora_targets) or lora_targets(backbone)
                 backbone = get_peft_model(backbone, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                                                                lora_dropout=cfg.lora_dropout, target_modules=targets))
-        return cls(cfg, csi_encoder, env_encoder, backbone, tokenizer)
+                reset_lora(backbone, generator)
+        return cls(cfg, csi_encoder, env_encoder, backbone, tokenizer, generator)
 
     # ------------------------------------------------------------------ inputs
-    def encode(self, task: str, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
-               ) -> torch.Tensor:
-        """Radio embedding ``[B, embed_dim]`` of the task's modality (CSI, or aged CSI for precoding; else environment).
+    def encode(self, task: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Radio embedding ``[B, embed_dim]`` of the task's modality from an observation batch.
 
-        True CSI from a dataset gets pilot noise at ``cfg.pilot_snr_db``; a batch marked
-        ``{"csi_is_estimate": ...}`` (any value) is used as it is.
+        CSI tasks read ``csi`` ``[B, 2, A, K]`` and ``rx_power_db`` ``[B, 1]``; environment tasks
+        ``height_map`` ``[B, H, W]``, ``bs_position`` and ``ue_position`` ``[B, 3]`` (see
+        :func:`airtwin.phy.tasks.observe`).
         """
-        if task in CSI_TASKS:
-            csi = batch["csi_aged"] if task == "precoding" and "csi_aged" in batch else batch["csi"]
-            snr = None if "csi_is_estimate" in batch else self.cfg.pilot_snr_db
-            x, log_power = csi_features(csi, snr, generator)
-            return self.csi_encoder(x, log_power)
-        maps, rel = env_features(batch["height_map"], batch["bs_position"], batch["ue_position"],
-                                 self.cfg.shapes.map_resolution_m)
-        return self.env_encoder(maps, rel)
+        if TASKS[task].modality == "csi":
+            return self.csi_encoder(*csi_inputs(obs))
+        return self.env_encoder(*env_inputs(obs, self.cfg.shapes.map_resolution_m))
 
     def instruction(self, task: str) -> torch.Tensor:
         """Instruction embeddings ``[L, width]``: learnable prefix (if any) then fixed keywords."""
         keywords = self.backbone.get_input_embeddings()(getattr(self, f"keywords_{task}"))
         if not self.cfg.uses_prefix:
             return keywords
-        prefix = self.prefix[0 if self.cfg.variant == "sp" else TASKS.index(task)]
+        prefix = self.prefix[0 if self.cfg.variant == "sp" else TASK_NAMES.index(task)]
         return torch.cat([prefix, keywords], dim=0)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, task: str, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
-                ) -> torch.Tensor:
-        """Raw head output ``[B, head_dim]`` for a batch of one task."""
+    def forward(self, task: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Raw head output ``[B, head_size]`` for an observation batch of one task."""
         if task not in self.heads:
             raise ValueError(f"task = {task!r}; this model has heads for {', '.join(self.heads)}")
-        emb = self.encode(task, batch, generator)
-        modality = "csi" if task in CSI_TASKS else "env"
-        radio = self.adapters[modality](emb).view(emb.shape[0], self.cfg.radio_tokens, self.width)
+        emb = self.encode(task, obs)
+        radio = self.adapters[TASKS[task].modality](emb).view(emb.shape[0], self.cfg.radio_tokens, self.width)
         if self.backbone is None:  # WM: adapters straight to the heads
             return self.heads[task](F.gelu(radio.mean(dim=1)))
         instr = self.instruction(task).unsqueeze(0).expand(emb.shape[0], -1, -1)
@@ -128,17 +126,19 @@ class UniversalModel(nn.Module):
         hidden = self.backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state
         return self.heads[task](hidden[:, -1])
 
-    def predict(self, task: str, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
-                ) -> torch.Tensor:
-        """Task outputs in physical units (see the module docstring)."""
-        out = self.forward(task, batch, generator)
-        if task == "positioning":
-            return out * POSITION_SCALE_M
-        if task == "path_loss":
-            return out[:, 0] * PATH_LOSS_SCALE_DB + PATH_LOSS_CENTER_DB
-        if task == "precoding":
+    def decode(self, task: str, out: torch.Tensor) -> torch.Tensor:
+        """Head output -> the task's prediction in physical units (logits for classification)."""
+        spec = TASKS[task]
+        if spec.head == "regression":
+            y = out * spec.scale + spec.center
+            return y[:, 0] if y.shape[1] == 1 else y
+        if spec.head == "precoder":
             return precoder_from_head(out, self.cfg.shapes.num_subbands, self.cfg.shapes.num_antennas)
         return out
+
+    def predict(self, task: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Task outputs in physical units (see the module docstring)."""
+        return self.decode(task, self.forward(task, obs))
 
     def parameter_counts(self) -> tuple[int, int]:
         """``(trainable, total)`` parameters."""
@@ -153,19 +153,27 @@ def precoder_from_head(out: torch.Tensor, num_subbands: int, num_antennas: int) 
     return w / torch.linalg.vector_norm(w, dim=-1, keepdim=True).clamp_min(1e-9)
 
 
-def task_loss(model: UniversalModel, task: str, batch: dict[str, torch.Tensor],
-              generator: torch.Generator | None = None) -> torch.Tensor:
-    """Training loss of one task batch (targets from the dataset fields)."""
-    out = model.forward(task, batch, generator)
-    if task == "positioning":
-        target = (batch["ue_position"][:, :2] - batch["bs_position"][:, :2]) / POSITION_SCALE_M
-        return F.smooth_l1_loss(out, target, beta=0.05)
-    if task == "los":
-        return F.cross_entropy(out, batch["los"].long())
-    if task == "precoding":
-        w = precoder_from_head(out, model.cfg.shapes.num_subbands, model.cfg.shapes.num_antennas)
-        return 1.0 - (torch.sum(w.conj() * batch["precoders"], dim=-1).abs() ** 2).mean()
-    if task == "beam_selection":
-        return F.cross_entropy(out, batch["best_beam"].long())
-    target = (batch["path_loss_db"] - PATH_LOSS_CENTER_DB) / PATH_LOSS_SCALE_DB
-    return F.mse_loss(out[:, 0], target)
+def _sgcs_loss(w: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return 1.0 - (torch.sum(w.conj() * target, dim=-1).abs() ** 2).mean()
+
+
+#: The losses the task table names, on ``(decoded or normalised output, target)``.
+LOSSES = {
+    "smooth_l1": lambda out, y: F.smooth_l1_loss(out, y, beta=0.05),
+    "mse": F.mse_loss,
+    "cross_entropy": lambda out, y: F.cross_entropy(out, y.long()),
+    "sgcs": _sgcs_loss,
+}
+
+
+def task_loss(model: UniversalModel, task: str, obs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    """Training loss of one task batch: ``obs`` from :func:`airtwin.phy.tasks.observe`, ``target`` from
+    ``TASKS[task].target`` (physical units; regression targets are normalised by the table's scale)."""
+    spec = TASKS[task]
+    out = model.forward(task, obs)
+    if spec.head == "regression":
+        out = out if target.dim() == 2 else out[:, 0]
+        return LOSSES[spec.loss](out, (target.float() - spec.center) / spec.scale)
+    if spec.head == "precoder":
+        out = precoder_from_head(out, model.cfg.shapes.num_subbands, model.cfg.shapes.num_antennas)
+    return LOSSES[spec.loss](out, target)

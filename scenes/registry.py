@@ -15,7 +15,7 @@ seed ``= 7 mod 8`` of them is a validation area) and ``[10000, 20000)`` are held
 test areas, never used for training or encoder pretraining. Built-in scenes are test
 areas too. :func:`area_split` gives the split of any scenario name.
 
-Suites group scenarios; :func:`get_suite` resolves a suite name to scenario names.
+Suites (named lists of scenarios) are in :mod:`airtwin.scenes.suites`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from airtwin.scenes.spec import (
     UERegion,
 )
 
+#: Suffixes of files :func:`get_scenario` reads (scenario specs, then building footprints).
+SCENARIO_FILE_SUFFIXES = (".toml", ".json", ".geojson", ".osm", ".pbf")
 TRAIN_SEEDS = range(0, 10_000)
 HELDOUT_SEEDS = range(10_000, 20_000)
 
@@ -178,7 +180,7 @@ def get_scenario(name: str) -> ScenarioSpec:
     listing the names allowed.
     """
     suffix = Path(name).suffix.lower()
-    if suffix in (".toml", ".json", ".geojson", ".osm", ".pbf"):
+    if suffix in SCENARIO_FILE_SUFFIXES:
         if not Path(name).is_file():
             raise ValueError(f"scenario file {name!r} does not exist")
         if suffix in (".toml", ".json"):
@@ -205,37 +207,6 @@ def area_split(name: str) -> str:
         return "validation" if seed % 8 == 7 else "train"
     get_scenario(name)  # raises for unknown names
     return "test"
-
-
-@dataclass(frozen=True)
-class ScenarioSuite:
-    """A named group of scenarios; ``split`` says what the areas may be used for."""
-
-    name: str
-    scenarios: tuple[str, ...]
-    split: str
-    description: str = ""
-
-
-SUITES: dict[str, ScenarioSuite] = {
-    s.name: s for s in (
-        ScenarioSuite("tiny", ("canyon-test", "city-tiny-00000"), "test", "Two small scenes for tests and smoke runs."),
-        ScenarioSuite("builtin", ("munich", "etoile"), "test", "Sionna's built-in city scenes."),
-        ScenarioSuite("procedural-train", tuple(f"city-{s:05d}" for s in range(16)), "train",
-                      "16 procedural training areas (seeds 0-15)."),
-        ScenarioSuite("procedural-heldout", tuple(f"city-{s:05d}" for s in range(10_000, 10_004)), "held-out",
-                      "4 procedural areas never seen in training (seeds 10000-10003)."),
-        ScenarioSuite("default", ("munich", "etoile", "city-10000", "city-10001"), "test",
-                      "Built-in scenes and held-out procedural areas."),
-    )
-}
-
-
-def get_suite(name: str) -> ScenarioSuite:
-    """Look up a suite by name. Raises ``ValueError`` listing the suites."""
-    if name not in SUITES:
-        raise ValueError(f"unknown suite {name!r}; allowed: {', '.join(SUITES)}")
-    return SUITES[name]
 
 
 def list_scenarios() -> list[str]:

@@ -47,13 +47,14 @@ def parse_args() -> Args:
 
 def main() -> None:
     args = parse_args()
-    from airtwin.scenes import get_scenario, get_suite
+    from airtwin.scenes import get_scenario
+    from airtwin.scenes.suites import load_suite
     from airtwin.twin import Twin
     from airtwin.twin.coverage import measure_coverage
 
     names = list(args.scenarios)
     if args.suite:
-        names += list(get_suite(args.suite).scenarios)
+        names += list(load_suite(args.suite).scenarios)
     if not names:
         raise SystemExit("coverage.py: name a --suite or --scenarios")
     rows = []

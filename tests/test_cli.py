@@ -73,8 +73,8 @@ def test_evaluate_model_input_errors(tmp_path, capsys):
 def test_suite_without_pilot_snrs_is_refused(tmp_path):
     import pytest
 
-    from airtwin.evaluation.suites import load_suite
+    from airtwin.scenes.suites import load_suite
 
-    (tmp_path / "s.toml").write_text('name = "s"\nscenarios = ["canyon-test"]\npilot_snr_db = []\n')
-    with pytest.raises(ValueError, match=r"EvalSuite.pilot_snr_db must list at least one value"):
+    (tmp_path / "s.toml").write_text('name = "s"\nscenarios = ["canyon-test"]\n[evaluation]\npilot_snr_db = []\n')
+    with pytest.raises(ValueError, match=r"EvaluationSettings.pilot_snr_db must list at least one value"):
         load_suite(str(tmp_path / "s.toml"))

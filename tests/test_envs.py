@@ -50,7 +50,7 @@ def test_beam_rewards_match_the_channel():
     base = env.unwrapped
     oracle, rand = OraclePolicy(env), RandomPolicy(env.action_space, seed=0)
     for _ in range(5):
-        batch = base._batch
+        batch = base.channel
         action = rand.act(None)
         _, reward, _, _, info = env.step(action)
         assert reward <= 0
@@ -82,7 +82,7 @@ def test_precoding_oracle_reaches_the_optimum_and_random_does_not():
 def test_positioning_reward_is_minus_the_error():
     env = gym.make("AirTwin/Positioning-v0", scenario=SCENARIO)
     env.reset(seed=3)
-    truth = env.unwrapped._batch.ue_positions[0, :2]
+    truth = env.unwrapped.channel.ue_positions[0, :2]
     guess = np.clip(truth + np.array([3.0, 4.0]), env.action_space.low, env.action_space.high).astype(np.float32)
     _, reward, _, _, info = env.step(guess)
     assert reward == pytest.approx(-np.linalg.norm(guess - truth), abs=1e-4)
@@ -180,9 +180,10 @@ def test_sweep_and_lookup_policies():
 
 @pytest.mark.parametrize("env_id", sorted(envs.ENV_IDS))
 def test_universal_model_policy_acts_in_every_env(env_id, tmp_path):
-    from airtwin.envs.policies import UniversalModelPolicy
     from airtwin.model.checkpoint import save_checkpoint
-    from airtwin.model.config import DataShapes, ModelConfig
+    from airtwin.model.config import ModelConfig
+    from airtwin.model.policy import UniversalModelPolicy
+    from airtwin.phy.tasks import DataShapes
     from airtwin.model.universal import UniversalModel
 
     env = gym.make(env_id, scenario=SCENARIO)
@@ -206,21 +207,29 @@ def test_universal_model_policy_acts_in_every_env(env_id, tmp_path):
         UniversalModelPolicy(other, tmp_path / "ckpt")
 
 
-def test_twin_cache_is_released_when_the_last_env_closes():
+def test_environments_share_a_twin_only_through_an_explicit_pool():
     import dataclasses
 
-    import airtwin.envs.core as core
     from airtwin.scenes import get_scenario
+    from airtwin.twin.pool import TwinPool
 
-    spec = dataclasses.replace(get_scenario("canyon-test"), description="twin cache test")
-    a = gym.make("AirTwin/BeamSelection-v0", scenario=spec)
-    b = gym.make("AirTwin/Precoding-v0", scenario=spec)
-    assert a.unwrapped.twin is b.unwrapped.twin and repr(spec) in core._TWINS
-    a.close()
-    assert repr(spec) in core._TWINS  # b still uses it
-    b.close()
-    b.close()  # closing twice is harmless
-    assert repr(spec) not in core._TWINS
+    spec = dataclasses.replace(get_scenario("canyon-test"), description="twin pool test")
+    pool = TwinPool(max_size=1)
+    a = gym.make("AirTwin/BeamSelection-v0", scenario=spec, twin_pool=pool)
+    b = gym.make("AirTwin/Precoding-v0", scenario=spec, twin_pool=pool)
+    assert a.unwrapped.twin is b.unwrapped.twin and len(pool) == 1
+    c = gym.make("AirTwin/BeamSelection-v0", scenario=spec)  # no pool: a twin of its own
+    assert c.unwrapped.twin is not a.unwrapped.twin
+    other = pool.get("city-tiny-00000")  # beyond max_size the least recently used twin is dropped
+    assert len(pool) == 1 and pool.get("city-tiny-00000") is other
+    a.reset(seed=0)  # a dropped twin stays usable by whoever holds it
+    for env in (a, b, c):
+        env.close()
+        env.close()  # closing twice is harmless
+    with pytest.raises(ValueError, match="max_size"):
+        TwinPool(max_size=0)
+    with pytest.raises(ValueError, match="unknown environment setting"):
+        gym.make("AirTwin/BeamSelection-v0", scenario=spec, pilot_snr=3.0)
 
 
 def test_vector_env_step_before_reset_and_float64_positions():

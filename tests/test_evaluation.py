@@ -5,7 +5,7 @@ import json
 import pytest
 
 from airtwin.evaluation.report import write_report
-from airtwin.evaluation.suites import EvalSuite, builtin_suites, load_suite
+from airtwin.scenes.suites import EvaluationSettings, Suite, builtin_suites, load_suite
 
 POLICIES = ("oracle", "sweep", "lookup", "random")
 
@@ -56,12 +56,12 @@ def test_builtin_suites_load_and_bad_input_is_clear(tmp_path):
     assert {"default", "mobility", "snr", "tiny", "demo"} <= set(builtin_suites())
     for name in builtin_suites():
         assert load_suite(name).name == name
-    with pytest.raises(ValueError, match="unknown evaluation suite 'nope'"):
+    with pytest.raises(ValueError, match="unknown suite 'nope'"):
         load_suite("nope")
     with pytest.raises(ValueError, match="unknown scenario"):
-        EvalSuite(name="x", scenarios=("atlantis",))
-    (tmp_path / "s.toml").write_text('name = "s"\nscenarios = ["canyon-test"]\nsteps = 0\n')
-    with pytest.raises(ValueError, match="EvalSuite.steps"):
+        Suite(name="x", scenarios=("atlantis",))
+    (tmp_path / "s.toml").write_text('name = "s"\nscenarios = ["canyon-test"]\n[evaluation]\nsteps = 0\n')
+    with pytest.raises(ValueError, match="EvaluationSettings.steps"):
         load_suite(str(tmp_path / "s.toml"))
     with pytest.raises(ValueError, match="allowed: a comma-separated subset"):
         write_report(load_suite("tiny"), ("telepathy",), tmp_path, log=lambda m: None)
@@ -91,13 +91,14 @@ def test_demo_runs_from_a_fresh_command_line(tmp_path):
 def test_frequency_variants_are_separate_scenarios():
     from airtwin.evaluation.runner import scenario_variants
 
-    suite = EvalSuite(name="f", scenarios=("canyon-test",), carrier_frequencies_hz=(3.5e9, 28e9))
+    suite = Suite(name="f", scenarios=("canyon-test",),
+                  evaluation=EvaluationSettings(carrier_frequencies_hz=(3.5e9, 28e9)))
     variants = dict(scenario_variants(suite))
     assert list(variants) == ["canyon-test@3.5GHz", "canyon-test@28GHz"]
     assert variants["canyon-test@28GHz"].radio.carrier_frequency_hz == 28e9
     assert dict(scenario_variants(load_suite("tiny")))["canyon-test"].radio.carrier_frequency_hz == 3.5e9
     with pytest.raises(ValueError, match="carrier_frequencies_hz"):
-        EvalSuite(name="f", scenarios=("canyon-test",), carrier_frequencies_hz=(1.0,))
+        EvaluationSettings(carrier_frequencies_hz=(1.0,))
 
 
 def test_a_checkpoint_that_cannot_be_loaded_is_an_error(tmp_path, capsys):

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airtwin.cli import build_parser
+from airtwin.config import config_from_args
 from airtwin.datagen.plan import GenerateConfig
 from airtwin.scenes import ScenarioSpec, get_scenario
 
@@ -76,7 +77,7 @@ def test_any_spec_is_valid_or_a_value_error_naming_a_field(data):
 
 
 NUMERIC_FLAGS = ["--samples", "--seed", "--shard-size", "--batch-size", "--trajectory-steps", "--step-s",
-                 "--aging-delay-ms"]
+                 "--aging-delay-s"]
 tokens = st.one_of(st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1e309", "3", "12", "0.5", "abc", "", "1e3"]),
                    st.integers(-10**12, 10**12).map(str), st.floats(allow_nan=True).map(repr))
 
@@ -95,9 +96,7 @@ def test_generate_command_line_is_parsed_or_refused_naming_the_field(flags):
         assert exc.code == 2
         return
     try:
-        GenerateConfig(suite=args.suite, samples=args.samples, seed=args.seed, shard_size=args.shard_size,
-                       batch_size=args.batch_size, trajectory_steps=args.trajectory_steps, step_s=args.step_s,
-                       aging_delay_s=args.aging_delay_ms / 1e3)
+        config_from_args(GenerateConfig, args)
     except ValueError as exc:
         assert re.search(r"GenerateConfig\.[a-z_]+", str(exc)), str(exc)
 

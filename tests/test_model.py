@@ -9,8 +9,11 @@ import pytest
 import torch
 
 from airtwin.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from airtwin.model.config import TASKS, VARIANTS, DataShapes, ModelConfig
+from airtwin.model.config import VARIANTS, ModelConfig
+from airtwin.phy.tasks import TASK_NAMES as TASKS
+from airtwin.phy.tasks import DataShapes
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
+from airtwin.model.train import task_batch
 from airtwin.model.universal import UniversalModel, task_loss
 
 SHAPES = DataShapes(num_antennas=4, num_subcarriers=8, num_subbands=2, num_beams=4, map_cells=16,
@@ -18,13 +21,24 @@ SHAPES = DataShapes(num_antennas=4, num_subcarriers=8, num_subbands=2, num_beams
 
 
 def tiny_batch(n=4, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    c = lambda *s: torch.complex(torch.randn(*s, generator=g), torch.randn(*s, generator=g))  # noqa: E731
+    """Dataset fields of ``n`` samples (NumPy, as ``AirTwinDataset.read_batch`` gives them)."""
+    g = np.random.default_rng(seed)
+    c = lambda *s: (g.standard_normal(s) + 1j * g.standard_normal(s)).astype(np.complex64)  # noqa: E731
     w = c(n, 2, 4)
-    return {"csi": c(n, 4, 8), "csi_aged": c(n, 4, 8), "height_map": torch.rand(n, 16, 16, generator=g) * 30,
-            "bs_position": torch.zeros(n, 3), "ue_position": torch.randn(n, 3, generator=g) * 10,
-            "los": torch.tensor([0, 1] * (n // 2)), "precoders": w / w.abs().pow(2).sum(-1, keepdim=True).sqrt(),
-            "best_beam": torch.arange(n) % 4, "path_loss_db": torch.rand(n, generator=g) * 40 + 80}
+    return {"csi": c(n, 4, 8), "csi_aged": c(n, 4, 8), "height_map": (g.random((n, 16, 16)) * 30).astype(np.float32),
+            "bs_position": np.zeros((n, 3), np.float32), "ue_position": (g.standard_normal((n, 3)) * 10).astype(np.float32),
+            "los": np.array([0, 1] * (n // 2), bool), "precoders": w / np.sqrt((np.abs(w) ** 2).sum(-1, keepdims=True)),
+            "best_beam": np.arange(n) % 4, "beam_gain_db": g.standard_normal((n, 4)).astype(np.float32),
+            "path_loss_db": (g.random(n) * 40 + 80).astype(np.float32)}
+
+
+def obs(model, task, batch, seed=0):
+    """The task's observation of ``batch`` (pilot noise from ``seed``)."""
+    return task_batch(model, task, batch, np.random.default_rng(seed))[0]
+
+
+def total_loss(model, batch, seed=0):
+    return sum(task_loss(model, t, *task_batch(model, t, batch, np.random.default_rng(seed))) for t in TASKS)
 
 
 def build(variant, **kw):
@@ -39,7 +53,7 @@ def test_every_variant_forwards_and_trains_a_step(variant):
     frozen_before = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     batch = tiny_batch()
-    loss = sum(task_loss(model, t, batch, torch.Generator().manual_seed(0)) for t in TASKS)
+    loss = total_loss(model, batch)
     assert torch.isfinite(loss)
     opt.zero_grad()
     loss.backward()
@@ -55,10 +69,10 @@ def test_every_variant_forwards_and_trains_a_step(variant):
     assert any(n.startswith("prefix") for n in names) == (variant not in ("fp", "wm"))
     assert any(n.startswith("csi_encoder.") for n in names) == (variant == "te")
     assert (model.backbone is None) == (variant == "wm")
-    out = model.predict("precoding", batch, torch.Generator().manual_seed(0))
+    out = model.predict("precoding", obs(model, "precoding", batch))
     assert out.shape == (4, 2, 4) and torch.allclose(out.abs().pow(2).sum(-1), torch.ones(4, 2), atol=1e-5)
-    assert model.predict("positioning", batch).shape == (4, 2)
-    assert model.predict("path_loss", batch).shape == (4,)
+    assert model.predict("positioning", obs(model, "positioning", batch)).shape == (4, 2)
+    assert model.predict("path_loss", obs(model, "path_loss", batch)).shape == (4,)
 
 
 def test_rl_backbone_differs_from_pretrained():
@@ -74,7 +88,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path, variant):
     model = build(variant)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     batch = tiny_batch()
-    loss = sum(task_loss(model, t, batch, torch.Generator().manual_seed(0)) for t in TASKS)
+    loss = total_loss(model, batch)
     loss.backward()
     opt.step()  # so that LoRA B matrices are no longer zero
     model.eval()
@@ -82,8 +96,8 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path, variant):
     loaded = load_checkpoint(tmp_path / "ckpt")
     loaded.eval()
     for task in TASKS:
-        a = model.predict(task, batch, torch.Generator().manual_seed(1))
-        b = loaded.predict(task, batch, torch.Generator().manual_seed(1))
+        a = model.predict(task, obs(model, task, batch, seed=1))
+        b = loaded.predict(task, obs(loaded, task, batch, seed=1))
         assert torch.equal(a, b), task
     assert (tmp_path / "ckpt" / "lora" / "adapter_model.safetensors").exists() == (variant not in ("wl", "wm"))
     from safetensors.torch import load_file
@@ -250,14 +264,13 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
     assert b["pos_median_m"] < m["pos_median_m"] + 1e6
 
 
-def test_training_stops_on_a_non_finite_loss_naming_step_and_shard(tmp_path, monkeypatch):
+def test_training_stops_on_a_non_finite_loss_naming_step_and_shard(tmp_path):
     import h5py
 
     from airtwin.datagen.generate import generate, read_manifest, write_manifest
     from airtwin.datagen.plan import GenerateConfig
     from airtwin.datagen.shard import file_sha256
     from airtwin.model.train import NonFiniteLossError, TrainConfig, train
-    from airtwin.scenes.registry import SUITES, ScenarioSuite
 
     data = tmp_path / "data"
     generate(GenerateConfig(suite="tiny", samples=48, shard_size=24, batch_size=24), data)
@@ -275,8 +288,9 @@ def test_training_stops_on_a_non_finite_loss_naming_step_and_shard(tmp_path, mon
     assert not (tmp_path / "run" / "final").exists() and not (tmp_path / "run" / "last").exists()
 
     # A dataset of held-out areas only has nothing to train on: say so.
-    monkeypatch.setitem(SUITES, "heldout-only", ScenarioSuite("heldout-only", ("canyon-test",), "held-out"))
-    generate(GenerateConfig(suite="heldout-only", samples=8, shard_size=8, batch_size=8), tmp_path / "test")
+    (tmp_path / "heldout-only.toml").write_text('name = "heldout-only"\nscenarios = ["canyon-test"]\n')
+    generate(GenerateConfig(suite=str(tmp_path / "heldout-only.toml"), samples=8, shard_size=8, batch_size=8),
+             tmp_path / "test")
     with pytest.raises(ValueError, match=r"no samples in its train split.*procedural-train"):
         train(TrainConfig(**{**cfg.__dict__, "data": str(tmp_path / "test"), "out": str(tmp_path / "r2")}),
               log=lambda m: None, progress=False)

@@ -14,10 +14,10 @@ from airtwin.scenes import (
     SceneSource,
     UERegion,
     get_scenario,
-    get_suite,
     load_scenario,
 )
-from airtwin.scenes.registry import HELDOUT_SEEDS, SUITES, TRAIN_SEEDS
+from airtwin.scenes.registry import HELDOUT_SEEDS, TRAIN_SEEDS
+from airtwin.scenes.suites import builtin_suites, load_suite
 
 INVALID = [
     (lambda: RadioConfig(carrier_frequency_hz=-1.0), "RadioConfig.carrier_frequency_hz"),
@@ -111,12 +111,12 @@ def test_registry_and_suites():
     with pytest.raises(ValueError, match="canyon-test"):
         get_scenario("nowhere")
     with pytest.raises(ValueError, match="procedural-train"):
-        get_suite("nope")
+        load_suite("nope")
     assert set(TRAIN_SEEDS).isdisjoint(HELDOUT_SEEDS)
-    train = {get_scenario(n).scene.city.seed for n in get_suite("procedural-train").scenarios}
-    heldout = {get_scenario(n).scene.city.seed for n in get_suite("procedural-heldout").scenarios}
+    train = {get_scenario(n).scene.city.seed for n in load_suite("procedural-train").scenarios}
+    heldout = {get_scenario(n).scene.city.seed for n in load_suite("procedural-heldout").scenarios}
     assert train <= set(TRAIN_SEEDS) and heldout <= set(HELDOUT_SEEDS)
-    for suite in SUITES.values():
+    for suite in map(load_suite, builtin_suites()):
         for name in suite.scenarios:
             assert get_scenario(name).name == name
     assert dataclasses.replace(get_scenario("city-00003")).scene.city.seed == 3

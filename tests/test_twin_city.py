@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from airtwin.scenes import BSSite, CityParams, SceneSource, get_scenario
-from airtwin.twin.beams import beam_gains, sgcs
+from airtwin.phy.beams import beam_gains, sgcs
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from airtwin.twin.beams import to_db
+from airtwin.phy.beams import to_db
 from airtwin.twin.channel import NO_PATH_LOSS_DB
 
 
@@ -46,7 +46,7 @@ def solve_radio_map(twin, cell_size_m: float = 5.0, *, samples_per_tx: int = 1_0
     """
     if cell_size_m <= 0:
         raise ValueError(f"cell_size_m = {cell_size_m}; allowed: > 0")
-    rt, mi = twin._rt, twin._mi
+    rt, mi = twin.rt, twin.mi
     x0, y0, x1, y1 = twin.area_bounds
     t = twin.spec.tracing
     h = twin.spec.ue.height_m

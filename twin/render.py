@@ -18,14 +18,14 @@ def render_scene(twin, filename: str | Path, trajectory: np.ndarray | None = Non
     (``trajectory``: ``[T, 3]`` positions [m]) and the ray-traced paths to its last point.
     Rendering runs on the CPU (about a second at the default resolution).
     """
-    rt, mi = twin._rt, twin._mi
+    rt, mi = twin.rt, twin.mi
     filename = Path(filename)
     radio_map = solve_radio_map(twin, cell_size_m, samples_per_tx=samples_per_tx)
     paths = None
     if trajectory is not None and len(trajectory):
         trajectory = np.asarray(trajectory, dtype=np.float64)
         paths = twin.trace_paths(trajectory[-1:])
-        twin._place_receivers(trajectory, np.zeros_like(trajectory))
+        twin.place_receivers(trajectory, np.zeros_like(trajectory))
     x0, y0, x1, y1 = twin.area_bounds
     center = np.array([(x0 + x1) / 2, (y0 + y1) / 2, 0.0])
     extent = max(x1 - x0, y1 - y0)

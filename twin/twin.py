@@ -8,10 +8,12 @@ from functools import cached_property
 
 import numpy as np
 
+from airtwin.phy.beams import Codebook, beam_gains, dft_codebook, eigen_precoders, to_db
+from airtwin.phy.link import LinkBudget
+from airtwin.phy.ofdm import frequency_response, subcarrier_offsets_hz
 from airtwin.scenes.layout import scene_layout
 from airtwin.scenes.spec import ScenarioSpec
 from airtwin.twin.backend import sionna_rt
-from airtwin.twin.beams import Codebook, beam_gains, dft_codebook, eigen_precoders, to_db
 from airtwin.twin.channel import NO_PATH_LOSS_DB, ChannelBatch
 from airtwin.twin.geometry import OutdoorRaster, height_map_around
 from airtwin.twin.mobility import MotionState, init_motion, sample_drops, step_motion
@@ -22,15 +24,6 @@ OUTDOOR_RASTER_M = 1.0
 UE_WALL_MARGIN_M = 1.0
 #: Paths with a smaller gain [dB] are dropped (far below thermal noise at any bandwidth and power).
 MIN_PATH_GAIN_DB = -250.0
-
-
-def subcarrier_offsets_hz(num_subcarriers: int, spacing_hz: float) -> np.ndarray:
-    """Baseband subcarrier frequencies ``[num_subcarriers]`` [Hz], centred on the carrier (as Sionna's)."""
-    if num_subcarriers % 2 == 0:
-        idx = np.arange(-num_subcarriers // 2, num_subcarriers // 2)
-    else:
-        idx = np.arange(-(num_subcarriers - 1) // 2, (num_subcarriers - 1) // 2 + 1)
-    return idx * spacing_hz
 
 
 class Twin:
@@ -51,7 +44,8 @@ class Twin:
 
     def __init__(self, spec: ScenarioSpec, *, serving_bs: int | str = 0):
         rt, mi = sionna_rt()
-        self._rt, self._mi = rt, mi
+        self.rt, self.mi = rt, mi
+        """The ``sionna.rt`` and ``mitsuba`` modules the scene was built with (for radio maps and rendering)."""
         self.spec = spec
         self.layout = scene_layout(spec.scene)
         """Building layout of procedural and footprint scenes (``scenes.layout.scene_layout``), else None."""
@@ -70,7 +64,7 @@ class Twin:
 
     # ------------------------------------------------------------------ set-up
     def _load_scene(self):
-        rt = self._rt
+        rt = self.rt
         source = self.spec.scene
         if source.kind == "builtin":
             return rt.load_scene(getattr(rt.scene, source.name))
@@ -97,7 +91,7 @@ class Twin:
             bs = names.index(bs)
         if not 0 <= bs < len(names):
             raise ValueError(f"serving_bs = {bs} is out of range; allowed: 0..{len(names) - 1}")
-        rt, mi = self._rt, self._mi
+        rt, mi = self.rt, self.mi
         site = self.spec.bs[bs]
         if self._transmitter is not None:
             self.scene.remove(self._transmitter.name)
@@ -192,8 +186,9 @@ class Twin:
         return compute_radio_map(self, cell_size_m, samples_per_tx=samples_per_tx, seed=seed)
 
     # ------------------------------------------------------------------ tracing
-    def _place_receivers(self, positions: np.ndarray, velocities: np.ndarray) -> None:
-        rt, mi = self._rt, self._mi
+    def place_receivers(self, positions: np.ndarray, velocities: np.ndarray) -> None:
+        """Make the scene's receivers the UEs at ``positions`` ``[N, 3]`` [m] moving at ``velocities`` [m/s]."""
+        rt, mi = self.rt, self.mi
         n = positions.shape[0]
         while len(self._receivers) > n:
             self.scene.remove(self._receivers.pop().name)
@@ -209,7 +204,7 @@ class Twin:
     def trace_paths(self, positions: np.ndarray, velocities: np.ndarray | None = None, *, seed: int | None = None):
         """Place the UEs and run Sionna's ``PathSolver`` once; returns the raw ``sionna.rt.Paths``."""
         positions, velocities = _check_positions(positions, velocities)
-        self._place_receivers(positions, velocities)
+        self.place_receivers(positions, velocities)
         t = self.spec.tracing
         return self._solver(self.scene, max_depth=t.max_depth, max_num_paths_per_src=t.max_num_paths_per_src,
                             samples_per_src=t.samples_per_src, synthetic_array=True, los=t.los,
@@ -277,20 +272,14 @@ class Twin:
         angles = [take(x, order, 1) for x in angles]
         doppler = angles[4]
 
-        # CSI: h[u, a, k] = sum_p a_p exp(-j 2π (f_c + f_k) τ_p), with Doppler evolution a_p(t) = a_p exp(j 2π f_D t).
-        # Sionna's `Paths.a` carries no propagation phase: `Paths.cir` applies exp(-j 2π f_c τ) (the
-        # baseband-equivalent coefficient) and `Paths.cfr` then exp(-j 2π f_k τ) at baseband offsets f_k.
-        # Both are applied here in float64, which keeps the carrier phase (~1e4 rad) exact.
+        # Sionna's `Paths.a` carries no propagation phase (`Paths.cir` applies exp(-j 2π f_c τ), `Paths.cfr`
+        # then exp(-j 2π f_k τ)); frequency_response applies both, and the Doppler aging.
         freqs = self.frequencies_hz
         carrier = spec.radio.carrier_frequency_hz
-        phase = np.exp(-2j * np.pi * tau[:, :, None] * (carrier + freqs[None, None, :]))  # [N, P, K]
-        a64 = a.astype(np.complex128)
-        csi = np.einsum("nap,npk->nak", a64, phase, optimize=True).astype(np.complex64)
+        csi = frequency_response(a, tau, carrier, freqs)
         csi_evolution = None
         if num_time_steps > 1:
-            t = np.arange(num_time_steps) * time_step_s
-            rot = np.exp(2j * np.pi * doppler[:, None, :].astype(np.float64) * t[None, :, None])  # [N, T, P]
-            csi_evolution = np.einsum("nap,ntp,npk->ntak", a64, rot, phase, optimize=True).astype(np.complex64)
+            csi_evolution = frequency_response(a, tau, carrier, freqs, doppler, np.arange(num_time_steps) * time_step_s)
 
         num_inter = (inter != 0).sum(axis=0).astype(np.int8) if inter.size else np.zeros((n, num_paths), np.int8)
         los = (valid & (num_inter == 0)).any(axis=1)
@@ -323,7 +312,7 @@ class Twin:
             has_paths=has_paths,
             path_gain_db=path_gain_db.astype(f32),
             path_loss_db=(-path_gain_db).astype(f32),
-            snr_db=(radio.tx_power_dbm + path_gain_db - radio.noise_power_dbm).astype(f32),
+            snr_db=LinkBudget.of(radio).snr_db(path_gain_db).astype(f32),
             path_valid=p_valid,
             path_delay_s=pad(tau, f32),
             path_power_db=p_power_db,

@@ -10,10 +10,12 @@ direction ``d``, so the beam steered to ``d`` is ``w = conj(a(d)) / sqrt(num_bs_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from airtwin.scenes.spec import ArraySpec
+if TYPE_CHECKING:  # annotations only: phy sits below scenes
+    from airtwin.scenes.spec import ArraySpec
 
 #: Floor for gains expressed in dB (instead of -inf for a zero channel) [dB].
 GAIN_FLOOR_DB = -300.0
@@ -139,3 +141,20 @@ def sgcs(estimate: np.ndarray, target: np.ndarray) -> np.ndarray:
     num = np.abs(np.sum(np.conj(estimate) * target, axis=-1)) ** 2
     den = np.sum(np.abs(estimate) ** 2, axis=-1) * np.sum(np.abs(target) ** 2, axis=-1)
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def precoders_to_action(w: np.ndarray) -> np.ndarray:
+    """Complex precoders ``[..., S, A]`` -> real action ``[..., S, A, 2]`` in [-1, 1] (direction kept).
+
+    The inverse of :func:`action_to_precoders` up to the (irrelevant) norm.
+    """
+    x = np.stack([np.real(w), np.imag(w)], axis=-1)
+    return (x / max(float(np.abs(x).max(initial=0.0)), 1e-12)).astype(np.float32)
+
+
+def action_to_precoders(action: np.ndarray) -> np.ndarray:
+    """Real action ``[..., S, A, 2]`` -> unit-norm complex precoders ``[..., S, A]`` (a zero vector stays zero)."""
+    w = np.asarray(action, dtype=np.float64)
+    w = w[..., 0] + 1j * w[..., 1]
+    norm = np.linalg.norm(w, axis=-1, keepdims=True)
+    return np.where(norm > 0, w / np.where(norm > 0, norm, 1.0), 0.0)

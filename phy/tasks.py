@@ -1,0 +1,156 @@
+"""The task table: one definition per task, read by the dataset views, training, evaluation, the
+baselines and the environments.
+
+======================  ============  ==========================================  ==========================
+task                    input         target (physical units)                     head, loss
+======================  ============  ==========================================  ==========================
+positioning             CSI estimate  UE (x, y) relative to the serving BS [m]    regression /100 m, smooth L1
+los                     CSI estimate  1 if a LoS path exists                      2 classes, cross-entropy
+precoding               CSI estimate  eigen-precoders of the channel when the     S x A complex, 1 - SGCS
+                                      precoder is applied (``csi_aged``)
+beam_selection          environment   best DFT beam                               B classes, cross-entropy
+path_loss               environment   path loss [dB]                              regression (dB-100)/20, MSE
+======================  ============  ==========================================  ==========================
+
+Inputs are observations (:func:`observe`): the CSI estimate at the pilot instant (the same
+:func:`airtwin.phy.estimation.estimate_csi` the environments use), or the environment (building
+height map around the BS, BS and UE positions). To add a task, add a :class:`TaskSpec` to
+:data:`TASKS` with its target and metric functions; nothing else needs to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from airtwin.config import check_range
+from airtwin.phy.beams import eigen_precoders, precoders_to_action
+from airtwin.phy.estimation import estimate_csi
+from airtwin.phy.metrics import beam_metrics, los_metrics, path_loss_metrics, positioning_metrics, precoding_metrics
+
+#: Dataset fields each input modality is observed from.
+MODALITY_FIELDS = {"csi": ("csi",), "env": ("height_map", "bs_position", "ue_position")}
+#: Observation keys of each modality (what environments emit and the model consumes).
+OBSERVATION_KEYS = {"csi": ("csi", "rx_power_db"), "env": ("height_map", "bs_position", "ue_position")}
+
+
+@dataclass(frozen=True)
+class DataShapes:
+    """Tensor sizes of a numerology (read from a dataset or a scenario)."""
+
+    num_antennas: int
+    num_subcarriers: int
+    num_subbands: int
+    num_beams: int
+    map_cells: int
+    map_resolution_m: float
+
+    def __post_init__(self) -> None:
+        for name in ("num_antennas", "num_subcarriers", "num_subbands", "num_beams", "map_cells"):
+            check_range(f"DataShapes.{name}", getattr(self, name), 1)
+        check_range("DataShapes.map_resolution_m", self.map_resolution_m, 0.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task: what it reads, predicts, is trained on and is scored by.
+
+    Attributes:
+        name: task name; keywords: its fixed instruction text.
+        modality: ``"csi"`` (the CSI estimate) or ``"env"``.
+        target_fields: dataset fields :attr:`target` and :attr:`score` read.
+        head: ``"regression"`` (``target = out * scale + center``), ``"classification"`` (logits) or
+            ``"precoder"`` (one unit-norm complex vector per subband).
+        loss: ``"smooth_l1"``, ``"mse"``, ``"cross_entropy"`` or ``"sgcs"`` (1 - SGCS).
+        head_size: output size for a :class:`DataShapes`.
+        target: ``fields -> [N, ...]`` target in physical units.
+        score: ``(prediction, fields) -> metrics``; the prediction in physical units (logits for classes).
+        action_key: key of the task's action in the multi-task environment's Dict action (None: no env).
+        to_action: ``(prediction of one sample, serving BS position [3] m) -> environment action``
+            (before clipping to the action space); None for tasks without an environment.
+    """
+
+    name: str
+    keywords: str
+    modality: Literal["csi", "env"]
+    target_fields: tuple[str, ...]
+    head: Literal["regression", "classification", "precoder"]
+    loss: Literal["smooth_l1", "mse", "cross_entropy", "sgcs"]
+    head_size: Callable[[DataShapes], int]
+    target: Callable[[dict[str, np.ndarray]], np.ndarray]
+    score: Callable[[np.ndarray, dict[str, np.ndarray]], dict[str, float]]
+    scale: float = 1.0
+    center: float = 0.0
+    action_key: str | None = None
+    to_action: Callable[[np.ndarray, np.ndarray], Any] | None = None
+
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        return MODALITY_FIELDS[self.modality]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every dataset field the task reads (inputs, then targets)."""
+        return tuple(dict.fromkeys((*self.input_fields, *self.target_fields)))
+
+
+def _relative_xy(f: dict[str, np.ndarray]) -> np.ndarray:
+    return (f["ue_position"][..., :2] - f["bs_position"][..., :2]).astype(np.float32)
+
+
+def _applied_optimum(f: dict[str, np.ndarray], num_subbands: int | None = None) -> np.ndarray:
+    csi = f["csi_aged"]
+    s = num_subbands if num_subbands is not None else f["precoders"].shape[-2]
+    return eigen_precoders(csi.reshape(-1, *csi.shape[-2:]), s).reshape(*csi.shape[:-2], s, csi.shape[-2])
+
+
+TASKS: dict[str, TaskSpec] = {t.name: t for t in (
+    TaskSpec("positioning", "user positioning", "csi", ("ue_position", "bs_position"), "regression", "smooth_l1",
+             head_size=lambda s: 2, target=_relative_xy,
+             score=lambda p, f: positioning_metrics(p, _relative_xy(f)), scale=100.0, action_key="position",
+             to_action=lambda p, bs: np.asarray(p, np.float64) + bs[:2]),
+    TaskSpec("los", "line of sight identification", "csi", ("los",), "classification", "cross_entropy",
+             head_size=lambda s: 2, target=lambda f: f["los"].astype(np.int64),
+             score=lambda p, f: los_metrics(p.argmax(axis=-1), f["los"])),
+    TaskSpec("precoding", "mimo precoding", "csi", ("csi_aged", "precoders"), "precoder", "sgcs",
+             head_size=lambda s: s.num_subbands * s.num_antennas * 2, target=_applied_optimum,
+             score=lambda p, f: precoding_metrics(p, _applied_optimum(f)), action_key="precoder",
+             to_action=lambda p, bs: precoders_to_action(p)),
+    TaskSpec("beam_selection", "beam selection", "env", ("best_beam", "beam_gain_db"), "classification",
+             "cross_entropy", head_size=lambda s: s.num_beams, target=lambda f: f["best_beam"].astype(np.int64),
+             score=lambda p, f: beam_metrics(p, f["beam_gain_db"]), action_key="beam",
+             to_action=lambda p, bs: int(np.argmax(p))),
+    TaskSpec("path_loss", "path loss prediction", "env", ("path_loss_db",), "regression", "mse",
+             head_size=lambda s: 1, target=lambda f: f["path_loss_db"].astype(np.float32),
+             score=lambda p, f: path_loss_metrics(p, f["path_loss_db"]), scale=20.0, center=100.0),
+)}
+TASK_NAMES = tuple(TASKS)
+#: Tasks with a closed-loop environment (an ``action_key``), in the multi-task environment's task-id order.
+ENV_TASKS = ("beam_selection", "precoding", "positioning")
+assert set(ENV_TASKS) == {n for n, t in TASKS.items() if t.action_key is not None}
+
+
+def get_task(name: str) -> TaskSpec:
+    """The task ``name``; raises ``ValueError`` listing the tasks."""
+    if name not in TASKS:
+        raise ValueError(f"task = {name!r}; allowed: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def observe(modality: str, fields: dict[str, np.ndarray], pilot_snr_db: float,
+            rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The observation of one modality from raw fields, batched over the leading axis.
+
+    ``"csi"``: ``{"csi": [N, 2, A, K] float32 estimate, "rx_power_db": [N, 1] float32}`` from ``fields["csi"]``
+    ``[N, A, K]`` (pilot noise from ``rng``); ``"env"``: ``height_map [N, H, W]`` [m],
+    ``bs_position`` and ``ue_position`` ``[N, 3]`` [m], float32.
+    """
+    if modality == "csi":
+        est, power = estimate_csi(fields["csi"], pilot_snr_db, rng)
+        return {"csi": est, "rx_power_db": power[..., None]}
+    if modality == "env":
+        return {k: np.array(fields[k], dtype=np.float32) for k in MODALITY_FIELDS["env"]}  # copies
+    raise ValueError(f"modality = {modality!r}; allowed: {', '.join(MODALITY_FIELDS)}")
