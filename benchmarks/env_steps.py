@@ -16,6 +16,7 @@ import gymnasium as gym
 
 import airtwin.envs  # noqa: F401  (registers the ids)
 from airtwin.envs.vector import TwinVectorEnv
+from airtwin.twin.pool import TwinPool
 
 
 def steps_per_second(vec, steps: int) -> float:
@@ -39,7 +40,9 @@ def main() -> None:
     print(f"{'envs':>5} | {'TwinVectorEnv [steps/s]':>23} | {'SyncVectorEnv [steps/s]':>23} | {'ratio':>6}")
     for n in args.num_envs:
         batched = steps_per_second(TwinVectorEnv(args.env_id, n, scenario=args.scenario), args.steps)
-        sync = gym.vector.SyncVectorEnv([lambda: gym.make(args.env_id, scenario=args.scenario) for _ in range(n)])
+        pool = TwinPool()  # one twin for all sub-environments, as TwinVectorEnv has
+        sync = gym.vector.SyncVectorEnv([lambda: gym.make(args.env_id, scenario=args.scenario, twin_pool=pool)
+                                         for _ in range(n)])
         one_by_one = steps_per_second(sync, max(2, args.steps // 2))
         print(f"{n:>5} | {batched:>23.1f} | {one_by_one:>23.1f} | {batched / one_by_one:>6.2f}")
 

@@ -13,23 +13,28 @@ import argparse
 import statistics
 import time
 
+import numpy as np
 import torch
 
 from airtwin.model.config import VARIANTS, ModelConfig
-from airtwin.phy.tasks import TASK_NAMES as TASKS
-from airtwin.phy.tasks import DataShapes
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
+from airtwin.model.features import to_tensors
 from airtwin.model.universal import UniversalModel
+from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
+from airtwin.phy.tasks import TASK_NAMES as TASKS
+from airtwin.phy.tasks import DataShapes, observe
 
 SHAPES = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=4, num_beams=16, map_cells=64,
                     map_resolution_m=4.0)
 
 
 def batch_of(n: int) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    c = lambda *s: torch.complex(torch.randn(*s, generator=g), torch.randn(*s, generator=g))  # noqa: E731
-    return {"csi": c(n, 16, 32), "csi_aged": c(n, 16, 32), "height_map": torch.rand(n, 64, 64, generator=g) * 30,
-            "bs_position": torch.zeros(n, 3), "ue_position": torch.randn(n, 3, generator=g) * 50}
+    """Observations of both modalities for ``n`` random samples (what the environments emit)."""
+    g = np.random.default_rng(0)
+    fields = {"csi": g.standard_normal((n, 16, 32)) + 1j * g.standard_normal((n, 16, 32)),
+              "height_map": g.random((n, 64, 64)) * 30, "bs_position": np.zeros((n, 3)),
+              "ue_position": g.standard_normal((n, 3)) * 50}
+    return to_tensors({**observe("csi", fields, DEFAULT_PILOT_SNR_DB, g), **observe("env", fields, 0.0, g)})
 
 
 @torch.no_grad()

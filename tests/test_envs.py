@@ -153,8 +153,8 @@ def test_vector_env_batches_and_autoresets():
 
 
 def test_async_vector_env():
-    # "envs:" makes each spawned worker import (and so register) the environments first.
-    make = [lambda: gym.make("envs:AirTwin/BeamSelection-v0", scenario=SCENARIO) for _ in range(2)]
+    # "airtwin.envs:" makes each spawned worker import (and so register) the environments first.
+    make = [lambda: gym.make("airtwin.envs:AirTwin/BeamSelection-v0", scenario=SCENARIO) for _ in range(2)]
     vec = gym.vector.AsyncVectorEnv(make, context="spawn")
     try:
         obs, _ = vec.reset(seed=0)
