@@ -10,6 +10,8 @@ Subcommands:
     airtwin pretrain-encoders --data DIR --out ENC_DIR      contrastive CSI/environment encoders
     airtwin train --data DIR --encoders ENC_DIR --out RUN [--variant full|fp|sp|te|wl|rl|wm] [--tasks all]
     airtwin evaluate-model --data TEST_DIR --checkpoints RUN/final ... [--baselines-from TRAIN_DIR]
+    airtwin finetune --scenario NAME --samples N --out DIR [--train-sizes 250,1000,4000]
+                                        the site-specific protocol: trace, split by location, fine-tune, test
     airtwin evaluate --suite NAME|FILE --policies universal,oracle,sweep,random --out DIR [--episodes N]
                                         (the same suites as generate; flags override their [evaluation] table)
     airtwin demo [--out DIR]                short closed-loop run with the shipped model; report with plots
@@ -122,8 +124,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate_model(args: argparse.Namespace) -> int:
     from airtwin.datagen.reader import AirTwinDataset
+    from airtwin.evaluation.offline import compare, markdown
     from airtwin.model.checkpoint import load_checkpoint
-    from airtwin.model.train import evaluate_model
+    from airtwin.model.train import model_samples
 
     split = None if args.split in (None, "none") else args.split
     if args.max_samples is not None and args.max_samples < 1:
@@ -132,23 +135,36 @@ def _cmd_evaluate_model(args: argparse.Namespace) -> int:
     if len(test) == 0:
         raise ValueError(f"--data {args.data} has no samples in split {args.split!r}; its splits: "
                          f"{ {s: len(n) for s, n in test.manifest['splits'].items()} }")
-    rows = {}
+    models = {}
     for ckpt in args.checkpoints:
         model = load_checkpoint(ckpt)
-        rows[f"{model.cfg.variant} ({Path(ckpt).parent.name})"] = evaluate_model(model, test, args.max_samples)
+        per_task = model_samples(model, test, args.max_samples, args.seed)
+        models[f"{model.cfg.variant} ({Path(ckpt).parent.name})"] = {k: v for s in per_task.values() for k, v in s.items()}
+    baselines = {}
     if args.baselines_from:
-        from airtwin.model.baselines import evaluate_baselines
+        from airtwin.model.baselines import baseline_samples
 
-        rows["non-neural baselines"] = evaluate_baselines(AirTwinDataset(args.baselines_from, split="train"), test,
-                                                          max_test=args.max_samples)
-    cols = ["pos_median_m", "pos_cdf90_m", "los_accuracy", "sgcs", "beam_top1", "beam_top3", "beam_snr_loss_db",
-            "pl_rmse_db"]
-    print("| model | " + " | ".join(cols) + " |")
-    print("|---" * (len(cols) + 1) + "|")
-    for name, m in rows.items():
-        print(f"| {name} | " + " | ".join(f"{m[c]:.3f}" if c in m else "-" for c in cols) + " |")
+        baselines = baseline_samples(AirTwinDataset(args.baselines_from, split="train"), test,
+                                     max_test=args.max_samples, seed=args.seed)
+    result = compare(models, baselines, seed=args.seed)
+    result["num_samples"] = int(len(test.sample_indices(args.max_samples, args.seed)))
+    print(f"{result['num_samples']} test samples; values [95 % bootstrap interval]")
+    print("\n".join(markdown(result)))
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from airtwin.evaluation.offline import markdown
+    from airtwin.evaluation.site import run_site_protocol
+    from airtwin.model.config import FinetuneConfig
+
+    result = run_site_protocol(config_from_args(FinetuneConfig, args),
+                               log=lambda m: print(f"airtwin finetune: {m}", file=sys.stderr))
+    for n, table in result["sizes"].items():
+        print(f"\n{n} site training drops ({result['split']['test']} test drops); values [95 % interval]")
+        print("\n".join(markdown(table)))
     return 0
 
 
@@ -193,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=_cmd_scenes_export)
 
     from airtwin.datagen.plan import GenerateConfig
-    from airtwin.model.config import PretrainConfig, TrainConfig
+    from airtwin.model.config import FinetuneConfig, PretrainConfig, TrainConfig
     from airtwin.scenes.suites import EvaluationSettings
 
     gen = sub.add_parser("generate", help="generate a sharded HDF5 dataset over a scenario suite")
@@ -213,13 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(tr, TrainConfig)
     tr.set_defaults(func=_cmd_train)
 
+    ft = sub.add_parser("finetune", help="site-specific protocol: trace one unseen area, fine-tune, test there")
+    add_config_arguments(ft, FinetuneConfig)
+    ft.set_defaults(func=_cmd_finetune)
+
     ev = sub.add_parser("evaluate-model", help="task metrics of trained checkpoints (and baselines) on a dataset")
     ev.add_argument("--data", required=True, help="dataset directory (e.g. generated from procedural-heldout)")
     ev.add_argument("--split", default=None, choices=("train", "validation", "test", "none"),
                     help="train, validation, test or none (all; the default)")
     ev.add_argument("--checkpoints", nargs="*", default=[], help="checkpoint directories")
     ev.add_argument("--baselines-from", help="dataset whose train split fits the non-neural baselines")
-    ev.add_argument("--max-samples", type=int, default=None)
+    ev.add_argument("--max-samples", type=int, default=None, help="at most this many test samples (default: all)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the sample choice, the pilot noise and the bootstrap")
     ev.add_argument("--json", help="also write the metrics as JSON here")
     ev.set_defaults(func=_cmd_evaluate_model)
 

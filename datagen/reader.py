@@ -75,6 +75,18 @@ class AirTwinDataset(torch.utils.data.Dataset):
         """Indices of the samples at least one path reached (no task has a target without one)."""
         return np.flatnonzero(self.column("has_paths"))
 
+    def sample_indices(self, max_samples: int | None, seed: int) -> np.ndarray:
+        """Evaluation samples: the usable ones, at most ``max_samples`` drawn with ``seed``, sorted.
+
+        Everything scored on one split with one seed (models, baselines) sees the same samples.
+        """
+        if max_samples is not None and max_samples < 1:
+            raise ValueError(f"max_samples = {max_samples}; allowed: an integer >= 1 (or None for all)")
+        idx = self.usable()
+        if max_samples is not None and len(idx) > max_samples:
+            idx = np.sort(np.random.default_rng(seed).choice(idx, max_samples, replace=False))
+        return idx
+
     def __getstate__(self):  # open files are per process
         state = self.__dict__.copy()
         state["_files"], state["_env"] = {}, {}

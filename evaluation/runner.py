@@ -25,6 +25,7 @@ import airtwin.envs  # noqa: F401  (registers the environments)
 from airtwin.config import to_dict
 from airtwin.envs.policies import OraclePolicy, PeriodicSweepPolicy, PositionLookupBeamPolicy, RandomPolicy
 from airtwin.scenes.suites import Suite
+from airtwin.model.checkpoint import default_checkpoint
 from airtwin.model.policy import UniversalModelPolicy
 from airtwin.phy.link import sweep_overhead
 from airtwin.phy.metrics import error_summary, rmse
@@ -34,13 +35,6 @@ from airtwin.twin.pool import TwinPool
 
 POLICIES = ("universal", "oracle", "sweep", "lookup", "random")
 SWEEP_PERIOD = 10
-
-
-def default_checkpoint() -> Path:
-    """The universal-model checkpoint shipped with AirTwin (trained on ``procedural-train``)."""
-    from importlib import resources
-
-    return Path(str(resources.files("airtwin.model") / "checkpoints" / "default"))
 
 
 def make_policy(name: str, env, *, checkpoint, seed: int):

@@ -1,11 +1,21 @@
-"""Simple non-neural baselines, fitted on training areas and evaluated on others, scored by the task table.
+"""Classical baselines on a dataset split, with the inputs the universal model gets, scored by the task table.
 
-- positioning and LoS: k-nearest-neighbour fingerprinting on the angle-delay magnitude profile of the
-  CSI estimate; position = mean of the neighbours' positions relative to their BS, LoS = majority;
-- precoding: the eigen-precoder of the CSI estimate at the pilot instant (what a BS does without learning);
-- beam selection: the best beam of the nearest training UE position relative to the BS (top-3 from the
-  3 nearest distinct beams);
-- path loss: a log-distance fit ``PL = a + 10 n log10(d_3D)``.
+Training-free (geometry and textbook models, :mod:`airtwin.phy.classical`):
+
+- beam selection, ``geometric``: the DFT beam toward the UE's line-of-sight direction (positions only);
+- positioning, ``first path``: range from the first-path delay and azimuth from the beamspace peak of the
+  CSI estimate (known UE height);
+- LoS, ``first-path ratio``: share of power in the strongest delay tap of the estimate, thresholded
+  (the threshold is fitted on the fitting split);
+- precoding, ``eigen of estimate``: the eigen-precoder of the CSI estimate at the pilot instant;
+- path loss, ``38.901 UMi``: TR 38.901 UMi street canyon with LoS taken from the height map.
+
+Fitted on another split (training areas in the zero-shot protocol, drops of the same area in the
+site-specific one):
+
+- positioning and LoS, ``k-NN fingerprint``: k nearest angle-delay magnitude profiles of the estimate;
+- beam selection, ``position lookup``: the best beam of the nearest fitting UE position relative to the BS;
+- path loss, ``log-distance``: a least-squares fit ``PL = a + 10 n log10(d_3D)``.
 
 They see the same observations as the universal model (:func:`airtwin.phy.tasks.observe`).
 """
@@ -15,18 +25,20 @@ from __future__ import annotations
 import numpy as np
 
 from airtwin.datagen.reader import AirTwinDataset
-from airtwin.phy.beams import eigen_precoders
+from airtwin.phy import classical
+from airtwin.phy.beams import dft_codebook, eigen_precoders
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB, power_feature, to_complex
+from airtwin.phy.metrics import METRICS, summarize
+from airtwin.phy.ofdm import subcarrier_offsets_hz
 from airtwin.phy.tasks import TASKS, observe
+from airtwin.scenes.spec import ScenarioSpec
 
-FIELDS = tuple(dict.fromkeys(f for t in TASKS.values() for f in t.fields))
+FIELDS = tuple(dict.fromkeys([*(f for t in TASKS.values() for f in t.fields), "scenario_index"]))
 
 
-def _load(ds: AirTwinDataset, max_samples: int | None, seed: int) -> dict[str, np.ndarray]:
-    idx = ds.usable()
-    if max_samples is not None and len(idx) > max_samples:
-        idx = np.sort(np.random.default_rng(seed).choice(idx, max_samples, replace=False))
-    return ds.read_batch(idx, FIELDS)
+def _load(ds: AirTwinDataset, max_samples: int | None, seed: int, indices: np.ndarray | None = None
+          ) -> dict[str, np.ndarray]:
+    return ds.read_batch(ds.sample_indices(max_samples, seed) if indices is None else np.asarray(indices), FIELDS)
 
 
 def fingerprint(obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -42,23 +54,81 @@ def _knn(train: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(d, axis=1, kind="stable")[:, :k]
 
 
-def evaluate_baselines(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
-                       pilot_snr_db: float = DEFAULT_PILOT_SNR_DB, k: int = 5, max_train: int | None = 4096,
-                       max_test: int | None = None, seed: int = 0) -> dict[str, float]:
-    tr, te = _load(train_ds, max_train, seed), _load(test_ds, max_test, seed + 1)
-    out: dict[str, float] = {"num_samples": int(len(te["csi"]))}
+def _specs(ds: AirTwinDataset) -> dict[int, ScenarioSpec]:
+    return {int(s["index"]): ScenarioSpec.from_dict(s["spec"]) for s in ds.manifest["scenarios"]}
+
+
+def _per_scenario(data: dict[str, np.ndarray], specs: dict[int, ScenarioSpec], fn, width: tuple[int, ...] = ()):
+    """Apply ``fn(spec, rows)`` scenario by scenario; returns the stacked ``[N, *width]`` result."""
+    out = None
+    for s in np.unique(data["scenario_index"]):
+        rows = np.flatnonzero(data["scenario_index"] == s)
+        value = np.asarray(fn(specs[int(s)], rows))
+        if out is None:
+            out = np.zeros((len(data["scenario_index"]), *value.shape[1:]), dtype=value.dtype)
+        out[rows] = value
+    return out
+
+
+def training_free_samples(test_ds: AirTwinDataset, te: dict[str, np.ndarray], obs_te: dict[str, np.ndarray]
+                          ) -> dict[str, dict[str, np.ndarray]]:
+    """Per-sample metrics of the training-free baselines, ``{method: {metric: [N]}}``."""
+    specs = _specs(test_ds)
+    csi = to_complex(obs_te["csi"])
+
+    def beam(spec, rows):
+        site = spec.bs[0]
+        book = dft_codebook(site.array, spec.codebook.oversampling_h, spec.codebook.oversampling_v)
+        return classical.geometric_beam_scores(te["bs_position"][rows[0]], te["ue_position"][rows], site.array,
+                                               site.orientation_deg, book.weights)
+
+    def position(spec, rows):
+        site = spec.bs[0]
+        offsets = subcarrier_offsets_hz(spec.radio.num_subcarriers, spec.radio.subcarrier_spacing_hz)
+        xy = classical.estimate_position(csi[rows], offsets, site.array, site.orientation_deg,
+                                         te["bs_position"][rows[0]], spec.ue.height_m)
+        return xy - te["bs_position"][rows, :2]
+
+    def path_loss(spec, rows):
+        bs, ue = te["bs_position"][rows], te["ue_position"][rows]
+        los = classical.map_line_of_sight(te["height_map"][rows[0]], spec.environment.resolution_m, bs[0], ue)
+        return classical.path_loss_umi(np.linalg.norm(ue - bs, axis=1), np.linalg.norm(ue[:, :2] - bs[:, :2], axis=1),
+                                       bs[:, 2], ue[:, 2], spec.radio.carrier_frequency_hz, los)
+
+    return {
+        "geometric beam": TASKS["beam_selection"].samples(_per_scenario(te, specs, beam), te),
+        "first-path position": TASKS["positioning"].samples(_per_scenario(te, specs, position), te),
+        "eigen of estimate": TASKS["precoding"].samples(eigen_precoders(csi, te["precoders"].shape[1]), te),
+        "38.901 UMi + map LoS": TASKS["path_loss"].samples(_per_scenario(te, specs, path_loss), te),
+    }
+
+
+def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
+                     pilot_snr_db: float = DEFAULT_PILOT_SNR_DB, k: int = 5, max_train: int | None = 4096,
+                     max_test: int | None = None, seed: int = 0, train_indices: np.ndarray | None = None,
+                     test_indices: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Per-sample metrics of every baseline on the test samples ``test_ds.sample_indices(max_test, seed)``
+    (the ones :func:`airtwin.model.train.model_samples` scores, so the two compare pairwise).
+
+    ``train_indices`` / ``test_indices`` pick the samples explicitly (e.g. a location split of one area).
+    Returns ``{method: {metric: [N] values}}`` (see :mod:`airtwin.phy.metrics`).
+    """
+    tr = _load(train_ds, max_train, seed + 1, train_indices)
+    te = _load(test_ds, max_test, seed, test_indices)
     obs_tr = observe("csi", tr, pilot_snr_db, np.random.default_rng([seed, 0]))
     obs_te = observe("csi", te, pilot_snr_db, np.random.default_rng([seed, 1]))
-    # Positioning and LoS: fingerprints.
+    out = training_free_samples(test_ds, te, obs_te)
+    # Positioning and LoS: fingerprints of the fitting split.
     nn = _knn(fingerprint(obs_tr), fingerprint(obs_te), k)
     rel_tr = TASKS["positioning"].target(tr)
-    out |= TASKS["positioning"].score(rel_tr[nn].mean(axis=1), te)
     los_votes = tr["los"][nn].mean(axis=1) > 0.5
-    out |= TASKS["los"].score(np.stack([~los_votes, los_votes], axis=1).astype(np.float64), te)
-    # Precoding: eigen-precoder of the estimate at the pilot instant.
-    est = to_complex(obs_te["csi"])
-    out |= TASKS["precoding"].score(eigen_precoders(est, te["precoders"].shape[1]), te)
-    # Beam lookup from the relative position: score = -distance of the nearest training UE with that beam.
+    out["k-NN fingerprint"] = {**TASKS["positioning"].samples(rel_tr[nn].mean(axis=1), te),
+                               **TASKS["los"].samples(np.stack([~los_votes, los_votes], axis=1).astype(float), te)}
+    # LoS: first-path power ratio, threshold fitted on the fitting split.
+    threshold = classical.fit_threshold(classical.first_path_ratio(to_complex(obs_tr["csi"])), tr["los"])
+    called = classical.first_path_ratio(to_complex(obs_te["csi"])) > threshold
+    out["first-path ratio"] = TASKS["los"].samples(np.stack([~called, called], axis=1).astype(float), te)
+    # Beam lookup from the relative position: score = -distance of the nearest fitting UE with that beam.
     rel_te = TASKS["positioning"].target(te)
     d = np.linalg.norm(rel_te[:, None, :] - rel_tr[None, :, :], axis=-1)
     num_beams = te["beam_gain_db"].shape[1]
@@ -67,13 +137,32 @@ def evaluate_baselines(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
         mask = tr["best_beam"] == b
         if mask.any():
             scores[:, b] = -d[:, mask].min(axis=1)
-    out |= TASKS["beam_selection"].score(scores, te)
+    out["position lookup"] = TASKS["beam_selection"].samples(scores, te)
     # Path loss: log-distance least squares.
     def dist(s):
         return np.maximum(np.linalg.norm(s["ue_position"] - s["bs_position"], axis=1), 1.0)
 
     a_mat = np.stack([np.ones(len(tr["path_loss_db"])), 10 * np.log10(dist(tr))], axis=1)
     coef, *_ = np.linalg.lstsq(a_mat, tr["path_loss_db"].astype(np.float64), rcond=None)
-    out |= TASKS["path_loss"].score(coef[0] + coef[1] * 10 * np.log10(dist(te)), te)
-    out["pl_exponent"] = float(coef[1])
+    out["log-distance"] = TASKS["path_loss"].samples(coef[0] + coef[1] * 10 * np.log10(dist(te)), te)
+    return out
+
+
+def strongest(rows: dict[str, dict[str, float]], metric: str) -> str | None:
+    """The method with the best value of ``metric`` among ``rows`` (``{method: {metric: value}}``)."""
+    have = {m: r[metric] for m, r in rows.items() if metric in r}
+    if not have:
+        return None
+    pick = max if METRICS[metric].higher_is_better else min
+    return pick(have, key=have.get)
+
+
+def evaluate_baselines(train_ds: AirTwinDataset, test_ds: AirTwinDataset, **kwargs) -> dict[str, float]:
+    """Each metric's value for its strongest baseline (see :func:`baseline_samples` for the arguments)."""
+    rows = {m: summarize(s) for m, s in baseline_samples(train_ds, test_ds, **kwargs).items()}
+    out: dict[str, float] = {}
+    for metric in METRICS:
+        best = strongest(rows, metric)
+        if best is not None:
+            out[metric] = rows[best][metric]
     return out

@@ -34,6 +34,13 @@ CHECKPOINT_FORMAT = "airtwin-universal-v1"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 
+def default_checkpoint() -> Path:
+    """The universal-model checkpoint shipped with AirTwin (trained on ``procedural-train``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("airtwin.model") / "checkpoints" / "default"))
+
+
 class CheckpointError(ValueError):
     """A checkpoint is missing, corrupted, pickled, or does not match the model."""
 

@@ -139,3 +139,49 @@ class TrainConfig:
         check_range("TrainConfig.batch_size", self.batch_size, 1)
         check_range("TrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
         check_range("TrainConfig.eval_every", self.eval_every, 1)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """The site-specific protocol: trace one area, split by location, fine-tune, test in that area."""
+
+    scenario: str
+    """The area: a held-out scenario name or a scenario file (never one the checkpoint was trained on)."""
+    out: str
+    """Run directory (the traced data, results, the fine-tuned checkpoint); re-run to resume."""
+    samples: int = 10_000
+    """Drops traced in the area (the paper uses about 10,000), split by location into train and test."""
+    train_sizes: tuple[int, ...] = ()
+    """Training drops to fine-tune with, one run each (a data-efficiency curve); empty: all training drops."""
+    checkpoint: str | None = None
+    """General checkpoint to start from (default: the shipped one)."""
+    steps: int = 200
+    """Fine-tuning steps (one batch per task each)."""
+    batch_size: int = 32
+    """Samples per task per step."""
+    lr: float = 1e-3
+    """AdamW learning rate."""
+    test_fraction: float = 0.2
+    """Share of the drops on the test side of the location split."""
+    cell_m: float = 20.0
+    """Side of the squares assigned whole to train or test [m]."""
+    guard_m: float = 2.0
+    """No test drop within this distance of a training drop [m]."""
+    workers: int = 1
+    """Worker processes for tracing."""
+    seed: int = 0
+    """Seed of the drops, the split, the fine-tuning batches and the pilot noise."""
+
+    def __post_init__(self) -> None:
+        check_range("FinetuneConfig.samples", self.samples, 2)
+        for n in self.train_sizes:
+            check_range("FinetuneConfig.train_sizes[]", n, 1)
+        check_range("FinetuneConfig.steps", self.steps, 1)
+        check_range("FinetuneConfig.batch_size", self.batch_size, 1)
+        check_range("FinetuneConfig.lr", self.lr, 0.0, 1.0, low_open=True)
+        check_range("FinetuneConfig.test_fraction", self.test_fraction, 0.0, 1.0, low_open=True)
+        if self.test_fraction >= 1.0:
+            raise ValueError(f"FinetuneConfig.test_fraction = {self.test_fraction}; allowed: 0 < value < 1")
+        check_range("FinetuneConfig.cell_m", self.cell_m, 0.0, low_open=True)
+        check_range("FinetuneConfig.guard_m", self.guard_m, 0.0)
+        check_range("FinetuneConfig.workers", self.workers, 1, 256)

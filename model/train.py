@@ -26,6 +26,7 @@ from airtwin.model.config import ModelConfig, TrainConfig
 from airtwin.model.features import observation_batch
 from airtwin.model.pretrain import load_encoders
 from airtwin.model.universal import UniversalModel, task_loss
+from airtwin.phy.metrics import summarize
 from airtwin.phy.tasks import TASKS
 
 
@@ -47,25 +48,23 @@ def check_fits(model: UniversalModel, ds: AirTwinDataset) -> None:
 
 
 @torch.no_grad()
-def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int | None = None, seed: int = 0,
-                   batch_size: int = 64) -> dict[str, float]:
-    """Metrics of every task head on ``ds`` (at most ``max_samples`` samples with a path).
+def model_samples(model: UniversalModel, ds: AirTwinDataset, max_samples: int | None = None, seed: int = 0,
+                  batch_size: int = 64, indices: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Per-sample metrics of every task head, ``{task: {metric: [N]}}``, on ``indices`` (default:
+    ``ds.sample_indices(max_samples, seed)``).
 
     Raises:
         ValueError: ``ds`` is empty, mixes numerologies, or its numerology is not the model's.
     """
     if len(ds) == 0:
         raise ValueError(f"{ds.root}: the selected split has no samples")
-    if max_samples is not None and max_samples < 1:
-        raise ValueError(f"max_samples = {max_samples}; allowed: an integer >= 1 (or None for all)")
+    idx = ds.sample_indices(max_samples, seed) if indices is None else np.asarray(indices)
     ds.require_uniform()
     check_fits(model, ds)
+    was_training = model.training
     model.eval()
-    idx = ds.usable()
-    if max_samples is not None and len(idx) > max_samples:
-        idx = np.sort(np.random.default_rng(seed).choice(idx, max_samples, replace=False))
     rng = np.random.default_rng([seed, 1])
-    out: dict[str, float] = {"num_samples": int(len(idx))}
+    out = {}
     for task in model.cfg.tasks:
         spec = TASKS[task]
         preds, fields = [], []
@@ -74,8 +73,18 @@ def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int |
             obs = observation_batch(spec.modality, f, model.cfg.pilot_snr_db, rng)
             preds.append(model.predict(task, obs).numpy())
             fields.append(f)
-        out |= spec.score(np.concatenate(preds), {k: np.concatenate([f[k] for f in fields]) for k in spec.fields})
-    model.train()
+        out[task] = spec.samples(np.concatenate(preds), {k: np.concatenate([f[k] for f in fields]) for k in spec.fields})
+    model.train(was_training)
+    return out
+
+
+def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int | None = None, seed: int = 0,
+                   batch_size: int = 64) -> dict[str, float]:
+    """Metrics of every task head on ``ds`` (at most ``max_samples`` samples with a path); see :func:`model_samples`."""
+    per_task = model_samples(model, ds, max_samples, seed, batch_size)
+    out: dict[str, float] = {"num_samples": int(len(ds.sample_indices(max_samples, seed)))}
+    for samples in per_task.values():
+        out |= summarize(samples)
     return out
 
 
@@ -92,6 +101,36 @@ def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
 
 class NonFiniteLossError(RuntimeError):
     """A training loss came out NaN or infinite; the message names the step and the batch's shards."""
+
+
+def training_step(model: UniversalModel, opt: torch.optim.Optimizer, params: list, ds: AirTwinDataset,
+                  indices: np.ndarray, tasks: tuple[str, ...], batch_size: int, rng: np.random.Generator,
+                  where: str = "") -> dict[str, float]:
+    """One optimizer step on one batch per task drawn from ``indices`` of ``ds`` (batches and pilot noise from
+    ``rng``); returns the task losses.
+
+    Raises:
+        NonFiniteLossError: a loss is NaN or infinite (nothing is updated).
+    """
+    total_loss = 0.0
+    losses = {}
+    for task in tasks:
+        idx = rng.choice(indices, size=min(batch_size, len(indices)), replace=False)
+        obs, target = task_batch(model, task, ds.read_batch(idx, TASKS[task].fields), rng)
+        loss = task_loss(model, task, obs, target)
+        if not bool(torch.isfinite(loss)):
+            shards = sorted({ds.records[ds.locate(int(i))[0]]["file"] for i in idx})
+            raise NonFiniteLossError(
+                f"{where}: the {task} loss is {loss.item()} on a batch from {', '.join(shards)} of "
+                f"{ds.root}; stopped without writing a checkpoint for this step (check those shards for "
+                "NaN or infinite values)")
+        losses[task] = loss.item()
+        total_loss = total_loss + loss
+    opt.zero_grad()
+    total_loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    return losses
 
 
 def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> UniversalModel:
@@ -134,24 +173,10 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
     losses: dict[str, list[float]] = {t: [] for t in cfg.tasks}
     model.train()
     while step < cfg.steps:
-        rng = np.random.default_rng([cfg.seed, step])
-        total_loss = 0.0
-        for task in cfg.tasks:
-            idx = rng.choice(indices, size=min(cfg.batch_size, len(indices)), replace=False)
-            obs, target = task_batch(model, task, train_ds.read_batch(idx, TASKS[task].fields), rng)
-            loss = task_loss(model, task, obs, target)
-            if not bool(torch.isfinite(loss)):
-                shards = sorted({train_ds.records[train_ds.locate(int(i))[0]]["file"] for i in idx})
-                raise NonFiniteLossError(
-                    f"step {step + 1}: the {task} loss is {loss.item()} on a batch from {', '.join(shards)} of "
-                    f"{cfg.data}; stopped without writing a checkpoint for this step (check those shards for "
-                    "NaN or infinite values)")
-            losses[task].append(loss.item())
-            total_loss = total_loss + loss
-        opt.zero_grad()
-        total_loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        step_losses = training_step(model, opt, params, train_ds, indices, cfg.tasks, cfg.batch_size,
+                                    np.random.default_rng([cfg.seed, step]), where=f"step {step + 1}")
+        for task, value in step_losses.items():
+            losses[task].append(value)
         step += 1
         bar.update(1)
         if step % cfg.eval_every == 0 or step == cfg.steps:

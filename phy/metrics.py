@@ -1,16 +1,60 @@
-"""Metrics of the five tasks, and the error statistics every report uses.
+"""Metrics of the five tasks, their 95 % intervals, and the error statistics every report uses.
 
-- positioning: median and 90th-percentile (CDF90) error [m];
-- los: accuracy; precoding: mean SGCS against the optimal precoder;
-- beam_selection: top-1 / top-3 accuracy and mean SNR loss [dB] of the chosen beam against the best;
-- path_loss: RMSE [dB].
+Every metric is a reduction of per-sample values, so that its uncertainty can be bootstrapped
+and two methods can be compared on the same samples (paired differences):
+
+=====================  =========================================  ===========  ================
+metric                 per-sample value                           reduction    better
+=====================  =========================================  ===========  ================
+``pos_median_m``       position error [m]                         median       lower
+``pos_cdf90_m``        position error [m]                         90th pct.    lower
+``los_accuracy``       1 if the LoS call is right                 mean         higher
+``sgcs``               SGCS with the optimal precoder (subband    mean         higher
+                       mean)
+``beam_top1``          1 if the best beam is chosen               mean         higher
+``beam_top3``          1 if the best beam is among the top 3      mean         higher
+``beam_snr_loss_db``   SNR loss of the chosen beam [dB]           mean         lower
+``pl_rmse_db``         path-loss error [dB]                       RMS          lower
+=====================  =========================================  ===========  ================
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from airtwin.phy.beams import sgcs
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How a metric reduces its per-sample values, and which direction is better."""
+
+    name: str
+    reduce: Callable[[np.ndarray], float]
+    higher_is_better: bool
+
+
+def _p90(v: np.ndarray) -> float:
+    return float(np.percentile(v, 90))
+
+
+def _rms(v: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(v))))
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("pos_median_m", lambda v: float(np.median(v)), False),
+    Metric("pos_cdf90_m", _p90, False),
+    Metric("los_accuracy", lambda v: float(np.mean(v)), True),
+    Metric("sgcs", lambda v: float(np.mean(v)), True),
+    Metric("beam_top1", lambda v: float(np.mean(v)), True),
+    Metric("beam_top3", lambda v: float(np.mean(v)), True),
+    Metric("beam_snr_loss_db", lambda v: float(np.mean(v)), False),
+    Metric("pl_rmse_db", _rms, False),
+)}
 
 
 def error_summary(errors: np.ndarray) -> dict[str, float]:
@@ -18,42 +62,113 @@ def error_summary(errors: np.ndarray) -> dict[str, float]:
     errors = np.asarray(errors, dtype=np.float64)
     if errors.size == 0:
         return {"median": 0.0, "cdf90": 0.0}
-    return {"median": float(np.median(errors)), "cdf90": float(np.percentile(errors, 90))}
+    return {"median": float(np.median(errors)), "cdf90": _p90(errors)}
 
 
 def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
     """Root-mean-square error (0 for empty inputs)."""
     d = np.asarray(pred, np.float64) - np.asarray(truth, np.float64)
-    return float(np.sqrt(np.mean(d ** 2))) if d.size else 0.0
+    return _rms(d) if d.size else 0.0
 
 
-def positioning_metrics(pred_xy: np.ndarray, true_xy: np.ndarray) -> dict[str, float]:
+# ---------------------------------------------------------------------- per-sample values of each task
+def positioning_samples(pred_xy: np.ndarray, true_xy: np.ndarray) -> dict[str, np.ndarray]:
     """``pred_xy``, ``true_xy``: ``[N, 2]`` [m]."""
-    s = error_summary(np.linalg.norm(np.asarray(pred_xy, np.float64) - true_xy, axis=-1))
-    return {"pos_median_m": s["median"], "pos_cdf90_m": s["cdf90"]}
+    err = np.linalg.norm(np.asarray(pred_xy, np.float64) - true_xy, axis=-1)
+    return {"pos_median_m": err, "pos_cdf90_m": err}
 
 
-def los_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+def los_samples(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
     """``pred``, ``truth``: ``[N]`` (anything truthy is LoS)."""
-    return {"los_accuracy": float(np.mean(np.asarray(pred).astype(bool) == np.asarray(truth).astype(bool)))}
+    return {"los_accuracy": (np.asarray(pred).astype(bool) == np.asarray(truth).astype(bool)).astype(np.float64)}
 
 
-def precoding_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+def precoding_samples(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
     """``pred``, ``truth``: ``[N, S, A]`` complex."""
-    return {"sgcs": float(np.mean(sgcs(pred, truth)))}
+    return {"sgcs": np.mean(sgcs(pred, truth), axis=-1)}
 
 
-def beam_metrics(scores: np.ndarray, beam_gain_db: np.ndarray) -> dict[str, float]:
+def beam_samples(scores: np.ndarray, beam_gain_db: np.ndarray) -> dict[str, np.ndarray]:
     """``scores``: ``[N, B]`` (higher = better); ``beam_gain_db``: ``[N, B]`` from the twin."""
     best = beam_gain_db.argmax(axis=1)
     order = np.argsort(-scores, axis=1)
     chosen = order[:, 0]
-    top3 = (order[:, :3] == best[:, None]).any(axis=1)
     rows = np.arange(len(best))
-    loss = beam_gain_db[rows, best] - beam_gain_db[rows, chosen]
-    return {"beam_top1": float(np.mean(chosen == best)), "beam_top3": float(np.mean(top3)),
-            "beam_snr_loss_db": float(np.mean(loss))}
+    return {"beam_top1": (chosen == best).astype(np.float64),
+            "beam_top3": (order[:, :3] == best[:, None]).any(axis=1).astype(np.float64),
+            "beam_snr_loss_db": (beam_gain_db[rows, best] - beam_gain_db[rows, chosen]).astype(np.float64)}
 
 
-def path_loss_metrics(pred_db: np.ndarray, true_db: np.ndarray) -> dict[str, float]:
-    return {"pl_rmse_db": rmse(pred_db, true_db)}
+def path_loss_samples(pred_db: np.ndarray, true_db: np.ndarray) -> dict[str, np.ndarray]:
+    return {"pl_rmse_db": np.asarray(pred_db, np.float64) - np.asarray(true_db, np.float64)}
+
+
+# ---------------------------------------------------------------------- reductions and intervals
+def summarize(samples: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each metric's value from its per-sample values."""
+    return {k: METRICS[k].reduce(v) for k, v in samples.items()}
+
+
+def _resample_indices(n: int, groups: np.ndarray | None, rng: np.random.Generator, num: int):
+    """``num`` bootstrap index arrays over ``n`` samples (whole groups drawn when ``groups`` is given)."""
+    if groups is None:
+        yield from rng.integers(0, n, size=(num, n))
+        return
+    groups = np.asarray(groups)
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    for pick in rng.integers(0, len(members), size=(num, len(members))):
+        yield np.concatenate([members[g] for g in pick])
+
+
+def bootstrap_interval(samples: dict[str, np.ndarray], rng: np.random.Generator, *, num_resamples: int = 1000,
+                       level: float = 0.95, groups: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
+    """Percentile-bootstrap interval of each metric.
+
+    Args:
+        samples: per-sample values (all arrays of one length ``N``).
+        groups: ``[N]`` group of each sample (e.g. the episode); groups, not samples, are resampled,
+            for samples that are not independent (steps of one episode).
+    Returns:
+        ``{metric: (low, high)}`` at ``level``.
+    """
+    keys = list(samples)
+    n = len(samples[keys[0]]) if keys else 0
+    if n == 0:
+        return {k: (float("nan"), float("nan")) for k in keys}
+    stats = {k: np.empty(num_resamples) for k in keys}
+    for r, idx in enumerate(_resample_indices(n, groups, rng, num_resamples)):
+        for k in keys:
+            stats[k][r] = METRICS[k].reduce(samples[k][idx])
+    q = (1 - level) / 2
+    return {k: (float(np.quantile(s, q)), float(np.quantile(s, 1 - q))) for k, s in stats.items()}
+
+
+def paired_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rng: np.random.Generator, *,
+                      num_resamples: int = 1000, level: float = 0.95, groups: np.ndarray | None = None
+                      ) -> dict[str, tuple[float, float, float]]:
+    """``metric(a) - metric(b)`` on the same samples, with its paired-bootstrap interval.
+
+    Returns ``{metric: (difference, low, high)}``; the difference is significant at ``level`` when the
+    interval excludes 0.
+    """
+    keys = [k for k in a if k in b]
+    n = len(a[keys[0]]) if keys else 0
+    out = {}
+    diffs = {k: np.empty(num_resamples) for k in keys}
+    for r, idx in enumerate(_resample_indices(n, groups, rng, num_resamples)):
+        for k in keys:
+            diffs[k][r] = METRICS[k].reduce(a[k][idx]) - METRICS[k].reduce(b[k][idx])
+    q = (1 - level) / 2
+    for k in keys:
+        d = METRICS[k].reduce(a[k]) - METRICS[k].reduce(b[k])
+        out[k] = (float(d), float(np.quantile(diffs[k], q)), float(np.quantile(diffs[k], 1 - q)))
+    return out
+
+
+def better(metric: str, difference: tuple[float, float, float]) -> str:
+    """``"better"``, ``"worse"`` or ``"not distinguishable"`` for ``paired_difference`` output (a vs. b)."""
+    _, lo, hi = difference
+    if lo <= 0 <= hi:
+        return "not distinguishable"
+    up = lo > 0
+    return "better" if up == METRICS[metric].higher_is_better else "worse"

@@ -29,7 +29,14 @@ import numpy as np
 from airtwin.config import check_range
 from airtwin.phy.beams import eigen_precoders, precoders_to_action
 from airtwin.phy.estimation import estimate_csi
-from airtwin.phy.metrics import beam_metrics, los_metrics, path_loss_metrics, positioning_metrics, precoding_metrics
+from airtwin.phy.metrics import (
+    beam_samples,
+    los_samples,
+    path_loss_samples,
+    positioning_samples,
+    precoding_samples,
+    summarize,
+)
 
 #: Dataset fields each input modality is observed from.
 MODALITY_FIELDS = {"csi": ("csi",), "env": ("height_map", "bs_position", "ue_position")}
@@ -67,7 +74,8 @@ class TaskSpec:
         loss: ``"smooth_l1"``, ``"mse"``, ``"cross_entropy"`` or ``"sgcs"`` (1 - SGCS).
         head_size: output size for a :class:`DataShapes`.
         target: ``fields -> [N, ...]`` target in physical units.
-        score: ``(prediction, fields) -> metrics``; the prediction in physical units (logits for classes).
+        samples: ``(prediction, fields) -> {metric: [N] per-sample values}`` (see :mod:`airtwin.phy.metrics`);
+            the prediction in physical units (scores or logits for classes).
         action_key: key of the task's action in the multi-task environment's Dict action (None: no env).
         to_action: ``(prediction of one sample, serving BS position [3] m) -> environment action``
             (before clipping to the action space); None for tasks without an environment.
@@ -81,11 +89,15 @@ class TaskSpec:
     loss: Literal["smooth_l1", "mse", "cross_entropy", "sgcs"]
     head_size: Callable[[DataShapes], int]
     target: Callable[[dict[str, np.ndarray]], np.ndarray]
-    score: Callable[[np.ndarray, dict[str, np.ndarray]], dict[str, float]]
+    samples: Callable[[np.ndarray, dict[str, np.ndarray]], dict[str, np.ndarray]]
     scale: float = 1.0
     center: float = 0.0
     action_key: str | None = None
     to_action: Callable[[np.ndarray, np.ndarray], Any] | None = None
+
+    def score(self, prediction: np.ndarray, fields: dict[str, np.ndarray]) -> dict[str, float]:
+        """The task's metrics of ``prediction`` (physical units) against ``fields``."""
+        return summarize(self.samples(prediction, fields))
 
     @property
     def input_fields(self) -> tuple[str, ...]:
@@ -110,22 +122,22 @@ def _applied_optimum(f: dict[str, np.ndarray], num_subbands: int | None = None) 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (
     TaskSpec("positioning", "user positioning", "csi", ("ue_position", "bs_position"), "regression", "smooth_l1",
              head_size=lambda s: 2, target=_relative_xy,
-             score=lambda p, f: positioning_metrics(p, _relative_xy(f)), scale=100.0, action_key="position",
+             samples=lambda p, f: positioning_samples(p, _relative_xy(f)), scale=100.0, action_key="position",
              to_action=lambda p, bs: np.asarray(p, np.float64) + bs[:2]),
     TaskSpec("los", "line of sight identification", "csi", ("los",), "classification", "cross_entropy",
              head_size=lambda s: 2, target=lambda f: f["los"].astype(np.int64),
-             score=lambda p, f: los_metrics(p.argmax(axis=-1), f["los"])),
+             samples=lambda p, f: los_samples(p.argmax(axis=-1), f["los"])),
     TaskSpec("precoding", "mimo precoding", "csi", ("csi_aged", "precoders"), "precoder", "sgcs",
              head_size=lambda s: s.num_subbands * s.num_antennas * 2, target=_applied_optimum,
-             score=lambda p, f: precoding_metrics(p, _applied_optimum(f)), action_key="precoder",
+             samples=lambda p, f: precoding_samples(p, _applied_optimum(f)), action_key="precoder",
              to_action=lambda p, bs: precoders_to_action(p)),
     TaskSpec("beam_selection", "beam selection", "env", ("best_beam", "beam_gain_db"), "classification",
              "cross_entropy", head_size=lambda s: s.num_beams, target=lambda f: f["best_beam"].astype(np.int64),
-             score=lambda p, f: beam_metrics(p, f["beam_gain_db"]), action_key="beam",
+             samples=lambda p, f: beam_samples(p, f["beam_gain_db"]), action_key="beam",
              to_action=lambda p, bs: int(np.argmax(p))),
     TaskSpec("path_loss", "path loss prediction", "env", ("path_loss_db",), "regression", "mse",
              head_size=lambda s: 1, target=lambda f: f["path_loss_db"].astype(np.float32),
-             score=lambda p, f: path_loss_metrics(p, f["path_loss_db"]), scale=20.0, center=100.0),
+             samples=lambda p, f: path_loss_samples(p, f["path_loss_db"]), scale=20.0, center=100.0),
 )}
 TASK_NAMES = tuple(TASKS)
 #: Tasks with a closed-loop environment (an ``action_key``), in the multi-task environment's task-id order.

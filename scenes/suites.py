@@ -12,7 +12,7 @@ A suite is a TOML file::
 
 ``airtwin generate --suite S`` traces the scenarios of ``S``; ``airtwin evaluate --suite S`` runs
 policies on the same scenarios with the ``[evaluation]`` settings. Built-in suites live in
-``scenes/suites/``; :func:`load_suite` takes a built-in name or a path to a TOML file. Relative
+``scenes/suite_files/``; :func:`load_suite` takes a built-in name or a path to a TOML file. Relative
 scenario file paths are resolved against the suite file's folder.
 """
 
@@ -88,7 +88,7 @@ class Suite:
 
 
 def _builtin_dir():
-    return resources.files("airtwin.scenes") / "suites"
+    return resources.files("airtwin.scenes") / "suite_files"
 
 
 def builtin_suites() -> list[str]:

@@ -1,0 +1,181 @@
+"""Classical estimators that need no training: what a base station can do with geometry and textbook models.
+
+- :func:`array_rotation`, :func:`steering_gains`: the BS array's response toward a direction.
+- :func:`geometric_beam_scores`: the DFT beam toward the UE's position (line-of-sight direction).
+- :func:`path_loss_umi`: 3GPP TR 38.901 UMi street canyon path loss (LoS and NLoS), Table 7.4.1-1.
+- :func:`map_line_of_sight`: LoS from the building height map (is the BS-UE segment above every roof?).
+- :func:`delay_profile`, :func:`estimate_position`: first-path delay (range) and the beamspace angle of the
+  CSI estimate at that delay, to a UE position (known UE height).
+- :func:`first_path_ratio`: share of the received power in the strongest delay tap (a Rician K-factor
+  proxy), thresholded for a LoS detector.
+
+Conventions are those of :mod:`airtwin.phy.beams`: ``h ∝ exp(+j 2π r_n·d)`` over the array elements
+(positions ``r_n`` in wavelengths, direction ``d`` in the array frame), ``h_k ∝ exp(-j 2π f_k τ)`` over
+subcarriers. Angles in degrees, distances in metres, delays in seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from airtwin.phy.beams import element_positions
+
+SPEED_OF_LIGHT = 299_792_458.0
+
+
+def array_rotation(orientation_deg: tuple[float, float, float]) -> np.ndarray:
+    """``[3, 3]`` rotation from the array frame to the world: ``Rz(yaw) Ry(pitch) Rx(roll)`` (Sionna's)."""
+    a, b, c = np.radians(orientation_deg)
+    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(c), -np.sin(c)], [0, np.sin(c), np.cos(c)]])
+    return rz @ ry @ rx
+
+
+def steering_vectors(array, orientation_deg, directions: np.ndarray) -> np.ndarray:
+    """Array response ``[..., A]`` toward unit ``directions`` ``[..., 3]`` in the world frame."""
+    local = np.asarray(directions, np.float64) @ array_rotation(orientation_deg)  # world -> array frame
+    return np.exp(2j * np.pi * local @ element_positions(array).T)
+
+
+def steering_gains(array, orientation_deg, directions: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``|a(d)^T w_b|^2`` ``[..., B]`` of beams ``weights`` ``[B, A]`` toward ``directions`` ``[..., 3]``."""
+    return np.abs(steering_vectors(array, orientation_deg, directions) @ weights.T) ** 2
+
+
+def geometric_beam_scores(bs_position: np.ndarray, ue_positions: np.ndarray, array, orientation_deg,
+                          weights: np.ndarray) -> np.ndarray:
+    """Gain of every beam toward the UE's line-of-sight direction, ``[N, B]``; its argmax is the geometric beam.
+
+    Needs only positions: no measurement, no training. Equals the best beam whenever the LoS path dominates.
+    """
+    d = np.asarray(ue_positions, np.float64) - np.asarray(bs_position, np.float64)
+    d /= np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-9)
+    return steering_gains(array, orientation_deg, d, weights)
+
+
+def path_loss_umi(d3d_m: np.ndarray, d2d_m: np.ndarray, h_bs_m: float | np.ndarray, h_ut_m: float | np.ndarray,
+                  carrier_hz: float, los: np.ndarray) -> np.ndarray:
+    """3GPP TR 38.901 (V17) Table 7.4.1-1, UMi street canyon, without shadow fading [dB].
+
+    LoS: ``PL1 = 32.4 + 21 log10(d3D) + 20 log10(fc)`` up to the breakpoint ``d'_BP = 4 h'_BS h'_UT fc / c``
+    (``h' = h - 1 m``), ``PL2 = 32.4 + 40 log10(d3D) + 20 log10(fc) - 9.5 log10(d'_BP^2 + (h_BS - h_UT)^2)``
+    beyond. NLoS: ``max(PL_LoS, 35.3 log10(d3D) + 22.4 + 21.3 log10(fc) - 0.3 (h_UT - 1.5))``. ``fc`` in GHz.
+    Distances below 10 m are clamped to 10 m (the model's validity range starts there).
+    """
+    fc = carrier_hz / 1e9
+    d3d = np.maximum(np.asarray(d3d_m, np.float64), 10.0)
+    d2d = np.maximum(np.asarray(d2d_m, np.float64), 10.0)
+    h_bs, h_ut = np.asarray(h_bs_m, np.float64), np.asarray(h_ut_m, np.float64)
+    d_bp = 4 * np.maximum(h_bs - 1.0, 0.1) * np.maximum(h_ut - 1.0, 0.1) * carrier_hz / SPEED_OF_LIGHT
+    pl1 = 32.4 + 21 * np.log10(d3d) + 20 * np.log10(fc)
+    pl2 = 32.4 + 40 * np.log10(d3d) + 20 * np.log10(fc) - 9.5 * np.log10(d_bp ** 2 + (h_bs - h_ut) ** 2)
+    pl_los = np.where(d2d <= d_bp, pl1, pl2)
+    pl_nlos = np.maximum(pl_los, 35.3 * np.log10(d3d) + 22.4 + 21.3 * np.log10(fc) - 0.3 * (h_ut - 1.5))
+    return np.where(np.asarray(los, bool), pl_los, pl_nlos)
+
+
+def map_line_of_sight(height_map: np.ndarray, resolution_m: float, bs_position: np.ndarray,
+                      ue_positions: np.ndarray, step_m: float | None = None) -> np.ndarray:
+    """``[N]`` bool: the straight BS-UE segment clears every building of the height map.
+
+    ``height_map`` ``[H, W]`` [m] is centred on the BS (row = y, column = x, as the twin's). The segment is
+    sampled every ``step_m`` (half a cell by default); points outside the map count as clear.
+    """
+    height_map = np.asarray(height_map, np.float64)
+    h, w = height_map.shape
+    bs = np.asarray(bs_position, np.float64)
+    ue = np.asarray(ue_positions, np.float64).reshape(-1, 3)
+    step = step_m or resolution_m / 2
+    longest = float(np.max(np.linalg.norm(ue[:, :2] - bs[:2], axis=1), initial=0.0))
+    t = np.linspace(0.0, 1.0, max(2, int(np.ceil(longest / step)) + 1))[1:-1]  # interior points
+    pts = bs[None, None, :] + t[None, :, None] * (ue[:, None, :] - bs[None, None, :])  # [N, T, 3]
+    col = np.rint((pts[..., 0] - bs[0]) / resolution_m + (w - 1) / 2).astype(int)
+    row = np.rint((pts[..., 1] - bs[1]) / resolution_m + (h - 1) / 2).astype(int)
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    roof = np.where(inside, height_map[np.clip(row, 0, h - 1), np.clip(col, 0, w - 1)], -np.inf)
+    return ~(roof > pts[..., 2]).any(axis=1)
+
+
+def delay_profile(csi: np.ndarray, offsets_hz: np.ndarray, delays_s: np.ndarray) -> np.ndarray:
+    """Matched-filter delay profile ``[N, T]``: ``sum_a |sum_k h[n, a, k] exp(+j 2π f_k τ)|^2`` on a delay grid.
+
+    ``csi`` ``[N, A, K]`` complex; ``delays_s`` ``[T]``. Unambiguous over one period ``1 / Δf``.
+    """
+    steer = np.exp(2j * np.pi * np.outer(offsets_hz, delays_s))  # [K, T]
+    y = np.asarray(csi).astype(np.complex64) @ steer.astype(np.complex64)  # [N, A, T]
+    return np.sum(np.abs(y) ** 2, axis=1)
+
+
+def first_path_delay(csi: np.ndarray, offsets_hz: np.ndarray, *, threshold_db: float = -10.0,
+                     grid_per_bin: int = 16) -> np.ndarray:
+    """Delay of the first path ``[N]`` [s]: the earliest local maximum of the delay profile within
+    ``threshold_db`` of its strongest, on a grid ``grid_per_bin`` times finer than ``1 / bandwidth``.
+
+    Delays are measured modulo ``1 / Δf`` (the subcarrier spacing's period).
+    """
+    k = len(offsets_hz)
+    spacing = float(abs(offsets_hz[1] - offsets_hz[0])) if k > 1 else 1.0
+    period = 1.0 / spacing
+    grid = np.arange(k * grid_per_bin) * period / (k * grid_per_bin)
+    prof = delay_profile(csi, offsets_hz, grid)  # [N, T]
+    peak = prof.max(axis=1, keepdims=True)
+    left, right = np.roll(prof, 1, axis=1), np.roll(prof, -1, axis=1)
+    local_max = (prof >= left) & (prof >= right) & (prof >= peak * 10 ** (threshold_db / 10)) & (peak > 0)
+    # The profile is circular; start the search just after its quietest point, where no path lies.
+    start = prof.argmin(axis=1)
+    order = (np.arange(prof.shape[1])[None, :] - start[:, None]) % prof.shape[1]
+    first = np.where(local_max, order, np.iinfo(np.int64).max).argmin(axis=1)
+    # Parabolic refinement around the chosen grid point.
+    rows = np.arange(len(first))
+    y0, y1, y2 = left[rows, first], prof[rows, first], right[rows, first]
+    denom = y0 - 2 * y1 + y2
+    shift = np.where(np.abs(denom) > 0, 0.5 * (y0 - y2) / np.where(np.abs(denom) > 0, denom, 1.0), 0.0)
+    return grid[first] + np.clip(shift, -0.5, 0.5) * (grid[1] - grid[0])
+
+
+def estimate_position(csi: np.ndarray, offsets_hz: np.ndarray, array, orientation_deg, bs_position: np.ndarray,
+                      ue_height_m: float, *, azimuth_step_deg: float = 0.25) -> np.ndarray:
+    """UE ``(x, y)`` ``[N, 2]`` [m] from CSI ``[N, A, K]``: range from the first-path delay, azimuth from the
+    beamspace peak at that delay, elevation from the known UE height.
+
+    The CSI keeps the absolute propagation delay (as the twin's does), so the range is ``c τ`` (modulo
+    ``c / Δf``). Exact for a line-of-sight path; biased when the first path is a reflection.
+    """
+    bs = np.asarray(bs_position, np.float64)
+    tau = first_path_delay(csi, offsets_hz)
+    r = SPEED_OF_LIGHT * tau
+    dh = ue_height_m - bs[2]
+    horiz = np.sqrt(np.maximum(r ** 2 - dh ** 2, 0.0))
+    # Channel across the array at the first-path delay.
+    g = np.einsum("nak,nk->na", np.asarray(csi).astype(np.complex128),
+                  np.exp(2j * np.pi * offsets_hz[None, :] * tau[:, None]))
+    yaw = orientation_deg[0]
+    az = np.radians(np.arange(yaw - 90.0, yaw + 90.0 + 1e-9, azimuth_step_deg))  # the array's front half-space
+    n = len(tau)
+    el = np.arctan2(dh, np.maximum(horiz, 1e-6))  # [N]
+    dirs = np.stack([np.cos(el)[:, None] * np.cos(az)[None, :], np.cos(el)[:, None] * np.sin(az)[None, :],
+                     np.broadcast_to(np.sin(el)[:, None], (n, len(az)))], axis=-1)  # [N, Z, 3]
+    a = steering_vectors(array, orientation_deg, dirs)  # [N, Z, A]
+    power = np.abs(np.einsum("nza,na->nz", np.conj(a), g)) ** 2
+    best = az[power.argmax(axis=1)]
+    return np.stack([bs[0] + horiz * np.cos(best), bs[1] + horiz * np.sin(best)], axis=-1)
+
+
+def first_path_ratio(csi: np.ndarray) -> np.ndarray:
+    """``[N]``: power of the strongest delay tap over the total (taps: IFFT over subcarriers, summed over antennas).
+
+    Close to 1 for a dominant (line-of-sight) path, lower under rich multipath: a Rician K-factor proxy.
+    """
+    taps = np.sum(np.abs(np.fft.ifft(np.asarray(csi), axis=-1)) ** 2, axis=-2)  # [N, K]
+    total = taps.sum(axis=-1)
+    return np.where(total > 0, taps.max(axis=-1) / np.where(total > 0, total, 1.0), 0.0)
+
+
+def fit_threshold(feature: np.ndarray, label: np.ndarray) -> float:
+    """The threshold ``t`` maximising the accuracy of ``feature > t`` as a prediction of ``label``."""
+    feature = np.asarray(feature, np.float64)
+    label = np.asarray(label, bool)
+    candidates = np.unique(np.concatenate([feature, [feature.min() - 1.0]]))
+    acc = [np.mean((feature > t) == label) for t in candidates]
+    return float(candidates[int(np.argmax(acc))])

@@ -1,0 +1,104 @@
+"""Classical, training-free baselines against cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from airtwin.phy.classical import (
+    estimate_position,
+    first_path_ratio,
+    fit_threshold,
+    geometric_beam_scores,
+    map_line_of_sight,
+    path_loss_umi,
+)
+from airtwin.phy.estimation import estimate_csi, to_complex
+
+
+def _free_space_drops(twin, n, seed):
+    """UEs in front of the array within 200 m (inside one delay period c / Δf = 240 m of this numerology)."""
+    rng = np.random.default_rng(seed)
+    r = rng.uniform(20.0, 200.0, n)
+    az = rng.uniform(-1.2, 1.2, n)
+    return np.stack([r * np.cos(az), r * np.sin(az), np.full(n, twin.spec.ue.height_m)], axis=1)
+
+
+def test_geometric_beam_equals_the_oracle_for_los_ues_in_free_space(make_twin):
+    twin = make_twin("free-space")
+    site = twin.spec.bs[0]
+    batch = twin.trace(_free_space_drops(twin, 48, seed=1))
+    scores = geometric_beam_scores(batch.bs_position, batch.ue_positions, site.array, site.orientation_deg,
+                                   twin.codebook.weights)
+    assert batch.los.all()
+    np.testing.assert_array_equal(scores.argmax(axis=1), batch.best_beam)
+
+
+def test_model_based_position_is_within_a_metre_in_free_space_at_20_db(make_twin):
+    twin = make_twin("free-space")
+    site = twin.spec.bs[0]
+    drops = _free_space_drops(twin, 32, seed=2)
+    batch = twin.trace(drops)
+    est, _ = estimate_csi(batch.csi, 20.0, np.random.default_rng(0))
+    xy = estimate_position(to_complex(est), twin.frequencies_hz, site.array, site.orientation_deg,
+                           batch.bs_position, twin.spec.ue.height_m)
+    err = np.linalg.norm(xy - drops[:, :2], axis=1)
+    assert err.max() < 1.0, err
+
+
+def test_38901_umi_path_loss_matches_the_formula_at_two_distances():
+    # fc = 3.5 GHz, h_BS = 10 m, h_UT = 1.5 m: d'_BP = 4 * 9 * 0.5 * 3.5e9 / c = 210.145 m.
+    # d2D = 100 m (LoS, before the breakpoint): d3D = 100.361 m,
+    #   PL1 = 32.4 + 21 log10(100.361) + 20 log10(3.5) = 32.4 + 42.033 + 10.881 = 85.314 dB.
+    # d2D = 400 m (LoS, beyond): d3D = 400.090 m,
+    #   PL2 = 32.4 + 40 log10(400.090) + 20 log10(3.5) - 9.5 log10(210.145^2 + 8.5^2) = 103.233 dB.
+    # d2D = 100 m NLoS: max(85.314, 35.3 log10(100.361) + 22.4 + 21.3 log10(3.5)) = 104.644 dB.
+    d2d = np.array([100.0, 400.0, 100.0])
+    d3d = np.hypot(d2d, 8.5)
+    pl = path_loss_umi(d3d, d2d, 10.0, 1.5, 3.5e9, np.array([True, True, False]))
+    np.testing.assert_allclose(pl, [85.314, 103.233, 104.644], atol=2e-3)
+
+
+def test_map_line_of_sight_sees_a_wall():
+    hmap = np.zeros((32, 32), np.float32)
+    hmap[:, 20] = 30.0  # a 30 m wall across the map, x = +18 m from the BS (cell 20 of 32 at 4 m)
+    bs = np.array([0.0, 0.0, 25.0])
+    ue = np.array([[40.0, 0.0, 1.5], [-40.0, 0.0, 1.5], [10.0, 5.0, 1.5]])
+    assert map_line_of_sight(hmap, 4.0, bs, ue).tolist() == [False, True, True]
+
+
+def test_first_path_ratio_separates_one_path_from_two():
+    k = np.arange(64)
+    one = np.exp(-2j * np.pi * k * 3 / 64)[None, None, :]
+    two = one + 0.9 * np.exp(-2j * np.pi * k * 20 / 64)[None, None, :]
+    ratio = first_path_ratio(np.concatenate([one, two]))
+    assert ratio[0] == pytest.approx(1.0) and ratio[1] < 0.6
+    assert fit_threshold(ratio, np.array([True, False])) < ratio[0]
+
+
+def test_location_split_keeps_a_guard_between_train_and_test():
+    from airtwin.datagen.site import location_split
+
+    xy = np.random.default_rng(0).uniform(0, 200, (2000, 2))
+    train, test = location_split(xy, np.random.default_rng(1), test_fraction=0.2, cell_m=20.0, guard_m=2.0)
+    assert len(np.intersect1d(train, test)) == 0 and 0.1 * len(xy) < len(test) < 0.3 * len(xy)
+    d = np.linalg.norm(xy[test][:, None] - xy[train][None], axis=-1)
+    assert d.min() > 2.0
+    with pytest.raises(ValueError, match="test_fraction"):
+        location_split(xy, np.random.default_rng(1), test_fraction=1.0)
+
+
+def test_bootstrap_intervals_and_paired_differences():
+    from airtwin.phy.metrics import better, bootstrap_interval, paired_difference
+
+    rng = np.random.default_rng(0)
+    err = rng.exponential(10.0, 500)
+    ci = bootstrap_interval({"pos_median_m": err}, np.random.default_rng(1), num_resamples=300)["pos_median_m"]
+    assert ci[0] < np.median(err) < ci[1]
+    worse = {"pos_median_m": err + 5.0}
+    d = paired_difference(worse, {"pos_median_m": err}, np.random.default_rng(2), num_resamples=300)["pos_median_m"]
+    assert d[0] == pytest.approx(5.0) and better("pos_median_m", d) == "worse"
+    same = paired_difference({"beam_top1": (rng.random(200) < 0.5).astype(float)},
+                             {"beam_top1": (rng.random(200) < 0.5).astype(float)}, np.random.default_rng(3),
+                             num_resamples=300)["beam_top1"]
+    assert better("beam_top1", same) == "not distinguishable"
