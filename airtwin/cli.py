@@ -12,7 +12,7 @@ Subcommands:
     airtwin evaluate-model --data TEST_DIR --checkpoints RUN/final ... [--baselines-from TRAIN_DIR]
     airtwin finetune --scenario NAME --samples N --out DIR [--train-sizes 250,1000,4000]
                                         the site-specific protocol: trace, split by location, fine-tune, test
-    airtwin evaluate --suite NAME|FILE --policies universal,oracle,sweep,random --out DIR [--episodes N]
+    airtwin evaluate --suite NAME|FILE [--policies universal,classical,oracle,sweep,random] --out DIR [--episodes N]
                                         (the same suites as generate; flags override their [evaluation] table)
     airtwin demo [--out DIR]                short closed-loop run with the shipped model; report with plots
 """
@@ -152,6 +152,11 @@ def _cmd_evaluate_model(args: argparse.Namespace) -> int:
     print("\n".join(markdown(result)))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    if args.plots:
+        from airtwin.evaluation.plots import offline_comparison
+
+        for path in offline_comparison(result, Path(args.plots)):
+            print(f"figure: {path}")
     return 0
 
 
@@ -173,7 +178,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from airtwin.scenes.suites import EvaluationSettings, load_suite, with_evaluation
 
     suite = with_evaluation(load_suite(args.suite), **config_overrides(EvaluationSettings, args))
-    policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
+    from airtwin.evaluation.runner import DEFAULT_POLICIES
+
+    policies = DEFAULT_POLICIES if args.policies is None else tuple(p.strip() for p in args.policies.split(",")
+                                                                     if p.strip())
     write_report(suite, policies, args.out, checkpoint=args.checkpoint,
                  log=lambda m: print(f"airtwin evaluate: {m}", file=sys.stderr))
     print(f"{args.out}: report.md, metrics.json, timing.json and figures")
@@ -242,12 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-samples", type=int, default=None, help="at most this many test samples (default: all)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the sample choice, the pilot noise and the bootstrap")
     ev.add_argument("--json", help="also write the metrics as JSON here")
+    ev.add_argument("--plots", help="also write one comparison figure per task into this folder")
     ev.set_defaults(func=_cmd_evaluate_model)
 
     es = sub.add_parser("evaluate", help="closed-loop evaluation of policies over a scenario suite, with a report")
     es.add_argument("--suite", default="default", help="a built-in suite (`airtwin scenes list`) or a suite TOML file")
-    es.add_argument("--policies", default="universal,oracle,sweep,random",
-                    help="comma-separated: universal, oracle, sweep, lookup, random")
+    es.add_argument("--policies", default=None,
+                    help="comma-separated: universal, classical, oracle, sweep, lookup, random "
+                         "(default: universal,classical,oracle,sweep,random)")
     es.add_argument("--out", required=True)
     es.add_argument("--checkpoint", default=None, help="universal-model checkpoint (default: the shipped one)")
     add_config_arguments(es.add_argument_group("overrides of the suite's [evaluation] settings"), EvaluationSettings,

@@ -1,6 +1,8 @@
 """Classical policies for the AirTwin environments: one interface, ``act(obs) -> action``.
 
 - :class:`RandomPolicy`: uniform actions (seeded).
+- :class:`ClassicalPolicy`: training-free, from the observation and the site geometry: the geometric beam,
+  the eigen-precoder of the estimate, the first-path position.
 - :class:`OraclePolicy`: genie-aided upper bound from the environment's true channel
   (:attr:`airtwin.envs.core.TwinEnv.channel`): exhaustive beam sweep without cost, eigen-precoder
   of the applied channel, true position (the task's ``oracle_action``).
@@ -20,6 +22,9 @@ from typing import Any, Protocol
 import numpy as np
 from gymnasium import spaces
 
+from airtwin.phy.beams import eigen_precoders, precoders_to_action
+from airtwin.phy.classical import estimate_position, geometric_beam_scores
+from airtwin.phy.estimation import to_complex
 from airtwin.phy.link import BEAM_MEASUREMENT_S, sweep_overhead
 
 
@@ -73,6 +78,40 @@ class OraclePolicy:
     def act(self, obs: Any) -> Any:
         base = self.env.unwrapped
         return base.task.oracle_action(base.channel)
+
+
+class ClassicalPolicy:
+    """What a base station does without learning, from the observation and its own site geometry.
+
+    - beam selection: the DFT beam toward the observed UE position (line-of-sight direction);
+    - precoding: the eigen-precoder of the observed CSI estimate;
+    - positioning: range from the first-path delay and azimuth from the beamspace peak of the observed
+      estimate (known UE height), see :func:`airtwin.phy.classical.estimate_position`.
+    """
+
+    def __init__(self, env):
+        self.env = env
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: Any) -> Any:
+        base = self.env.unwrapped
+        twin, task = base.twin, current_task(self.env)
+        site = twin.spec.bs[twin.serving_bs]
+        if task == "beam_selection":
+            scores = geometric_beam_scores(obs["bs_position"], np.asarray(obs["ue_position"])[None], site.array,
+                                           site.orientation_deg, twin.codebook.weights)
+            action = int(scores[0].argmax())
+        elif task == "precoding":
+            action = precoders_to_action(eigen_precoders(to_complex(obs["csi"])[None],
+                                                         twin.spec.codebook.num_subbands)[0])
+        else:
+            xy = estimate_position(to_complex(obs["csi"])[None], twin.frequencies_hz, site.array,
+                                   site.orientation_deg, twin.bs_position, twin.spec.ue.height_m)[0]
+            space = task_space(self.env, task)
+            action = np.clip(xy, space.low, space.high).astype(np.float32)
+        return task_action(self.env, action)
 
 
 class PeriodicSweepPolicy:
@@ -144,5 +183,5 @@ class PositionLookupBeamPolicy:
         return task_action(self.env, action) if self.env is not None else action
 
 
-__all__ = ["Policy", "RandomPolicy", "OraclePolicy", "PeriodicSweepPolicy", "PositionLookupBeamPolicy",
+__all__ = ["Policy", "RandomPolicy", "ClassicalPolicy", "OraclePolicy", "PeriodicSweepPolicy", "PositionLookupBeamPolicy",
            "current_task", "task_action", "task_space"]

@@ -133,3 +133,34 @@ def beams_on_map(twin, runs: dict, out: Path, name: str) -> Path:
     ax.set_title(f"{name}: last chosen beam per policy", fontsize=9)
     ax.legend(fontsize=6, loc="upper right")
     return _save(fig, out / f"beams_{name}.png")
+
+
+#: The headline metric of each task in the offline comparison figures.
+TASK_HEADLINES = {"positioning": "pos_median_m", "los": "los_accuracy", "precoding": "sgcs",
+                  "beam_selection": "beam_top1", "path_loss": "pl_rmse_db"}
+
+
+def offline_comparison(result: dict, out: Path, prefix: str = "compare") -> list[Path]:
+    """One PNG per task: its headline metric for every model and baseline, with 95 % intervals.
+
+    ``result``: the output of :func:`airtwin.evaluation.offline.compare`.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for task, metric in TASK_HEADLINES.items():
+        rows = [(name, row[metric]) for name, row in result["rows"].items() if metric in row]
+        if not rows:
+            continue
+        fig, ax = _subplots(figsize=(6, 0.45 * len(rows) + 1.2))
+        y = np.arange(len(rows))
+        values = np.array([c["value"] for _, c in rows])
+        err = np.array([[c["value"] - c["low"] for _, c in rows], [c["high"] - c["value"] for _, c in rows]])
+        colors = ["tab:blue" if name in result["comparisons"] else "tab:gray" for name, _ in rows]  # models blue
+        ax.barh(y, values, xerr=np.maximum(err, 0), color=colors, capsize=3)
+        ax.set_yticks(y, [name for name, _ in rows], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{metric} (95 % interval)", fontsize=8)
+        ax.set_title(task.replace("_", " "), fontsize=9)
+        paths.append(_save(fig, out / f"{prefix}_{task}.png"))
+    return paths

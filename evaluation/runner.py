@@ -23,17 +23,32 @@ import numpy as np
 
 import airtwin.envs  # noqa: F401  (registers the environments)
 from airtwin.config import to_dict
-from airtwin.envs.policies import OraclePolicy, PeriodicSweepPolicy, PositionLookupBeamPolicy, RandomPolicy
+from airtwin.envs.policies import (
+    ClassicalPolicy,
+    OraclePolicy,
+    PeriodicSweepPolicy,
+    PositionLookupBeamPolicy,
+    RandomPolicy,
+)
 from airtwin.scenes.suites import Suite
 from airtwin.model.checkpoint import default_checkpoint
 from airtwin.model.policy import UniversalModelPolicy
 from airtwin.phy.link import sweep_overhead
-from airtwin.phy.metrics import error_summary, rmse
+from airtwin.phy.metrics import better, bootstrap_interval, error_summary, paired_difference, rmse
 from airtwin.phy.tasks import observe
 from airtwin.scenes.registry import get_scenario
 from airtwin.twin.pool import TwinPool
 
-POLICIES = ("universal", "oracle", "sweep", "lookup", "random")
+POLICIES = ("universal", "classical", "oracle", "sweep", "lookup", "random")
+#: Policies ``airtwin evaluate`` runs unless told otherwise.
+DEFAULT_POLICIES = ("universal", "classical", "oracle", "sweep", "random")
+#: Per-step values of each task's closed-loop metrics, from the step infos (has-path steps only).
+STEP_METRICS = {
+    "beam_selection": {"beam_accuracy": lambda s: float(s["beam_correct"]), "snr_loss_db": lambda s: -s["reward"],
+                       "rate": lambda s: s["rate"]},
+    "precoding": {"sgcs": lambda s: s["sgcs"], "spectral_efficiency": lambda s: s["spectral_efficiency"]},
+    "positioning": {"median_m": lambda s: s["position_error_m"], "cdf90_m": lambda s: s["position_error_m"]},
+}
 SWEEP_PERIOD = 10
 
 
@@ -47,6 +62,8 @@ def make_policy(name: str, env, *, checkpoint, seed: int):
         return RandomPolicy(env.action_space, seed=seed)
     if name == "oracle":
         return OraclePolicy(env)
+    if name == "classical":
+        return ClassicalPolicy(env)
     if name == "universal":
         return UniversalModelPolicy(env, checkpoint)
     if task != "beam_selection":
@@ -130,6 +147,13 @@ def _positioning_summary(episodes: list[list[dict]], policy, env) -> dict:
     return {"errors_m": [round(e, 3) for e in errors], "median_m": stats["median"], "cdf90_m": stats["cdf90"]}
 
 
+def _step_samples(episodes: list[list[dict]], task: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-step values of the task's closed-loop metrics (steps with a path) and each step's episode."""
+    rows = [(e, s) for e, ep in enumerate(episodes) for s in ep if s["has_paths"]]
+    values = {k: np.array([f(s) for _, s in rows], dtype=np.float64) for k, f in STEP_METRICS[task].items()}
+    return values, np.array([e for e, _ in rows], dtype=np.int64)
+
+
 class _Run:
     """What one :func:`run_suite` call accumulates: decision latencies and the reasons policies were skipped."""
 
@@ -139,6 +163,8 @@ class _Run:
         self.seeds = [int(s) for s in np.random.SeedSequence(suite.evaluation.seed).generate_state(suite.evaluation.episodes)]
         self.timing: dict[str, list[float]] = {}
         self.skipped: dict[str, str] = {}
+        self.comparisons: dict[str, dict] = {}
+        self.rng = np.random.default_rng([suite.evaluation.seed, 95])  # bootstrap resampling
 
     def universal_model(self):
         """The universal model, loaded once per run.
@@ -156,9 +182,10 @@ class _Run:
         """An environment of this run (its twin from the run's pool)."""
         return gym.make(env_id, twin_pool=self.pool, **kwargs)
 
-    def policies_on(self, env, scenario: str, summarize) -> dict:
-        """Play every applicable policy on ``env`` (same episode seeds) and summarise each."""
-        runs = {}
+    def policies_on(self, env, scenario: str, task: str, label: str, summarize) -> dict:
+        """Play every applicable policy on ``env`` (same episode seeds) and summarise each, with 95 % intervals
+        (bootstrap over episodes); the universal model is compared with the classical policy step by step."""
+        runs, steps = {}, {}
         for pname in self.policies:
             model = self.universal_model() if pname == "universal" else None
             try:
@@ -170,7 +197,16 @@ class _Run:
                 continue
             episodes, latencies = play(env, policy, self.suite, self.seeds)
             runs[pname] = summarize(episodes, policy, env)
+            steps[pname] = _step_samples(episodes, task)
+            if len(steps[pname][1]):
+                runs[pname]["intervals"] = {k: list(v) for k, v in bootstrap_interval(
+                    steps[pname][0], self.rng, groups=steps[pname][1]).items()}
             self.timing.setdefault(pname, []).extend(latencies)
+        if "universal" in steps and "classical" in steps and len(steps["universal"][1]):
+            (mine, groups), (theirs, _) = steps["universal"], steps["classical"]
+            diffs = paired_difference(mine, theirs, self.rng, groups=groups)
+            self.comparisons[f"{scenario}/{task}/{label}"] = {
+                k: {"difference": d[0], "low": d[1], "high": d[2], "verdict": better(k, d)} for k, d in diffs.items()}
         return runs
 
 
@@ -193,18 +229,21 @@ def run_suite(suite: Suite, policies: tuple[str, ...], *, checkpoint: str | Path
         log(f"scenario {name}")
         per: dict = {
             "beam_selection": {f"{v:g}": run.policies_on(
-                run.make("AirTwin/BeamSelection-v0", scenario=_speed_spec(spec, v)), name, _beam_summary)
+                run.make("AirTwin/BeamSelection-v0", scenario=_speed_spec(spec, v)), name, "beam_selection",
+                f"{v:g} m/s", _beam_summary)
                 for v in suite.evaluation.speeds_mps},
             "precoding": {f"{snr:g}": run.policies_on(
-                run.make("AirTwin/Precoding-v0", scenario=spec, pilot_snr_db=snr), name, _precoding_summary)
+                run.make("AirTwin/Precoding-v0", scenario=spec, pilot_snr_db=snr), name, "precoding",
+                f"{snr:g} dB", _precoding_summary)
                 for snr in suite.evaluation.pilot_snr_db},
             "positioning": run.policies_on(
                 run.make("AirTwin/Positioning-v0", scenario=spec, pilot_snr_db=suite.evaluation.pilot_snr_db[0]), name,
-                _positioning_summary),
+                "positioning", f"{suite.evaluation.pilot_snr_db[0]:g} dB", _positioning_summary),
         }
         per["path_loss"] = _offline_path_loss(spec, suite, run, policies)
         metrics["scenarios"][name] = per
     metrics["skipped"] = run.skipped
+    metrics["universal_vs_classical"] = run.comparisons
     timing_ms = {p: {"median_ms": 1e3 * float(np.median(v)), "decisions": len(v)} for p, v in run.timing.items()}
     return metrics, timing_ms
 

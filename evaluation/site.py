@@ -28,6 +28,12 @@ def run_site_protocol(cfg: FinetuneConfig, log=print) -> dict:
         baselines = {k: {m: np.asarray(v) for m, v in s.items()} for k, s in entry["baselines"].items()}
         tables[str(n)] = compare(models, baselines, seed=cfg.seed)
         lines += [f"## {n} site training drops", "", *markdown(tables[str(n)]), ""]
+    if tables:
+        from airtwin.evaluation.plots import offline_comparison
+
+        largest = max(tables, key=int)
+        figures = offline_comparison(tables[largest], out, prefix=f"site_{largest}")
+        lines += ["## Figures", "", *[f"![{f.stem}]({f.name})" for f in figures], ""]
     result = {"config": to_dict(cfg), "split": raw["split"], "sizes": tables}
     write_atomic(out / "results.json", (json.dumps(result, indent=1) + "\n").encode())
     write_atomic(out / "report.md", "\n".join(lines).encode())

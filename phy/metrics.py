@@ -16,6 +16,9 @@ metric                 per-sample value                           reduction    b
 ``beam_snr_loss_db``   SNR loss of the chosen beam [dB]           mean         lower
 ``pl_rmse_db``         path-loss error [dB]                       RMS          lower
 =====================  =========================================  ===========  ================
+
+Closed-loop runs use per-step values: ``beam_accuracy``, ``snr_loss_db``, ``rate`` [bit/s/Hz],
+``sgcs``, ``spectral_efficiency`` [bit/s/Hz] (means) and ``median_m``, ``cdf90_m`` of the position error.
 """
 
 from __future__ import annotations
@@ -54,6 +57,13 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("beam_top3", lambda v: float(np.mean(v)), True),
     Metric("beam_snr_loss_db", lambda v: float(np.mean(v)), False),
     Metric("pl_rmse_db", _rms, False),
+    # closed loop (per step)
+    Metric("beam_accuracy", lambda v: float(np.mean(v)), True),
+    Metric("snr_loss_db", lambda v: float(np.mean(v)), False),
+    Metric("rate", lambda v: float(np.mean(v)), True),
+    Metric("spectral_efficiency", lambda v: float(np.mean(v)), True),
+    Metric("median_m", lambda v: float(np.median(v)), False),
+    Metric("cdf90_m", _p90, False),
 )}
 
 

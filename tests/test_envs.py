@@ -247,3 +247,22 @@ def test_vector_env_step_before_reset_and_float64_positions():
                                          r"\(3,\)"):
         env.step(np.zeros(3))
     env.close()
+
+
+def test_classical_policy_acts_everywhere_and_is_the_oracle_beam_in_free_space():
+    from airtwin.envs.policies import ClassicalPolicy
+
+    env = gym.make("AirTwin/BeamSelection-v0", scenario="free-space")
+    policy = ClassicalPolicy(env)
+    obs, _ = env.reset(seed=0)
+    for _ in range(4):
+        obs, reward, _, _, info = env.step(policy.act(obs))
+        assert info["has_paths"] and info["beam_correct"] and reward == 0.0
+    multi = gym.make("AirTwin/AirInterface-v0", scenario=SCENARIO)
+    policy = ClassicalPolicy(multi)
+    for task in ("beam_selection", "precoding", "positioning"):
+        obs, _ = multi.reset(seed=1, options={"task": task})
+        action = policy.act(obs)
+        assert multi.action_space.contains(action)
+        _, reward, *_ = multi.step(action)
+        assert np.isfinite(reward)
