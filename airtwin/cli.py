@@ -5,6 +5,9 @@ Subcommands:
     airtwin scenes show NAME|FILE       a scenario's full spec (JSON) and a summary of its geometry
     airtwin scenes trace NAME|FILE [--drops N]   trace outdoor drops: coverage, LoS, path loss
     airtwin scenes export NAME|FILE --out DIR   self-contained Sionna scene folder (XML, meshes, sites.json)
+    airtwin export deepmimo --scenario NAME --drops N|--grid M --out DIR   a DeepMIMO v4 scenario folder
+    airtwin export hf --data DIR --out HF_DIR   a dataset as Hugging Face datasets (Arrow)
+    airtwin import deepmimo --scenario-folder DIR --out DATA_DIR   a DeepMIMO v4 scenario as a dataset
     airtwin generate --suite S --samples N --out DIR [--workers K] [--backend local|ray] [--seed S]
                                         sharded HDF5 dataset of twin outputs (resumable); S: a suite name or file
     airtwin pretrain-encoders --data DIR --out ENC_DIR      contrastive CSI/environment encoders
@@ -88,6 +91,35 @@ def _cmd_scenes_trace(args: argparse.Namespace) -> int:
           f"LoS {stats.los:.3f}, median path loss {stats.median_path_loss_db:.1f} dB")
     if args.json:
         Path(args.json).write_text(json.dumps(stats.to_dict(), indent=1) + "\n")
+    return 0
+
+
+def _cmd_export_deepmimo(args: argparse.Namespace) -> int:
+    from airtwin.datagen.deepmimo import export_deepmimo
+    from airtwin.scenes.registry import get_scenario
+
+    folder = export_deepmimo(get_scenario(args.scenario), args.out, drops=args.drops, grid_m=args.grid, seed=args.seed,
+                             name=args.name, log=lambda m: print(f"airtwin export: {m}", file=sys.stderr))
+    print(f"{folder}: DeepMIMO v4 scenario (read it with deepmimo.load or airtwin.datagen.deepmimo.load_deepmimo)")
+    return 0
+
+
+def _cmd_export_hf(args: argparse.Namespace) -> int:
+    from airtwin.datagen.hf import to_hf_dataset
+
+    hf = to_hf_dataset(args.data, args.out, split=args.split)
+    print(f"{args.out}: {len(hf)} rows, {len(hf.column_names)} columns (datasets.load_from_disk reads it)")
+    return 0
+
+
+def _cmd_import_deepmimo(args: argparse.Namespace) -> int:
+    from airtwin.datagen.deepmimo import import_deepmimo
+    from airtwin.scenes.registry import get_scenario
+
+    spec = get_scenario(args.spec) if args.spec else None
+    manifest = import_deepmimo(args.scenario_folder, args.out, spec=spec, split=args.split,
+                               log=lambda m: print(f"airtwin import: {m}", file=sys.stderr))
+    print(f"{args.out}: {sum(r['num_samples'] for r in manifest['shards'])} samples in {len(manifest['shards'])} shards")
     return 0
 
 
@@ -215,6 +247,32 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("name", help="scenario name, a .toml/.json spec file, or a .geojson/.osm/.pbf footprint file")
     export.add_argument("--out", required=True, help="output folder")
     export.set_defaults(func=_cmd_scenes_export)
+
+    export = sub.add_parser("export", help="export twin traces to other tools' formats").add_subparsers(
+        dest="export_cmd", required=True)
+    dm = export.add_parser("deepmimo", help="a DeepMIMO v4 scenario folder (needs the interop extra)")
+    dm.add_argument("--scenario", required=True, help="scenario name, a .toml/.json spec file, or a footprint file")
+    where = dm.add_mutually_exclusive_group(required=True)
+    where.add_argument("--drops", type=int, help="random outdoor UE drops")
+    where.add_argument("--grid", type=float, help="outdoor UE grid spacing [m]")
+    dm.add_argument("--out", required=True, help="folder to write the scenario folder into")
+    dm.add_argument("--name", default=None, help="scenario folder name (default: the scenario's name, lower case)")
+    dm.add_argument("--seed", type=int, default=0, help="seed of the drops and the tracer")
+    dm.set_defaults(func=_cmd_export_deepmimo)
+    hf = export.add_parser("hf", help="a dataset as a Hugging Face datasets folder (Arrow; needs the hf extra)")
+    hf.add_argument("--data", required=True, help="AirTwin dataset folder (airtwin generate --out)")
+    hf.add_argument("--out", required=True, help="output folder (datasets.load_from_disk reads it)")
+    hf.add_argument("--split", default=None, choices=("train", "validation", "test"), help="one split (default: all)")
+    hf.set_defaults(func=_cmd_export_hf)
+    imp = sub.add_parser("import", help="read other tools' data").add_subparsers(dest="import_cmd", required=True)
+    dmi = imp.add_parser("deepmimo", help="a DeepMIMO v4 scenario folder as an AirTwin dataset")
+    dmi.add_argument("--scenario-folder", required=True, help="DeepMIMO v4 scenario folder (with params.json)")
+    dmi.add_argument("--out", required=True, help="dataset folder to write")
+    dmi.add_argument("--split", default="test", choices=("train", "validation", "test"),
+                     help="split of every imported sample (default: test)")
+    dmi.add_argument("--spec", default=None, help="AirTwin scenario file giving the BS array and numerology "
+                                                  "(default: the exporter's record, else a 1x8 array)")
+    dmi.set_defaults(func=_cmd_import_deepmimo)
 
     from airtwin.datagen.plan import GenerateConfig
     from airtwin.model.config import FinetuneConfig, PretrainConfig, TrainConfig

@@ -53,7 +53,7 @@ def run_task(task: ShardTask, cfg: GenerateConfig, out_dir: str, threads: int | 
     _limit_threads(threads)
     pool = pool if pool is not None else TwinPool(max_size=1)
     samples, batch = trace_shard(pool.get(task.scenario), task, cfg)
-    digest = write_shard(Path(out_dir) / task.file_name, task, samples, batch, cfg)
+    digest = write_shard(Path(out_dir) / task.file_name, task, samples, batch, cfg.aging_delay_s)
     return ShardRecord(task.file_name, task.index, task.scenario, task.split, task.num_samples, digest)
 
 

@@ -40,6 +40,14 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def sample_columns(batch) -> dict[str, np.ndarray]:
+    """The sample fields a ``ChannelBatch`` (traced with ``num_time_steps=2``) gives, ``{field: [num_ue, ...]}``:
+    all of :data:`SAMPLE_FIELDS` but the bookkeeping ones (trace seed, trajectory, time, scenario index)."""
+    values = {f.name: getattr(batch, BATCH_ATTRIBUTE.get(f.name, f.name), None) for f in SAMPLE_FIELDS}
+    values["csi_aged"] = batch.csi_evolution[:, 1]
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def trace_shard(twin, task: ShardTask, cfg: GenerateConfig) -> tuple[dict[str, np.ndarray], object]:
     """Trace the samples of ``task``; returns ``({field: [num_samples, ...]}, last ChannelBatch)``.
 
@@ -60,8 +68,7 @@ def trace_shard(twin, task: ShardTask, cfg: GenerateConfig) -> tuple[dict[str, n
             trace_seed = int(rng.integers(0, 2**31 - 1))
             batch = twin.trace(state.positions, state.velocities, seed=trace_seed, num_time_steps=2,
                                time_step_s=cfg.aging_delay_s)
-            values = {f.name: getattr(batch, BATCH_ATTRIBUTE.get(f.name, f.name), None) for f in SAMPLE_FIELDS}
-            values["csi_aged"] = batch.csi_evolution[:, 1]
+            values = sample_columns(batch)
             values["trace_seed"] = np.full(nb, trace_seed, dtype=np.int64)
             values["trajectory_id"] = (np.int64(task.index) << np.int64(24)) + start + np.arange(nb, dtype=np.int64)
             values["time_s"] = np.full(nb, t * cfg.step_s, dtype=np.float32)
@@ -79,7 +86,7 @@ def trace_shard(twin, task: ShardTask, cfg: GenerateConfig) -> tuple[dict[str, n
     return out, batch
 
 
-def write_shard(path: Path, task: ShardTask, samples: dict[str, np.ndarray], batch, cfg: GenerateConfig) -> str:
+def write_shard(path: Path, task: ShardTask, samples: dict[str, np.ndarray], batch, aging_delay_s: float) -> str:
     """Write ``samples`` to ``path`` atomically (temporary name, fsync, rename); returns its sha256.
 
     Raises:
@@ -91,7 +98,7 @@ def write_shard(path: Path, task: ShardTask, samples: dict[str, np.ndarray], bat
             attrs = {"schema_version": SCHEMA_VERSION, "scenario": task.scenario,
                      "scenario_index": task.scenario_index, "bs_name": batch.bs_name, "shard_index": task.index,
                      "split": task.split, "num_samples": task.num_samples,
-                     "height_map_resolution_m": batch.height_map_resolution_m, "aging_delay_s": cfg.aging_delay_s}
+                     "height_map_resolution_m": batch.height_map_resolution_m, "aging_delay_s": aging_delay_s}
             for k, v in attrs.items():
                 f.attrs[k] = v
             g = f.create_group("samples", track_order=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from airtwin.phy.metrics import METRICS, better, bootstrap_interval, paired_difference, summarize
+from airtwin.phy.metrics import METRICS, TASK_METRICS, better, bootstrap_interval, paired_difference, summarize
 
 #: Columns of the tables, in order.
-COLUMNS = tuple(METRICS)
+COLUMNS = TASK_METRICS
 
 
 def compare(models: dict[str, dict[str, np.ndarray]], baselines: dict[str, dict[str, np.ndarray]], *,

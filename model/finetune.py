@@ -35,8 +35,9 @@ from airtwin.model.checkpoint import default_checkpoint, load_checkpoint, save_c
 from airtwin.model.config import FinetuneConfig
 from airtwin.model.train import model_samples, training_step
 
-#: Parameters a site fine-tune updates (name prefixes / parts); the rest stays frozen.
-FINETUNED = ("prefix", "heads.", "lora_")
+def is_finetuned(name: str) -> bool:
+    """Whether a site fine-tune updates the parameter ``name``: prefix prompts, heads and LoRA matrices."""
+    return name == "prefix" or name.startswith("heads.") or "lora_" in name
 
 
 def _merge(per_task: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -68,7 +69,7 @@ def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarr
     model = load_checkpoint(checkpoint)
     params = []
     for name, p in model.named_parameters():
-        p.requires_grad_(any(part in name if part == "lora_" else name.startswith(part) for part in FINETUNED))
+        p.requires_grad_(is_finetuned(name))
         if p.requires_grad:
             params.append(p)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)

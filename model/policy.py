@@ -32,13 +32,9 @@ class UniversalModelPolicy:
         self.model = load_checkpoint(checkpoint) if not hasattr(checkpoint, "predict") else checkpoint
         self.model.eval()
         twin = env.unwrapped.twin
-        spec = twin.spec
-        mine = DataShapes(num_antennas=spec.bs[twin.serving_bs].array.num_antennas,
-                          num_subcarriers=spec.radio.num_subcarriers, num_subbands=spec.codebook.num_subbands,
-                          num_beams=twin.codebook.num_beams, map_cells=spec.environment.size_cells,
-                          map_resolution_m=spec.environment.resolution_m)
+        mine = DataShapes.of_scenario(twin.spec, twin.serving_bs)
         if mine != self.model.cfg.shapes:
-            raise ValueError(f"the model was trained for {self.model.cfg.shapes}, scenario {spec.name} has {mine}")
+            raise ValueError(f"the model was trained for {self.model.cfg.shapes}, scenario {twin.spec.name} has {mine}")
 
     def reset(self) -> None:
         pass

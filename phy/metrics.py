@@ -67,6 +67,11 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 )}
 
 
+#: The offline task metrics (the first table of the module docstring), in report order.
+TASK_METRICS = ("pos_median_m", "pos_cdf90_m", "los_accuracy", "sgcs", "beam_top1", "beam_top3", "beam_snr_loss_db",
+                "pl_rmse_db")
+
+
 def error_summary(errors: np.ndarray) -> dict[str, float]:
     """``{"median", "cdf90"}`` of non-negative errors (0 for none)."""
     errors = np.asarray(errors, dtype=np.float64)

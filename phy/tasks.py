@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from airtwin.config import check_range
-from airtwin.phy.beams import eigen_precoders, precoders_to_action
+from airtwin.phy.beams import dft_codebook, eigen_precoders, precoders_to_action
 from airtwin.phy.estimation import estimate_csi
 from airtwin.phy.metrics import (
     beam_samples,
@@ -59,6 +59,15 @@ class DataShapes:
         for name in ("num_antennas", "num_subcarriers", "num_subbands", "num_beams", "map_cells"):
             check_range(f"DataShapes.{name}", getattr(self, name), 1)
         check_range("DataShapes.map_resolution_m", self.map_resolution_m, 0.0, low_open=True)
+
+    @classmethod
+    def of_scenario(cls, spec, bs: int = 0) -> DataShapes:
+        """The sizes a :class:`airtwin.scenes.spec.ScenarioSpec` produces for its BS ``bs``."""
+        array, book = spec.bs[bs].array, spec.codebook
+        num_beams = dft_codebook(array, book.oversampling_h, book.oversampling_v).num_beams
+        return cls(num_antennas=array.num_antennas, num_subcarriers=spec.radio.num_subcarriers,
+                   num_subbands=book.num_subbands, num_beams=num_beams, map_cells=spec.environment.size_cells,
+                   map_resolution_m=spec.environment.resolution_m)
 
 
 @dataclass(frozen=True)
@@ -113,9 +122,11 @@ def _relative_xy(f: dict[str, np.ndarray]) -> np.ndarray:
     return (f["ue_position"][..., :2] - f["bs_position"][..., :2]).astype(np.float32)
 
 
-def _applied_optimum(f: dict[str, np.ndarray], num_subbands: int | None = None) -> np.ndarray:
+def _applied_optimum(f: dict[str, np.ndarray]) -> np.ndarray:
+    """Eigen-precoders ``[N, S, A]`` of the channel when the precoder is applied (``csi_aged``, the feedback
+    delay after the pilots), with the subband count of the stored ``precoders``."""
     csi = f["csi_aged"]
-    s = num_subbands if num_subbands is not None else f["precoders"].shape[-2]
+    s = f["precoders"].shape[-2]
     return eigen_precoders(csi.reshape(-1, *csi.shape[-2:]), s).reshape(*csi.shape[:-2], s, csi.shape[-2])
 
 

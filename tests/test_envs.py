@@ -189,9 +189,8 @@ def test_universal_model_policy_acts_in_every_env(env_id, tmp_path):
     env = gym.make(env_id, scenario=SCENARIO)
     base = env.unwrapped
     spec = base.twin.spec
-    shapes = DataShapes(num_antennas=spec.bs[0].array.num_antennas, num_subcarriers=spec.radio.num_subcarriers,
-                        num_subbands=spec.codebook.num_subbands, num_beams=base.twin.codebook.num_beams,
-                        map_cells=spec.environment.size_cells, map_resolution_m=spec.environment.resolution_m)
+    shapes = DataShapes.of_scenario(spec)
+    assert shapes.num_beams == base.twin.codebook.num_beams
     from airtwin.model.encoders import CSIEncoder, EnvEncoder
 
     save_checkpoint(UniversalModel.build(ModelConfig(shapes=shapes, variant="wm"), CSIEncoder(), EnvEncoder()),

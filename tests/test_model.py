@@ -300,15 +300,10 @@ def test_training_stops_on_a_non_finite_loss_naming_step_and_shard(tmp_path):
 def test_site_specific_protocol_end_to_end(tmp_path):
     """Trace a held-out tiny area, split by location, fine-tune the shipped checkpoint, compare with baselines."""
     from airtwin.cli import main
-    from airtwin.phy.beams import dft_codebook
     from airtwin.scenes import get_scenario
 
-    spec = get_scenario("city-tiny-10001")  # the shipped checkpoint is for the full-size cities: a small one fits
-    shapes = DataShapes(num_antennas=spec.bs[0].array.num_antennas, num_subcarriers=spec.radio.num_subcarriers,
-                        num_subbands=spec.codebook.num_subbands,
-                        num_beams=dft_codebook(spec.bs[0].array, spec.codebook.oversampling_h,
-                                               spec.codebook.oversampling_v).num_beams,
-                        map_cells=spec.environment.size_cells, map_resolution_m=spec.environment.resolution_m)
+    # The shipped checkpoint is for the full-size cities: a small model that fits the tiny area.
+    shapes = DataShapes.of_scenario(get_scenario("city-tiny-10001"))
     save_checkpoint(UniversalModel.build(ModelConfig(shapes=shapes, variant="wm"), CSIEncoder(), EnvEncoder()),
                     tmp_path / "general")
     out = tmp_path / "site"
@@ -326,4 +321,10 @@ def test_site_specific_protocol_end_to_end(tmp_path):
     assert table["comparisons"]["fine-tuned on 24 site drops"]["beam_top1"]["verdict"] in (
         "better", "worse", "not distinguishable")
     assert (out / "finetuned" / "config.json").exists() and (out / "report.md").read_text().startswith("# Site")
+    from airtwin.model.finetune import is_finetuned
+
+    before = dict(load_checkpoint(tmp_path / "general").named_parameters())
+    after = dict(load_checkpoint(out / "finetuned").named_parameters())
+    moved = {n for n in before if not torch.equal(before[n], after[n])}
+    assert moved and all(is_finetuned(n) for n in moved)  # encoders and adapters stay frozen
     assert main(argv) == 0  # a re-run resumes: data and the size's result are reused

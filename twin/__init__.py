@@ -5,6 +5,7 @@ Importing this package is cheap; Sionna RT is imported on the first :class:`Twin
 
 from airtwin.twin.channel import NO_PATH_LOSS_DB, ChannelBatch
 from airtwin.twin.llvm import LLVMNotFoundError, configure_llvm
+from airtwin.twin.pool import TwinPool
 
 
 def __getattr__(name: str):
@@ -19,5 +20,5 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["Twin", "ChannelBatch", "NO_PATH_LOSS_DB", "LLVMNotFoundError", "configure_llvm", "RadioMap",
+__all__ = ["Twin", "TwinPool", "ChannelBatch", "NO_PATH_LOSS_DB", "LLVMNotFoundError", "configure_llvm", "RadioMap",
            "compute_radio_map"]

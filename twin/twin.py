@@ -205,12 +205,15 @@ class Twin:
         """Place the UEs and run Sionna's ``PathSolver`` once; returns the raw ``sionna.rt.Paths``."""
         positions, velocities = _check_positions(positions, velocities)
         self.place_receivers(positions, velocities)
+        return self._solver(self.scene, **self.solver_arguments(seed))
+
+    def solver_arguments(self, seed: int | None = None) -> dict:
+        """The keyword arguments of every ``PathSolver`` call (from ``spec.tracing``; ``seed`` overrides its seed)."""
         t = self.spec.tracing
-        return self._solver(self.scene, max_depth=t.max_depth, max_num_paths_per_src=t.max_num_paths_per_src,
-                            samples_per_src=t.samples_per_src, synthetic_array=True, los=t.los,
-                            specular_reflection=t.specular_reflection, diffuse_reflection=t.diffuse_reflection,
-                            refraction=t.refraction, diffraction=t.diffraction,
-                            seed=t.seed if seed is None else int(seed))
+        return {"max_depth": t.max_depth, "max_num_paths_per_src": t.max_num_paths_per_src,
+                "samples_per_src": t.samples_per_src, "synthetic_array": True, "los": t.los,
+                "specular_reflection": t.specular_reflection, "diffuse_reflection": t.diffuse_reflection,
+                "refraction": t.refraction, "diffraction": t.diffraction, "seed": t.seed if seed is None else int(seed)}
 
     def trace(self, positions: np.ndarray, velocities: np.ndarray | None = None, *, seed: int | None = None,
               num_time_steps: int = 1, time_step_s: float | None = None) -> ChannelBatch:
