@@ -216,11 +216,15 @@ def import_deepmimo(folder: str | Path, out_dir: str | Path, *, spec: ScenarioSp
         spec = ScenarioSpec.from_dict(json.loads((folder / "airtwin.json").read_text())["scenario"])
     if spec is None:
         rt = ds.rt_params
+
+        def scalar(x) -> float:
+            return float(np.asarray(x, np.float64).reshape(-1)[0])
+
         spec = ScenarioSpec(name=f"deepmimo-{folder.name}", description=f"Imported from DeepMIMO scenario {folder}",
                             scene=SceneSource(kind="empty"),
                             bs=(BSSite(name="bs0", position=tuple(map(float, tx)), array=ArraySpec(num_rows=1, num_cols=8)),),
-                            radio=RadioConfig(carrier_frequency_hz=float(rt["frequency"]),
-                                              bandwidth_hz=float(rt.get("raw_params", {}).get("bandwidth", 20e6))))
+                            radio=RadioConfig(carrier_frequency_hz=scalar(rt["frequency"]),
+                                              bandwidth_hz=scalar(rt.get("raw_params", {}).get("bandwidth", 20e6))))
     site = spec.bs[0]
     name = spec.name
     power_db = np.asarray(ds.power, np.float64)

@@ -93,7 +93,7 @@ def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, ch
              f"Policies: {', '.join(policies)}; {suite.evaluation.episodes} episode(s) of {suite.evaluation.steps} steps per run; "
              f"seed {suite.evaluation.seed}. Values [95 % interval, bootstrap over episodes].", "", "## Beam selection (closed loop)", "", *beam_table(metrics), "",
              "Overhead saved: share of the air time of an exhaustive sweep every step (the oracle) that the "
-             "policy does not spend (sweep: one sweep every 10 steps; universal, lookup, random: no sweep). "
+             "policy does not spend (sweep: one sweep every 10 steps; universal, classical, lookup, random: no sweep). "
              "Net rate = rate x (1 - sweep overhead).", "",
              "## Precoding from estimated, aged CSI", "", *precoding_table(metrics), "",
              "## Positioning and path loss", "", *positioning_table(metrics), "",

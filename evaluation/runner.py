@@ -34,7 +34,8 @@ from airtwin.scenes.suites import Suite
 from airtwin.model.checkpoint import default_checkpoint
 from airtwin.model.policy import UniversalModelPolicy
 from airtwin.phy.link import sweep_overhead
-from airtwin.phy.metrics import better, bootstrap_interval, error_summary, paired_difference, rmse
+from airtwin.phy.metrics import better, bootstrap_interval, paired_difference, rmse
+from airtwin.phy.metrics import summarize as summarize_steps
 from airtwin.phy.tasks import observe
 from airtwin.scenes.registry import get_scenario
 from airtwin.twin.pool import TwinPool
@@ -110,19 +111,15 @@ def play(env, policy, suite: Suite, episode_seeds: list[int]) -> tuple[list[list
     return episodes, latencies
 
 
-def _beam_summary(episodes: list[list[dict]], policy, env) -> dict:
+def _beam_summary(episodes: list[list[dict]], policy, env, stats: dict[str, float]) -> dict:
     """Beam metrics; the oracle is accounted as what it stands for, an exhaustive sweep every step."""
-    steps = [s for ep in episodes for s in ep if s["has_paths"]]
     base = env.unwrapped
     exhaustive = sweep_overhead(base.twin.codebook.num_beams, base.step_s)
     overhead = exhaustive if isinstance(policy, OraclePolicy) else getattr(policy, "overhead_fraction", 0.0)
-    rate = float(np.mean([s["rate"] for s in steps])) if steps else 0.0
     return {
-        "beam_accuracy": float(np.mean([s["beam_correct"] for s in steps])) if steps else 0.0,
-        "snr_loss_db": float(-np.mean([s["reward"] for s in steps])) + 0.0 if steps else 0.0,
-        "rate": rate, "net_rate": rate * (1 - overhead), "overhead_fraction": overhead,
+        **stats, "net_rate": stats["rate"] * (1 - overhead), "overhead_fraction": overhead,
         "overhead_saved_vs_exhaustive": 1.0 - overhead / exhaustive if exhaustive > 0 else 1.0,
-        "covered_steps": len(steps),
+        "covered_steps": sum(s["has_paths"] for ep in episodes for s in ep),
         "snr_trace_db": [round(s["snr_db"], 3) for s in episodes[0]],
         "best_snr_trace_db": [round(s["best_snr_db"], 3) for s in episodes[0]],
         "trajectory": [[round(float(v), 3) for v in s["ue_position"][:2]] for s in episodes[0]],
@@ -131,20 +128,14 @@ def _beam_summary(episodes: list[list[dict]], policy, env) -> dict:
     }
 
 
-def _precoding_summary(episodes: list[list[dict]], policy, env) -> dict:
-    steps = [s for ep in episodes for s in ep if s["has_paths"]]
-
-    def mean(key: str) -> float:
-        return float(np.mean([s[key] for s in steps])) if steps else 0.0
-
-    return {"sgcs": mean("sgcs"), "spectral_efficiency": mean("spectral_efficiency"),
-            "optimal_spectral_efficiency": mean("optimal_spectral_efficiency")}
+def _precoding_summary(episodes: list[list[dict]], policy, env, stats: dict[str, float]) -> dict:
+    optimal = [s["optimal_spectral_efficiency"] for ep in episodes for s in ep if s["has_paths"]]
+    return {**stats, "optimal_spectral_efficiency": float(np.mean(optimal)) if optimal else 0.0}
 
 
-def _positioning_summary(episodes: list[list[dict]], policy, env) -> dict:
+def _positioning_summary(episodes: list[list[dict]], policy, env, stats: dict[str, float]) -> dict:
     errors = [s["position_error_m"] for ep in episodes for s in ep if s["has_paths"]]
-    stats = error_summary(np.asarray(errors))
-    return {"errors_m": [round(e, 3) for e in errors], "median_m": stats["median"], "cdf90_m": stats["cdf90"]}
+    return {"errors_m": [round(e, 3) for e in errors], **stats}
 
 
 def _step_samples(episodes: list[list[dict]], task: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -196,8 +187,9 @@ class _Run:
             if policy is None:  # not applicable to this task
                 continue
             episodes, latencies = play(env, policy, self.suite, self.seeds)
-            runs[pname] = summarize(episodes, policy, env)
             steps[pname] = _step_samples(episodes, task)
+            stats = summarize_steps(steps[pname][0]) if len(steps[pname][1]) else dict.fromkeys(STEP_METRICS[task], 0.0)
+            runs[pname] = summarize(episodes, policy, env, stats)
             if len(steps[pname][1]):
                 runs[pname]["intervals"] = {k: list(v) for k, v in bootstrap_interval(
                     steps[pname][0], self.rng, groups=steps[pname][1]).items()}

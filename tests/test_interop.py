@@ -93,6 +93,14 @@ def test_deepmimo_scenario_imports_as_a_dataset_with_the_twins_channels(make_twi
     np.testing.assert_array_equal(data["best_beam"][within], batch.best_beam[within])
     assert data["height_map"].max() > 5.0  # the street canyon's buildings, from DeepMIMO's scene objects
 
+    # A DeepMIMO folder without AirTwin's record: DeepMIMO's carrier and bandwidth, a 1x8 array.
+    (folder / "airtwin.json").unlink()
+    import_deepmimo(folder, tmp_path / "plain", log=lambda m: None)
+    plain = AirTwinDataset(tmp_path / "plain", split="test")
+    shapes = plain.shapes()
+    assert len(plain) == 8 and shapes.num_antennas == 8 and shapes.num_subcarriers == 64
+    assert plain.manifest["scenarios"][0]["spec"]["radio"]["carrier_frequency_hz"] == twin.spec.radio.carrier_frequency_hz
+
 
 def test_dataset_converts_to_hugging_face_datasets(tmp_path):
     from datasets import load_from_disk
