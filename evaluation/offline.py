@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from airtwin.phy.metrics import METRICS, TASK_METRICS, better, bootstrap_interval, paired_difference, summarize
+from airtwin.phy.metrics import TASK_METRICS, best_method, better, bootstrap_interval, paired_difference, summarize
 
 #: Columns of the tables, in order.
 COLUMNS = TASK_METRICS
@@ -28,12 +28,8 @@ def compare(models: dict[str, dict[str, np.ndarray]], baselines: dict[str, dict[
         values = summarize(samples)
         ci = bootstrap_interval(samples, rng, num_resamples=num_resamples)
         rows[name] = {k: {"value": values[k], "low": ci[k][0], "high": ci[k][1]} for k in samples}
-    strongest = {}
-    for metric in COLUMNS:
-        have = {b: rows[b][metric]["value"] for b in baselines if metric in rows[b]}
-        if have:
-            pick = max if METRICS[metric].higher_is_better else min
-            strongest[metric] = pick(have, key=have.get)
+    values = {b: {k: cell["value"] for k, cell in rows[b].items()} for b in baselines}
+    strongest = {m: best for m in COLUMNS if (best := best_method(values, m)) is not None}
     comparisons: dict[str, dict] = {}
     for name, samples in models.items():
         comparisons[name] = {}

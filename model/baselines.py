@@ -28,7 +28,7 @@ from airtwin.datagen.reader import AirTwinDataset
 from airtwin.phy import classical
 from airtwin.phy.beams import dft_codebook, eigen_precoders
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB, power_feature, to_complex
-from airtwin.phy.metrics import METRICS, summarize
+from airtwin.phy.metrics import TASK_METRICS, best_method, summarize
 from airtwin.phy.ofdm import subcarrier_offsets_hz
 from airtwin.phy.tasks import TASKS, observe
 from airtwin.scenes.spec import ScenarioSpec
@@ -148,21 +148,12 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
     return out
 
 
-def strongest(rows: dict[str, dict[str, float]], metric: str) -> str | None:
-    """The method with the best value of ``metric`` among ``rows`` (``{method: {metric: value}}``)."""
-    have = {m: r[metric] for m, r in rows.items() if metric in r}
-    if not have:
-        return None
-    pick = max if METRICS[metric].higher_is_better else min
-    return pick(have, key=have.get)
-
-
 def evaluate_baselines(train_ds: AirTwinDataset, test_ds: AirTwinDataset, **kwargs) -> dict[str, float]:
     """Each metric's value for its strongest baseline (see :func:`baseline_samples` for the arguments)."""
     rows = {m: summarize(s) for m, s in baseline_samples(train_ds, test_ds, **kwargs).items()}
     out: dict[str, float] = {}
-    for metric in METRICS:
-        best = strongest(rows, metric)
+    for metric in TASK_METRICS:
+        best = best_method(rows, metric)
         if best is not None:
             out[metric] = rows[best][metric]
     return out

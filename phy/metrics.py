@@ -72,14 +72,6 @@ TASK_METRICS = ("pos_median_m", "pos_cdf90_m", "los_accuracy", "sgcs", "beam_top
                 "pl_rmse_db")
 
 
-def error_summary(errors: np.ndarray) -> dict[str, float]:
-    """``{"median", "cdf90"}`` of non-negative errors (0 for none)."""
-    errors = np.asarray(errors, dtype=np.float64)
-    if errors.size == 0:
-        return {"median": 0.0, "cdf90": 0.0}
-    return {"median": float(np.median(errors)), "cdf90": _p90(errors)}
-
-
 def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
     """Root-mean-square error (0 for empty inputs)."""
     d = np.asarray(pred, np.float64) - np.asarray(truth, np.float64)
@@ -178,6 +170,15 @@ def paired_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rng: n
         d = METRICS[k].reduce(a[k]) - METRICS[k].reduce(b[k])
         out[k] = (float(d), float(np.quantile(diffs[k], q)), float(np.quantile(diffs[k], 1 - q)))
     return out
+
+
+def best_method(rows: dict[str, dict[str, float]], metric: str) -> str | None:
+    """The method with the best value of ``metric`` among ``rows`` (``{method: {metric: value}}``); None if none has it."""
+    have = {m: r[metric] for m, r in rows.items() if metric in r}
+    if not have:
+        return None
+    pick = max if METRICS[metric].higher_is_better else min
+    return pick(have, key=have.get)
 
 
 def better(metric: str, difference: tuple[float, float, float]) -> str:
