@@ -95,7 +95,7 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
     checkpoint = Path(cfg.checkpoint) if cfg.checkpoint else default_checkpoint()
     log(f"{cfg.scenario}: {len(train_idx)} training and {len(test_idx)} test drops (location split, "
         f"{cfg.guard_m:g} m guard)")
-    general = _merge(model_samples(load_checkpoint(checkpoint), ds, indices=test_idx, seed=cfg.seed))
+    general = None  # the general checkpoint's scores, computed once a size needs them
     sizes = sorted({min(n, len(train_idx)) for n in (cfg.train_sizes or (len(train_idx),))})
     result = {"split": {"train": int(len(train_idx)), "test": int(len(test_idx))}, "sizes": {}}
     for n in sizes:
@@ -105,6 +105,8 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
             log(f"{n} training drops: done before, read {done}")
             continue
         start = time.perf_counter()
+        if general is None:
+            general = _merge(model_samples(load_checkpoint(checkpoint), ds, indices=test_idx, seed=cfg.seed))
         subset = np.sort(np.random.default_rng([cfg.seed, n]).choice(train_idx, n, replace=False))
         model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed)
         if n == sizes[-1]:
