@@ -45,6 +45,9 @@ class ModelConfig:
     seed: int = 0
     """Seed of parameter initialisation (also of the random backbone of ``rl``)."""
     tasks: tuple[str, ...] = field(default=TASK_NAMES)
+    precoder_head: Literal["direct", "refine"] = "direct"
+    """``direct``: the head outputs the precoders; ``refine``: a residual on the eigen-precoder of the observed
+    estimate (zero at initialisation, so the untrained model is that classical precoder)."""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -58,6 +61,8 @@ class ModelConfig:
         check_range("ModelConfig.lora_r", self.lora_r, 1, 256)
         check_range("ModelConfig.lora_dropout", self.lora_dropout, 0.0, 0.9)
         check_range("ModelConfig.pilot_snr_db", self.pilot_snr_db, -30.0, 100.0)
+        if self.precoder_head not in ("direct", "refine"):
+            raise ValueError(f"ModelConfig.precoder_head = {self.precoder_head!r}; allowed: 'direct', 'refine'")
 
     @property
     def uses_backbone(self) -> bool:
@@ -128,6 +133,8 @@ class TrainConfig:
     """Validation samples per evaluation."""
     seed: int = 0
     """Seed of the initialisation, the batches and the pilot noise."""
+    precoder_head: Literal["direct", "refine"] = "direct"
+    """Precoding head: ``direct`` precoders, or ``refine``, a residual on the eigen-precoder of the estimate."""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:

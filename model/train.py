@@ -90,7 +90,8 @@ def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int |
 
 def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
     shapes = ds.shapes()
-    mcfg = ModelConfig(shapes=shapes, variant=cfg.variant, backbone=cfg.backbone, seed=cfg.seed, tasks=cfg.tasks)
+    mcfg = ModelConfig(shapes=shapes, variant=cfg.variant, backbone=cfg.backbone, seed=cfg.seed, tasks=cfg.tasks,
+                       precoder_head=cfg.precoder_head)
     if mcfg.frozen_encoders:
         if cfg.encoders is None:
             raise ValueError(f"variant {cfg.variant!r} needs --encoders (run `airtwin pretrain-encoders` first)")

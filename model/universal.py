@@ -24,6 +24,7 @@ from airtwin.model.config import SHARED_KEYWORDS, ModelConfig
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.features import csi_inputs, env_inputs
 from airtwin.model.init import reset_lora, reset_parameters
+from airtwin.phy.beams import subband_slices
 from airtwin.phy.tasks import TASK_NAMES, TASKS
 
 
@@ -57,6 +58,9 @@ class UniversalModel(nn.Module):
         self.heads = nn.ModuleDict({t: nn.Linear(width, TASKS[t].head_size(cfg.shapes)) for t in cfg.tasks})
         reset_parameters(self.adapters, generator)
         reset_parameters(self.heads, generator)
+        if cfg.precoder_head == "refine" and "precoding" in self.heads:  # start at the classical eigen-precoder
+            torch.nn.init.zeros_(self.heads["precoding"].weight)
+            torch.nn.init.zeros_(self.heads["precoding"].bias)
 
     @classmethod
     def build(cls, cfg: ModelConfig, csi_encoder: CSIEncoder | None = None, env_encoder: EnvEncoder | None = None,
@@ -126,24 +130,50 @@ class UniversalModel(nn.Module):
         hidden = self.backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state
         return self.heads[task](hidden[:, -1])
 
-    def decode(self, task: str, out: torch.Tensor) -> torch.Tensor:
-        """Head output -> the task's prediction in physical units (logits for classification)."""
+    def decode(self, task: str, out: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Head output -> the task's prediction in physical units (logits for classification).
+
+        With ``cfg.precoder_head == "refine"`` the precoding head adds a residual to the eigen-precoder of the
+        observed estimate (:func:`estimate_eigen_precoders`), so that an untrained head is that classical
+        precoder and training can only move away from it where that helps.
+        """
         spec = TASKS[task]
         if spec.head == "regression":
             y = out * spec.scale + spec.center
             return y[:, 0] if y.shape[1] == 1 else y
         if spec.head == "precoder":
-            return precoder_from_head(out, self.cfg.shapes.num_subbands, self.cfg.shapes.num_antennas)
+            s, a = self.cfg.shapes.num_subbands, self.cfg.shapes.num_antennas
+            if self.cfg.precoder_head == "refine":
+                x = out.view(-1, s, a, 2)
+                w = estimate_eigen_precoders(obs["csi"], s) + torch.complex(x[..., 0], x[..., 1])
+                return w / torch.linalg.vector_norm(w, dim=-1, keepdim=True).clamp_min(1e-9)
+            return precoder_from_head(out, s, a)
         return out
 
     def predict(self, task: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Task outputs in physical units (see the module docstring)."""
-        return self.decode(task, self.forward(task, obs))
+        return self.decode(task, self.forward(task, obs), obs)
 
     def parameter_counts(self) -> tuple[int, int]:
         """``(trainable, total)`` parameters."""
         params = list(self.parameters())
         return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+@torch.no_grad()
+def estimate_eigen_precoders(csi: torch.Tensor, num_subbands: int) -> torch.Tensor:
+    """Eigen-precoders ``[B, S, A]`` of CSI observations ``[B, 2, A, K]`` (real, imag), the torch twin of
+    :func:`airtwin.phy.beams.eigen_precoders`: principal eigenvector of ``sum_k conj(h_k) h_k^T`` per subband,
+    rotated so that its largest entry is real and positive (a fixed phase for the residual to refine)."""
+    h = torch.complex(csi[:, 0].double(), csi[:, 1].double())  # [B, A, K]
+    out = []
+    for sl in subband_slices(h.shape[-1], num_subbands):
+        hs = h[..., sl]
+        cov = torch.einsum("bak,bck->bac", hs.conj(), hs)
+        w = torch.linalg.eigh(cov)[1][..., -1]  # [B, A]
+        ref = w.gather(1, w.abs().argmax(dim=1, keepdim=True))
+        out.append(w * (ref.conj() / ref.abs().clamp_min(1e-30)))
+    return torch.stack(out, dim=1).to(torch.complex64)
 
 
 def precoder_from_head(out: torch.Tensor, num_subbands: int, num_antennas: int) -> torch.Tensor:
@@ -175,5 +205,5 @@ def task_loss(model: UniversalModel, task: str, obs: dict[str, torch.Tensor], ta
         out = out if target.dim() == 2 else out[:, 0]
         return LOSSES[spec.loss](out, (target.float() - spec.center) / spec.scale)
     if spec.head == "precoder":
-        out = precoder_from_head(out, model.cfg.shapes.num_subbands, model.cfg.shapes.num_antennas)
+        out = model.decode(task, out, obs)
     return LOSSES[spec.loss](out, target)

@@ -328,3 +328,20 @@ def test_site_specific_protocol_end_to_end(tmp_path):
     moved = {n for n in before if not torch.equal(before[n], after[n])}
     assert moved and all(is_finetuned(n) for n in moved)  # encoders and adapters stay frozen
     assert main(argv) == 0  # a re-run resumes: data and the size's result are reused
+
+
+def test_refining_precoder_head_starts_at_the_eigen_precoder_of_the_estimate():
+    from airtwin.phy.beams import eigen_precoders, sgcs
+    from airtwin.phy.estimation import to_complex
+
+    model = build("wm", precoder_head="refine")
+    batch = tiny_batch()
+    o = obs(model, "precoding", batch)
+    w = model.predict("precoding", o).detach().numpy()
+    classical = eigen_precoders(to_complex(o["csi"].numpy()), SHAPES.num_subbands)
+    np.testing.assert_allclose(sgcs(w, classical), 1.0, atol=1e-5)
+    loss = task_loss(model, "precoding", *task_batch(model, "precoding", batch, np.random.default_rng(0)))
+    loss.backward()  # the residual head learns from the SGCS loss
+    assert model.heads["precoding"].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="precoder_head"):
+        ModelConfig(shapes=SHAPES, precoder_head="magic")
