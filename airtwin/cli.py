@@ -87,7 +87,8 @@ def _cmd_scenes_trace(args: argparse.Namespace) -> int:
     spec = get_scenario(args.name)
     twin = Twin(spec)
     stats = measure_coverage(twin, args.drops, np.random.default_rng(args.seed), args.batch_size)
-    print(f"{spec.name}: {stats.drops} outdoor drops traced in {stats.seconds:.1f} s; coverage {stats.coverage:.3f}, "
+    print(f"{spec.name}: {stats.drops} outdoor drops traced in {stats.seconds:.1f} s on {twin.variant}; "
+          f"coverage {stats.coverage:.3f}, "
           f"LoS {stats.los:.3f}, median path loss {stats.median_path_loss_db:.1f} dB")
     if args.json:
         Path(args.json).write_text(json.dumps(stats.to_dict(), indent=1) + "\n")

@@ -138,3 +138,19 @@ def test_free_space_radio_map_follows_friis(make_twin):
 def test_tracing_config_is_validated():
     with pytest.raises(ValueError, match="TracingConfig.samples_per_src"):
         TracingConfig(samples_per_src=0)
+
+
+def test_twin_reports_its_mitsuba_variant_and_it_can_be_forced(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = ("from airtwin.scenes import get_scenario; from airtwin.twin import Twin; "
+            "print(Twin(get_scenario('free-space')).variant)")
+    env = {**os.environ, "AIRTWIN_MITSUBA_VARIANT": "llvm_ad_mono_polarized"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("llvm_ad_mono_polarized")
+    env["AIRTWIN_MITSUBA_VARIANT"] = "warp_drive"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode != 0 and "AIRTWIN_MITSUBA_VARIANT='warp_drive'; allowed:" in proc.stderr

@@ -46,6 +46,9 @@ class Twin:
         rt, mi = sionna_rt()
         self.rt, self.mi = rt, mi
         """The ``sionna.rt`` and ``mitsuba`` modules the scene was built with (for radio maps and rendering)."""
+        self.variant: str = mi.variant()
+        """The Mitsuba variant tracing runs on: ``cuda_...`` on a GPU, ``llvm_...`` on the CPU (see
+        :mod:`airtwin.twin.backend` to force one)."""
         self.spec = spec
         self.layout = scene_layout(spec.scene)
         """Building layout of procedural and footprint scenes (``scenes.layout.scene_layout``), else None."""
@@ -244,7 +247,6 @@ class Twin:
         n = positions.shape[0]
         a_re, a_im = paths.a
         a = (np.asarray(a_re, dtype=np.float32) + 1j * np.asarray(a_im, dtype=np.float32))[:, 0, 0, :, :]  # [N, A, P]
-        num_ant = a.shape[1]
         valid = np.asarray(paths.valid, dtype=bool).reshape(n, -1)  # [N, P]
         num_paths = valid.shape[1]
         if num_paths:
