@@ -180,7 +180,9 @@ def _cmd_evaluate_model(args: argparse.Namespace) -> int:
         baselines = baseline_samples(AirTwinDataset(args.baselines_from, split="train"), test,
                                      max_test=args.max_samples, seed=args.seed)
     result = compare(models, baselines, seed=args.seed)
-    result["num_samples"] = int(len(test.sample_indices(args.max_samples, args.seed)))
+    first = next(iter({**models, **baselines}.values()), None)
+    result["num_samples"] = len(next(iter(first.values()))) if first else len(test.sample_indices(args.max_samples,
+                                                                                                 args.seed))
     print(f"{result['num_samples']} test samples; values [95 % bootstrap interval]")
     print("\n".join(markdown(result)))
     if args.json:

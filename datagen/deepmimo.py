@@ -14,7 +14,8 @@ Limits (DeepMIMO's, written down here and warned about when they bite):
 - at most :data:`DEEPMIMO_MAX_PATHS` (25) paths per receiver. DeepMIMO's converter keeps the *first* 25
   non-zero paths in Sionna's order; the export hands it the paths strongest first, so that it keeps the
   25 strongest, and zeroes the paths the twin drops (NaN coefficients of Sionna's deterministic candidate
-  generator, gains under ``MIN_PATH_GAIN_DB``), so that both see the same paths;
+  generator, gains under ``MIN_PATH_GAIN_DB``; :func:`airtwin.twin.twin.kept_paths`), so that both see
+  the same paths;
 - the path coefficients are those of the BS array's first element (DeepMIMO applies its own array model
   when it computes channels);
 - one trace call holds every receiver, so very large exports need the memory of one call.
@@ -48,13 +49,10 @@ def _require_deepmimo():
 
 
 def _kept(a: np.ndarray) -> np.ndarray:
-    """Paths the twin keeps (see ``Twin._to_batch``): finite coefficients, gain at least ``MIN_PATH_GAIN_DB``;
-    ``a`` ``[rx, rx_ant, tx, tx_ant, P]`` -> ``[rx, tx, P]``."""
-    from airtwin.twin.twin import MIN_PATH_GAIN_DB
+    """The paths the twin keeps (:func:`airtwin.twin.twin.kept_paths`), ``a`` ``[rx, 1, tx, tx_ant, P]`` -> ``[rx, tx, P]``."""
+    from airtwin.twin.twin import kept_paths
 
-    finite = np.isfinite(a).all(axis=(1, 3))
-    gain = np.mean(np.abs(np.nan_to_num(a)) ** 2, axis=(1, 3))
-    return finite & (gain >= 10 ** (MIN_PATH_GAIN_DB / 10))
+    return np.stack([kept_paths(a[:, 0, t]) for t in range(a.shape[2])], axis=1)
 
 
 def _strongest_first(paths: dict) -> dict:

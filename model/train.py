@@ -82,7 +82,8 @@ def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int |
                    batch_size: int = 64) -> dict[str, float]:
     """Metrics of every task head on ``ds`` (at most ``max_samples`` samples with a path); see :func:`model_samples`."""
     per_task = model_samples(model, ds, max_samples, seed, batch_size)
-    out: dict[str, float] = {"num_samples": int(len(ds.sample_indices(max_samples, seed)))}
+    first_task = next(iter(per_task.values()))
+    out: dict[str, float] = {"num_samples": len(next(iter(first_task.values())))}  # samples scored
     for samples in per_task.values():
         out |= summarize(samples)
     return out

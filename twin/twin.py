@@ -258,12 +258,7 @@ class Twin:
             tau = np.zeros((n, 0))
             inter = np.zeros((0, n, 0), dtype=np.uint32)
             angles = [np.zeros((n, 0), dtype=np.float32) for _ in range(5)]
-        # Sionna 2.2's deterministic candidate generator emits some spurious "valid" paths with
-        # NaN coefficients (zero angles, duplicated delay); they carry no field and are dropped.
-        valid &= np.isfinite(a).all(axis=1)
-        # Paths weaker than MIN_PATH_GAIN_DB (tens of dB under any receiver's noise floor) are numerical
-        # residue of long refraction chains; keeping them would call a UE "covered" at -300 dB.
-        valid &= np.mean(np.abs(a) ** 2, axis=1) >= 10 ** (MIN_PATH_GAIN_DB / 10)
+        valid &= kept_paths(a)
         a = np.where(valid[:, None, :], a, 0.0)
         tau = np.where(valid, tau, 0.0)
 
@@ -341,6 +336,18 @@ class Twin:
             seed=seed,
             time_step_s=float(time_step_s),
         )
+
+
+def kept_paths(a: np.ndarray) -> np.ndarray:
+    """``[N, A, P]`` path coefficients -> ``[N, P]`` bool: the paths the twin keeps.
+
+    Sionna 2.2's deterministic candidate generator emits some spurious "valid" paths with NaN
+    coefficients (zero angles, duplicated delay); they carry no field and are dropped. Paths weaker than
+    :data:`MIN_PATH_GAIN_DB` (tens of dB under any receiver's noise floor) are numerical residue of long
+    refraction chains; keeping them would call a UE "covered" at -300 dB.
+    """
+    finite = np.isfinite(a).all(axis=1)
+    return finite & (np.mean(np.abs(np.nan_to_num(a)) ** 2, axis=1) >= 10 ** (MIN_PATH_GAIN_DB / 10))
 
 
 def _check_positions(positions: np.ndarray, velocities: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
