@@ -29,6 +29,8 @@ from pathlib import Path
 
 from airtwin.config import add_config_arguments, config_from_args, config_overrides
 
+DEVICE_HELP = "torch device of the universal model: auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps"
+
 
 def _cmd_scenes_list(args: argparse.Namespace) -> int:
     from airtwin.scenes.registry import get_scenario, list_scenarios
@@ -170,7 +172,7 @@ def _cmd_evaluate_model(args: argparse.Namespace) -> int:
                          f"{ {s: len(n) for s, n in test.manifest['splits'].items()} }")
     models = {}
     for ckpt in args.checkpoints:
-        model = load_checkpoint(ckpt)
+        model = load_checkpoint(ckpt, device=args.device)
         per_task = model_samples(model, test, args.max_samples, args.seed)
         models[f"{model.cfg.variant} ({Path(ckpt).parent.name})"] = {k: v for s in per_task.values() for k, v in s.items()}
     baselines = {}
@@ -217,7 +219,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     policies = DEFAULT_POLICIES if args.policies is None else tuple(p.strip() for p in args.policies.split(",")
                                                                      if p.strip())
-    write_report(suite, policies, args.out, checkpoint=args.checkpoint,
+    write_report(suite, policies, args.out, checkpoint=args.checkpoint, device=args.device,
                  log=lambda m: print(f"airtwin evaluate: {m}", file=sys.stderr))
     print(f"{args.out}: report.md, metrics.json, timing.json and figures")
     return 0
@@ -312,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seed of the sample choice, the pilot noise and the bootstrap")
     ev.add_argument("--json", help="also write the metrics as JSON here")
     ev.add_argument("--plots", help="also write one comparison figure per task into this folder")
+    ev.add_argument("--device", default="auto", help=DEVICE_HELP)
     ev.set_defaults(func=_cmd_evaluate_model)
 
     es = sub.add_parser("evaluate", help="closed-loop evaluation of policies over a scenario suite, with a report")
@@ -321,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: universal,classical,oracle,sweep,random)")
     es.add_argument("--out", required=True)
     es.add_argument("--checkpoint", default=None, help="universal-model checkpoint (default: the shipped one)")
+    es.add_argument("--device", default="auto", help=DEVICE_HELP)
     add_config_arguments(es.add_argument_group("overrides of the suite's [evaluation] settings"), EvaluationSettings,
                          override=True)
     es.set_defaults(func=_cmd_evaluate)

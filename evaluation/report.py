@@ -65,12 +65,13 @@ def positioning_table(metrics: dict) -> list[str]:
     return rows
 
 
-def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, checkpoint=None, log=print) -> dict:
+def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, checkpoint=None, device: str = "auto",
+                 log=print) -> dict:
     """Run the suite and write ``metrics.json``, ``timing.json``, the figures and ``report.md`` to ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pool = TwinPool()  # the figures below draw the scenarios the runs traced
-    metrics, timing = run_suite(suite, policies, checkpoint=checkpoint, pool=pool, log=log)
+    metrics, timing = run_suite(suite, policies, checkpoint=checkpoint, pool=pool, device=device, log=log)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     (out / "timing.json").write_text(json.dumps(timing, indent=1, sort_keys=True) + "\n")
     figures = [plots.beam_bars(metrics, out), plots.snr_over_time(metrics, out), plots.precoding_vs_snr(metrics, out),

@@ -148,8 +148,9 @@ def _step_samples(episodes: list[list[dict]], task: str) -> tuple[dict[str, np.n
 class _Run:
     """What one :func:`run_suite` call accumulates: decision latencies and the reasons policies were skipped."""
 
-    def __init__(self, suite: Suite, policies: tuple[str, ...], checkpoint: Path, pool: TwinPool):
+    def __init__(self, suite: Suite, policies: tuple[str, ...], checkpoint: Path, pool: TwinPool, device: str):
         self.suite, self.policies, self.checkpoint, self.pool = suite, policies, checkpoint, pool
+        self.device = device
         self._model = None
         self.seeds = [int(s) for s in np.random.SeedSequence(suite.evaluation.seed).generate_state(suite.evaluation.episodes)]
         self.timing: dict[str, list[float]] = {}
@@ -166,7 +167,7 @@ class _Run:
         if self._model is None:
             from airtwin.model.checkpoint import load_checkpoint
 
-            self._model = load_checkpoint(self.checkpoint)
+            self._model = load_checkpoint(self.checkpoint, device=self.device)
         return self._model
 
     def make(self, env_id: str, **kwargs):
@@ -203,8 +204,10 @@ class _Run:
 
 
 def run_suite(suite: Suite, policies: tuple[str, ...], *, checkpoint: str | Path | None = None,
-              pool: TwinPool | None = None, log=print) -> tuple[dict, dict]:
+              pool: TwinPool | None = None, device: str = "auto", log=print) -> tuple[dict, dict]:
     """Evaluate ``policies`` over ``suite``; returns ``(metrics, timing)``.
+
+    ``device``: where the universal model runs ('auto': CUDA when present, else CPU; 'cpu', 'cuda', ...).
 
     ``pool``: where the environments take their twins from (default: a pool of one twin, so that a
     scenario's runs share it and scenarios are loaded one at a time).
@@ -213,7 +216,7 @@ def run_suite(suite: Suite, policies: tuple[str, ...], *, checkpoint: str | Path
     if bad or not policies:
         raise ValueError(f"policies {bad or policies}; allowed: a comma-separated subset of {', '.join(POLICIES)}")
     run = _Run(suite, policies, Path(checkpoint) if checkpoint is not None else default_checkpoint(),
-               pool if pool is not None else TwinPool(max_size=1))
+               pool if pool is not None else TwinPool(max_size=1), device)
     if "universal" in policies:
         run.universal_model()  # a checkpoint that cannot be loaded stops the run before any episode
     metrics: dict = {"suite": to_dict(suite), "policies": list(policies), "scenarios": {}}
@@ -260,7 +263,7 @@ def _offline_path_loss(spec, suite: Suite, run: _Run, policies) -> dict:
     fields = {"height_map": np.repeat(batch.height_map[None], n, 0),
               "bs_position": np.repeat(batch.bs_position[None], n, 0), "ue_position": batch.ue_positions[keep]}
     with torch.no_grad():
-        pred = model.predict("path_loss", to_tensors(observe("env", fields, model.cfg.pilot_snr_db, rng))).numpy()
+        pred = model.predict("path_loss", to_tensors(observe("env", fields, model.cfg.pilot_snr_db, rng))).cpu().numpy()
     true = batch.path_loss_db[keep]
     return {"universal": {"true_db": [round(float(v), 2) for v in true], "pred_db": [round(float(v), 2) for v in pred],
                           "rmse_db": rmse(pred, true)}}

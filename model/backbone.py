@@ -37,10 +37,11 @@ def load_backbone(name: str, *, random_init: bool = False, seed: int = 0):
         from airtwin.model.init import random_transformer
 
         config = AutoConfig.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_config(config)
+        model = AutoModel.from_config(config, dtype=torch.float32)
         random_transformer(model, torch.Generator().manual_seed(seed), std=float(getattr(config, "initializer_range", 0.02)))
     else:
-        model = AutoModel.from_pretrained(path, local_files_only=True)
+        # float32 whatever the checkpoint stores (fp16/bf16 LLMs too): the radio inputs and heads are float32
+        model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
     return model, tokenizer
 
 

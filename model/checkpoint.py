@@ -94,7 +94,8 @@ def save_checkpoint(model, out_dir: str | Path, *, train: dict | None = None, op
     tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items() if not k.startswith("backbone.")}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+               if not k.startswith("backbone.")}
     save_file(tensors, str(tmp / "weights.safetensors"))
     if model.backbone is not None and model.cfg.uses_lora:
         model.backbone.save_pretrained(str(tmp / "lora"), safe_serialization=True)
@@ -140,11 +141,12 @@ def read_config(ckpt_dir: str | Path) -> tuple[ModelConfig, dict]:
     return from_dict(ModelConfig, config["model"]), config
 
 
-def load_checkpoint(ckpt_dir: str | Path, *, backbone: str | None = None):
-    """Rebuild a :class:`model.universal.UniversalModel` from ``ckpt_dir``.
+def load_checkpoint(ckpt_dir: str | Path, *, backbone: str | None = None, device: str = "auto"):
+    """Rebuild a :class:`model.universal.UniversalModel` from ``ckpt_dir``, on ``device``.
 
     Args:
         backbone: override ``config.backbone`` (e.g. the same checkpoint in another folder).
+        device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'.
     Raises:
         CheckpointError: missing files, pickles, format or shape mismatches, corrupted tensors.
     """
@@ -184,7 +186,9 @@ def load_checkpoint(ckpt_dir: str | Path, *, backbone: str | None = None):
     except (RuntimeError, ValueError) as exc:
         raise CheckpointError(f"{ckpt}: the LoRA adapter does not fit the backbone ({exc})") from exc
     load_state_strict(model, tensors, str(weights), prefix_filter="backbone.")
-    return model
+    from airtwin.model.device import resolve_device
+
+    return model.to(resolve_device(device))
 
 
 def _blank_encoders(cfg: ModelConfig):
@@ -200,7 +204,7 @@ def save_optimizer(optimizer: torch.optim.Optimizer, out: Path) -> None:
     for pid, entry in state["state"].items():
         for key, value in entry.items():
             if torch.is_tensor(value):
-                tensors[f"{pid}.{key}"] = value.contiguous()
+                tensors[f"{pid}.{key}"] = value.detach().cpu().contiguous()
             else:
                 scalars[f"{pid}.{key}"] = value
     save_file(tensors, str(out / "optimizer.safetensors"))

@@ -3,6 +3,7 @@ training; no torch import, so the command line reads these cheaply. Data shapes:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -13,6 +14,15 @@ from airtwin.phy.tasks import TASK_NAMES, DataShapes
 VARIANTS = ("full", "fp", "sp", "te", "wl", "rl", "wm")
 #: The one instruction of the SP ablation (the task keywords are in the task table).
 SHARED_KEYWORDS = "user information"
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_device(where: str, value: str) -> None:
+    """Raise ``ValueError`` unless ``value`` is a device option: auto, cpu, cuda, cuda:N or mps
+    (whether that device exists is checked when it is used, :func:`airtwin.model.device.resolve_device`)."""
+    if not isinstance(value, str) or not _DEVICE.fullmatch(value):
+        raise ValueError(f"{where} = {value!r}; allowed: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', "
+                         "'cuda:N', 'mps'")
 
 
 @dataclass(frozen=True)
@@ -97,8 +107,11 @@ class PretrainConfig:
     """Size of the shared embedding space."""
     seed: int = 0
     """Seed of the initialisation, the batches and the pilot noise."""
+    device: str = "auto"
+    """Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'."""
 
     def __post_init__(self) -> None:
+        check_device("PretrainConfig.device", self.device)
         check_range("PretrainConfig.steps", self.steps, 1)
         check_range("PretrainConfig.batch_size", self.batch_size, 2)
         check_range("PretrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
@@ -135,8 +148,12 @@ class TrainConfig:
     """Seed of the initialisation, the batches and the pilot noise."""
     precoder_head: Literal["direct", "refine"] = "direct"
     """Precoding head: ``direct`` precoders, or ``refine``, a residual on the eigen-precoder of the estimate."""
+    device: str = "auto"
+    """Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'. A run may resume on
+    another device."""
 
     def __post_init__(self) -> None:
+        check_device("TrainConfig.device", self.device)
         if self.variant not in VARIANTS:
             raise ValueError(f"TrainConfig.variant = {self.variant!r}; allowed: {', '.join(VARIANTS)}")
         bad = [t for t in self.tasks if t not in TASK_NAMES]
@@ -178,8 +195,12 @@ class FinetuneConfig:
     """Worker processes for tracing."""
     seed: int = 0
     """Seed of the drops, the split, the fine-tuning batches and the pilot noise."""
+    device: str = "auto"
+    """Torch device for fine-tuning and scoring: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N',
+    'mps'."""
 
     def __post_init__(self) -> None:
+        check_device("FinetuneConfig.device", self.device)
         check_range("FinetuneConfig.samples", self.samples, 2)
         for n in self.train_sizes:
             check_range("FinetuneConfig.train_sizes[]", n, 1)

@@ -31,8 +31,9 @@ def observation_batch(modality: str, fields: dict[str, np.ndarray], pilot_snr_db
 
 def csi_inputs(obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """``([B, 2, A, K], [B, 1])`` from a CSI observation (``csi``, ``rx_power_db``)."""
+    csi = obs["csi"]
     log_power = torch.from_numpy(power_feature(obs["rx_power_db"].detach().cpu().numpy()).reshape(-1, 1))
-    return obs["csi"].float(), log_power
+    return csi.float(), log_power.to(csi.device)
 
 
 def env_inputs(obs: dict[str, torch.Tensor], resolution_m: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,8 +44,8 @@ def env_inputs(obs: dict[str, torch.Tensor], resolution_m: float) -> tuple[torch
     half_extent = resolution_m * h / 2
     col = rel[:, 0] / resolution_m + (w - 1) / 2
     row = rel[:, 1] / resolution_m + (h - 1) / 2
-    ys = torch.arange(h, dtype=torch.float32).view(1, h, 1)
-    xs = torch.arange(w, dtype=torch.float32).view(1, 1, w)
+    ys = torch.arange(h, dtype=torch.float32, device=height_map.device).view(1, h, 1)
+    xs = torch.arange(w, dtype=torch.float32, device=height_map.device).view(1, 1, w)
     blob = torch.exp(-((ys - row.view(b, 1, 1)) ** 2 + (xs - col.view(b, 1, 1)) ** 2) / 2.0)
     maps = torch.stack([height_map.float() / HEIGHT_SCALE_M, blob], dim=1)
     return maps, rel / half_extent

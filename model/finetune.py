@@ -66,7 +66,7 @@ def site_data(cfg: FinetuneConfig, log=print) -> tuple[AirTwinDataset, np.ndarra
 
 def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarray, cfg: FinetuneConfig, seed: int):
     """The checkpoint fine-tuned on ``indices`` of ``ds`` for ``cfg.steps`` steps (prefix, heads, LoRA only)."""
-    model = load_checkpoint(checkpoint)
+    model = load_checkpoint(checkpoint, device=cfg.device)
     params = []
     for name, p in model.named_parameters():
         p.requires_grad_(is_finetuned(name))
@@ -106,7 +106,8 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
             continue
         start = time.perf_counter()
         if general is None:
-            general = _merge(model_samples(load_checkpoint(checkpoint), ds, indices=test_idx, seed=cfg.seed))
+            general = _merge(model_samples(load_checkpoint(checkpoint, device=cfg.device), ds, indices=test_idx,
+                                           seed=cfg.seed))
         subset = np.sort(np.random.default_rng([cfg.seed, n]).choice(train_idx, n, replace=False))
         model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed)
         if n == sizes[-1]:

@@ -23,13 +23,14 @@ class UniversalModelPolicy:
     Args:
         env: the environment (for the serving BS and the multi-task action layout).
         checkpoint: a checkpoint directory (``airtwin train`` output), or a loaded ``UniversalModel``.
+        device: where a checkpoint directory is loaded: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', ...
     """
 
-    def __init__(self, env, checkpoint):
+    def __init__(self, env, checkpoint, device: str = "auto"):
         from airtwin.model.checkpoint import load_checkpoint
 
         self.env = env
-        self.model = load_checkpoint(checkpoint) if not hasattr(checkpoint, "predict") else checkpoint
+        self.model = load_checkpoint(checkpoint, device=device) if not hasattr(checkpoint, "predict") else checkpoint
         self.model.eval()
         twin = env.unwrapped.twin
         mine = DataShapes.of_scenario(twin.spec, twin.serving_bs)
@@ -43,7 +44,7 @@ class UniversalModelPolicy:
         task = TASKS[current_task(self.env)]
         batch = to_tensors({k: np.asarray(obs[k])[None] for k in OBSERVATION_KEYS[task.modality]})
         with torch.no_grad():
-            out = self.model.predict(task.name, batch)[0].numpy()
+            out = self.model.predict(task.name, batch)[0].cpu().numpy()
         action = task.to_action(out, self.env.unwrapped.twin.bs_position)
         space = task_space(self.env, task.name)
         if isinstance(space, spaces.Box):

@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.model.config import PretrainConfig
+from airtwin.model.device import resolve_device
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.features import csi_inputs, env_inputs, observation_batch
 from airtwin.model.init import reset_parameters
@@ -33,8 +34,9 @@ PAIR_FIELDS = ("csi", "height_map", "bs_position", "ue_position", "has_paths")
 def encode_pair(csi_enc: CSIEncoder, env_enc: EnvEncoder, batch: dict[str, np.ndarray], shapes: DataShapes,
                 pilot_snr_db: float, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Embeddings ``([B, D], [B, D])`` of the CSI estimate (pilot noise from ``rng``) and of the environment."""
-    csi = observation_batch("csi", batch, pilot_snr_db, rng)
-    env = observation_batch("env", batch, pilot_snr_db, rng)
+    device = next(csi_enc.parameters()).device
+    csi = {k: v.to(device) for k, v in observation_batch("csi", batch, pilot_snr_db, rng).items()}
+    env = {k: v.to(device) for k, v in observation_batch("env", batch, pilot_snr_db, rng).items()}
     return csi_enc(*csi_inputs(csi)), env_enc(*env_inputs(env, shapes.map_resolution_m))
 
 
@@ -42,7 +44,7 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, log_scale: torch.Tensor) -> torch
     """Symmetric InfoNCE over a batch of pairs ``a[i] <-> b[i]`` (``[B, D]`` each)."""
     a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
     logits = log_scale.exp() * a @ b.T
-    target = torch.arange(a.shape[0])
+    target = torch.arange(a.shape[0], device=a.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
@@ -52,7 +54,7 @@ def retrieval_accuracy(csi_enc, env_enc, ds, indices, shapes, pilot_snr_db, seed
     with torch.no_grad():
         a, b = encode_pair(csi_enc, env_enc, ds.read_batch(indices, PAIR_FIELDS), shapes, pilot_snr_db, rng)
         sim = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T
-    return float((sim.argmax(dim=1) == torch.arange(len(indices))).float().mean())
+    return float((sim.argmax(dim=1).cpu() == torch.arange(len(indices))).float().mean())
 
 
 def pretrain_encoders(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig,
@@ -70,7 +72,10 @@ def pretrain_encoders(data_dir: str | Path, out_dir: str | Path, cfg: PretrainCo
     csi_enc, env_enc = CSIEncoder(cfg.embed_dim), EnvEncoder(cfg.embed_dim)
     reset_parameters(csi_enc, gen)
     reset_parameters(env_enc, gen)
-    log_scale = torch.nn.Parameter(torch.tensor(float(np.log(1 / cfg.temperature))))
+    device = resolve_device(cfg.device)
+    csi_enc.to(device)
+    env_enc.to(device)
+    log_scale = torch.nn.Parameter(torch.tensor(float(np.log(1 / cfg.temperature)), device=device))
     opt = torch.optim.AdamW([*csi_enc.parameters(), *env_enc.parameters(), log_scale], lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     start = time.perf_counter()
@@ -101,8 +106,8 @@ def save_encoders(out_dir, csi_enc, env_enc, shapes: DataShapes, cfg: PretrainCo
                   data: str) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {f"csi.{k}": v.contiguous() for k, v in csi_enc.state_dict().items()}
-    tensors |= {f"env.{k}": v.contiguous() for k, v in env_enc.state_dict().items()}
+    tensors = {f"csi.{k}": v.detach().cpu().contiguous() for k, v in csi_enc.state_dict().items()}
+    tensors |= {f"env.{k}": v.detach().cpu().contiguous() for k, v in env_enc.state_dict().items()}
     save_file(tensors, str(out / "encoders.safetensors"))
     meta = {"format": ENCODER_FORMAT, "shapes": asdict(shapes), "pretrain": asdict(cfg), "metrics": metrics,
             "data": data}

@@ -23,6 +23,7 @@ import torch
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.model.checkpoint import load_checkpoint, load_optimizer, read_config, save_checkpoint
 from airtwin.model.config import ModelConfig, TrainConfig
+from airtwin.model.device import resolve_device
 from airtwin.model.features import observation_batch
 from airtwin.model.pretrain import load_encoders
 from airtwin.model.universal import UniversalModel, task_loss
@@ -71,7 +72,7 @@ def model_samples(model: UniversalModel, ds: AirTwinDataset, max_samples: int | 
         for start in range(0, len(idx), batch_size):
             f = ds.read_batch(idx[start:start + batch_size], spec.fields)
             obs = observation_batch(spec.modality, f, model.cfg.pilot_snr_db, rng)
-            preds.append(model.predict(task, obs).numpy())
+            preds.append(model.predict(task, obs).cpu().numpy())
             fields.append(f)
         out[task] = spec.samples(np.concatenate(preds), {k: np.concatenate([f[k] for f in fields]) for k in spec.fields})
     model.train(was_training)
@@ -90,6 +91,7 @@ def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int |
 
 
 def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
+    """A fresh model for ``cfg`` and the dataset's numerology, on the CPU (move it with ``.to``)."""
     shapes = ds.shapes()
     mcfg = ModelConfig(shapes=shapes, variant=cfg.variant, backbone=cfg.backbone, seed=cfg.seed, tasks=cfg.tasks,
                        precoder_head=cfg.precoder_head)
@@ -151,20 +153,21 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
     step = 0
     if (last / "config.json").exists():
         _, saved = read_config(last)
-        if saved["train"].get("config") != _jsonable(cfg):
+        if _settings(saved["train"].get("config") or {}) != _settings(_jsonable(cfg)):
             raise ValueError(f"{out} holds a run with other settings; use another --out or the same settings")
-        model = load_checkpoint(last)
+        model = load_checkpoint(last, device=cfg.device)
         step = int(saved["train"]["step"])
         log(f"resuming from step {step}")
     else:
-        model = build_model(cfg, train_ds)
+        model = build_model(cfg, train_ds).to(resolve_device(cfg.device))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)
     if step:
         load_optimizer(opt, last)
     (out / "run.json").write_text(json.dumps(_jsonable(cfg), indent=1) + "\n")
     trainable, total = model.parameter_counts()
-    log(f"variant {cfg.variant}: {trainable:,} trainable of {total:,} parameters; {len(train_ds)} train samples")
+    log(f"variant {cfg.variant}: {trainable:,} trainable of {total:,} parameters; {len(train_ds)} train samples; "
+        f"on {model.device}")
     indices = train_ds.usable()
     tb = _tensorboard(out)
     from tqdm import tqdm
@@ -202,6 +205,11 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
 
 def _jsonable(cfg: TrainConfig) -> dict:
     return json.loads(json.dumps(asdict(cfg)))
+
+
+def _settings(saved: dict) -> dict:
+    """The settings a resumed run must share with the saved one (the device may differ)."""
+    return {k: v for k, v in saved.items() if k != "device"}
 
 
 def _tensorboard(out: Path):

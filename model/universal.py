@@ -96,6 +96,15 @@ class UniversalModel(nn.Module):
         return cls(cfg, csi_encoder, env_encoder, backbone, tokenizer, generator)
 
     # ------------------------------------------------------------------ inputs
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters are (``model.to(device)`` moves them; see :mod:`airtwin.model.device`)."""
+        return self.heads[self.cfg.tasks[0]].weight.device
+
+    def to_device(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The observation batch on the model's device (no copy where it is there already)."""
+        return {k: v.to(self.device) for k, v in obs.items()}
+
     def encode(self, task: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Radio embedding ``[B, embed_dim]`` of the task's modality from an observation batch.
 
@@ -120,13 +129,14 @@ class UniversalModel(nn.Module):
         """Raw head output ``[B, head_size]`` for an observation batch of one task."""
         if task not in self.heads:
             raise ValueError(f"task = {task!r}; this model has heads for {', '.join(self.heads)}")
+        obs = self.to_device(obs)
         emb = self.encode(task, obs)
         radio = self.adapters[TASKS[task].modality](emb).view(emb.shape[0], self.cfg.radio_tokens, self.width)
         if self.backbone is None:  # WM: adapters straight to the heads
             return self.heads[task](F.gelu(radio.mean(dim=1)))
         instr = self.instruction(task).unsqueeze(0).expand(emb.shape[0], -1, -1)
         seq = torch.cat([instr, radio], dim=1)
-        mask = torch.ones(seq.shape[:2], dtype=torch.long)
+        mask = torch.ones(seq.shape[:2], dtype=torch.long, device=seq.device)
         hidden = self.backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state
         return self.heads[task](hidden[:, -1])
 
@@ -151,7 +161,8 @@ class UniversalModel(nn.Module):
         return out
 
     def predict(self, task: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Task outputs in physical units (see the module docstring)."""
+        """Task outputs in physical units (see the module docstring), on the model's device."""
+        obs = self.to_device(obs)
         return self.decode(task, self.forward(task, obs), obs)
 
     def parameter_counts(self) -> tuple[int, int]:
@@ -200,6 +211,7 @@ def task_loss(model: UniversalModel, task: str, obs: dict[str, torch.Tensor], ta
     """Training loss of one task batch: ``obs`` from :func:`airtwin.phy.tasks.observe`, ``target`` from
     ``TASKS[task].target`` (physical units; regression targets are normalised by the table's scale)."""
     spec = TASKS[task]
+    obs, target = model.to_device(obs), target.to(model.device)
     out = model.forward(task, obs)
     if spec.head == "regression":
         out = out if target.dim() == 2 else out[:, 0]

@@ -46,3 +46,10 @@ def test_env_var_to_old_llvm_is_refused(monkeypatch, tmp_path):
 def test_this_machine_has_a_usable_llvm():
     path = llvm.configure_llvm()
     assert os.path.isfile(path)
+
+
+def test_cuda_variant_needs_no_llvm():
+    from airtwin.twin.backend import _cuda_variant_runs
+
+    assert _cuda_variant_runs("cuda_ad_mono_polarized")
+    assert not _cuda_variant_runs("llvm_ad_mono_polarized")

@@ -93,7 +93,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path, variant):
     opt.step()  # so that LoRA B matrices are no longer zero
     model.eval()
     save_checkpoint(model, tmp_path / "ckpt")
-    loaded = load_checkpoint(tmp_path / "ckpt")
+    loaded = load_checkpoint(tmp_path / "ckpt", device="cpu")  # the device of ``model``
     loaded.eval()
     for task in TASKS:
         a = model.predict(task, obs(model, task, batch, seed=1))
@@ -252,7 +252,8 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
         train(cfg4, log=lambda m: None, progress=False)
     logs = []
     shutil.rmtree(tmp_path / "run" / "final")
-    train(cfg, log=logs.append, progress=False)  # same settings: resumes at step 2 and only finalises
+    # same settings on a named device: resumes at step 2 and only finalises (a run may move between devices)
+    train(TrainConfig(**{**cfg.__dict__, "device": "cpu"}), log=logs.append, progress=False)
     assert any("resuming from step 2" in m for m in logs)
     ds = AirTwinDataset(data, split="train")
     model = load_checkpoint(tmp_path / "run" / "final")
@@ -345,3 +346,48 @@ def test_refining_precoder_head_starts_at_the_eigen_precoder_of_the_estimate():
     assert model.heads["precoding"].weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="precoder_head"):
         ModelConfig(shapes=SHAPES, precoder_head="magic")
+
+
+def test_device_option_is_validated_and_resolved():
+    from airtwin.model.config import FinetuneConfig, PretrainConfig, TrainConfig
+    from airtwin.model.device import resolve_device
+
+    for cls, kw in ((TrainConfig, {"data": "d", "out": "o"}), (FinetuneConfig, {"scenario": "s", "out": "o"}),
+                    (PretrainConfig, {})):
+        with pytest.raises(ValueError, match=rf"{cls.__name__}.device = 'gpu'; allowed: 'auto'.*'cpu'.*'cuda:N'"):
+            cls(**kw, device="gpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA GPU"):
+            resolve_device("cuda")
+
+
+def test_checkpoint_loads_on_the_device_asked_for(saved):
+    model = load_checkpoint(saved, device="cpu")
+    assert model.device == torch.device("cpu")
+    assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_predictions_and_a_training_step_match_on_cpu_and_cuda(tmp_path):
+    """The same checkpoint gives the same outputs on both devices, and trains there; saving from CUDA works."""
+    model = build("full")
+    save_checkpoint(model, tmp_path / "ckpt")
+    cpu, gpu = load_checkpoint(tmp_path / "ckpt", device="cpu"), load_checkpoint(tmp_path / "ckpt", device="cuda")
+    cpu.eval()
+    gpu.eval()
+    batch = tiny_batch()
+    for task in TASKS:
+        a = cpu.predict(task, obs(cpu, task, batch, seed=1))
+        b = gpu.predict(task, obs(gpu, task, batch, seed=1))
+        assert b.device.type == "cuda"
+        torch.testing.assert_close(b.cpu(), a, rtol=1e-3, atol=1e-3), task
+    gpu.train()
+    opt = torch.optim.AdamW([p for p in gpu.parameters() if p.requires_grad], lr=1e-2)
+    loss = total_loss(gpu, batch)
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss)
+    save_checkpoint(gpu, tmp_path / "moved")
+    assert load_checkpoint(tmp_path / "moved", device="cpu").device.type == "cpu"
