@@ -9,6 +9,11 @@ bare call spent in Sionna's ``Paths.cfr``, which the twin replaces. Runs alterna
 median over repeats is reported as UE samples per second, and their ratio.
 
     python benchmarks/twin_throughput.py [--scenario munich] [--batch-sizes 1 16 64] [--repeats 7]
+
+With ``--sites 1 3 7`` it measures instead what several BS sites cost: the first N sites of a multi-site
+scenario (``--scenario city-cells7-10000``) traced in one ``Twin.trace_sites`` call against N single-site
+``Twin.trace`` calls (one per site), alternating, on the same drops; it prints the cost per UE and site,
+the one-call cost relative to one site, and the one-call / separate-calls ratio.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class Args:
     """Timed calls per batch size and method (after one warm-up call each)."""
     seed: int = 0
     """Seed of the UE drops."""
+    sites: tuple[int, ...] = ()
+    """Site counts to compare (the sites table); empty: the bare-Sionna table."""
 
 
 def parse_args() -> Args:
@@ -40,8 +47,49 @@ def parse_args() -> Args:
     p.add_argument("--batch-sizes", type=int, nargs="+", default=list(Args.batch_sizes))
     p.add_argument("--repeats", type=int, default=Args.repeats)
     p.add_argument("--seed", type=int, default=Args.seed)
+    p.add_argument("--sites", type=int, nargs="*", default=list(Args.sites))
     a = p.parse_args()
-    return Args(a.scenario, tuple(a.batch_sizes), a.repeats, a.seed)
+    return Args(a.scenario, tuple(a.batch_sizes), a.repeats, a.seed, tuple(a.sites))
+
+
+def sites_table(args: Args) -> None:
+    """One multi-transmitter call for N sites vs. N single-site calls, per UE (see the module docstring)."""
+    from airtwin.scenes import get_scenario
+    from airtwin.twin.twin import Twin
+
+    spec = get_scenario(args.scenario)
+    if max(args.sites) > len(spec.bs):
+        raise SystemExit(f"--sites {max(args.sites)}: {spec.name} has {len(spec.bs)} sites (try city-cells7-10000)")
+    twin = Twin(spec)
+    rng = np.random.default_rng(args.seed)
+    t = spec.tracing
+    print(f"scenario {spec.name}: {spec.bs[0].array.num_antennas} BS antennas, {spec.radio.num_subcarriers} "
+          f"subcarriers, max_depth {t.max_depth}, samples_per_src {t.samples_per_src:.0e}, variant {twin.variant}")
+    print(f"{'sites':>5} | {'UEs/call':>8} | {'one call [ms/UE]':>16} | {'vs 1 site':>9} | "
+          f"{'separate [ms/UE]':>16} | {'one/separate':>12}")
+    for n in args.batch_sizes:
+        base = None
+        for k in args.sites:
+            sites = tuple(range(k))
+            drops = [twin.sample_ue_positions(n, rng) for _ in range(args.repeats + 1)]
+            twin.trace_sites(drops[0], sites=sites, seed=0)  # warm-up (JIT) for this shape
+            one, separate = [], []
+            for rep, pos in enumerate(drops[1:]):
+                for method in ("one", "separate") if rep % 2 == 0 else ("separate", "one"):
+                    start = time.perf_counter()
+                    if method == "one":
+                        twin.trace_sites(pos, sites=sites, seed=0)
+                        one.append(time.perf_counter() - start)
+                    else:
+                        for i in sites:
+                            twin.serving_bs = i
+                            twin.trace(pos, seed=0)
+                        twin.serving_bs = 0
+                        separate.append(time.perf_counter() - start)
+            m1, ms = statistics.median(one), statistics.median(separate)
+            base = m1 if k == args.sites[0] else base
+            print(f"{k:>5} | {n:>8} | {1e3 * m1 / n:>16.2f} | {m1 / base:>9.2f} | {1e3 * ms / n:>16.2f} | "
+                  f"{m1 / ms:>12.2f}")
 
 
 class BareSionna:
@@ -101,6 +149,9 @@ class BareSionna:
 
 def main() -> None:
     args = parse_args()
+    if args.sites:
+        sites_table(args)
+        return
     from airtwin.scenes import get_scenario
     from airtwin.twin.twin import Twin
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+
+import numpy as np
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -47,6 +49,12 @@ TRAIN_SEEDS = range(0, 10_000)
 HELDOUT_SEEDS = range(10_000, 20_000)
 
 _CITY_RE = re.compile(r"^city-(tiny-)?(\d{1,9})$")
+_CELLS_RE = re.compile(r"^city-cells(\d{1,2})-(\d{1,9})$")
+#: Site counts of the multi-site procedural family ``city-cellsK-NNNNN``.
+CELL_SITE_COUNTS = range(2, 17)
+#: Height of a street mast and of a rooftop mast above the roof in the multi-site family [m].
+STREET_MAST_M = 25.0
+ROOFTOP_MAST_M = 3.0
 
 
 def _canyon_test() -> ScenarioSpec:
@@ -87,6 +95,18 @@ def _munich() -> ScenarioSpec:
     )
 
 
+def _munich_cells() -> ScenarioSpec:
+    """Munich with three rooftop sites: ``munich``'s BS and two more on masts 10 m above roofs measured in the scene."""
+    base = _munich()
+    array = base.bs[0].array
+    return dataclasses.replace(
+        base, name="munich-cells",
+        description="Sionna's Munich scene with 3 rooftop sites (4x8 arrays): multi-cell tracing and handover.",
+        bs=(base.bs[0],
+            BSSite(name="bs1", position=(216.0, 56.0, 30.4), orientation_deg=(165.0, 0.0, 0.0), array=array),
+            BSSite(name="bs2", position=(-156.0, 180.0, 32.3), orientation_deg=(-21.0, 0.0, 0.0), array=array)))
+
+
 def _etoile() -> ScenarioSpec:
     return ScenarioSpec(
         name="etoile",
@@ -120,6 +140,59 @@ def procedural_scenario(seed: int, *, tiny: bool = False) -> ScenarioSpec:
         tracing=TracingConfig(samples_per_src=50_000 if tiny else 100_000),
         environment=EnvironmentMapConfig(size_cells=64, resolution_m=2.0 if tiny else 4.0),
     )
+
+
+def procedural_cells_scenario(seed: int, num_sites: int = 3) -> ScenarioSpec:
+    """The procedural city of ``seed`` (the area of ``city-NNNNN``) served by ``num_sites`` sites.
+
+    Site ``bs0`` is the single-site scenario's street mast at the west edge, facing east. The others stand at
+    bearings spread evenly around the area centre (``bs0`` taking the west) and alternate between a rooftop
+    site (``ROOFTOP_MAST_M`` above the tallest building of its angular sector) and a street mast
+    (``STREET_MAST_M`` high, at the street crossing nearest to the point at 60 % of the half size on its
+    bearing), each facing the area centre. All sites carry the same
+    2x8 array (sites traced together share one array). UEs may stand anywhere outdoors in the area.
+    """
+    if num_sites not in CELL_SITE_COUNTS:
+        raise ValueError(f"city-cells{num_sites}-{seed:05d}: num_sites = {num_sites}; allowed: "
+                         f"{CELL_SITE_COUNTS.start}..{CELL_SITE_COUNTS.stop - 1}")
+    base = procedural_scenario(seed)
+    layout = generate_city(base.scene.city)
+    x0, y0, x1, y1 = layout.bounds
+    gaps = lambda blocks, lo, hi: [(lo + blocks[0][0]) / 2] + [  # noqa: E731  street centre lines
+        (a[1] + b[0]) / 2 for a, b in zip(blocks, blocks[1:])] + [(blocks[-1][1] + hi) / 2]
+    streets_x = gaps(layout.blocks_x, x0, x1) if layout.blocks_x else [x0 + 5.0, x1 - 5.0]
+    streets_y = gaps(layout.blocks_y, y0, y1) if layout.blocks_y else [y0 + 5.0, y1 - 5.0]
+    centres = (layout.footprints[:, :2] + layout.footprints[:, 2:]) / 2
+    array = base.bs[0].array
+    sites = [base.bs[0]]
+    used: set = set()
+    for j in range(1, num_sites):
+        angle = np.pi + 2 * np.pi * j / num_sites  # bs0 stands west (angle pi); the others spread evenly
+        point = 0.6 * np.array([(x1 - x0) / 2 * np.cos(angle), (y1 - y0) / 2 * np.sin(angle)])
+        if j % 2 == 1 and layout.num_buildings:  # rooftop: tallest building of the sector
+            bearing = np.arctan2(centres[:, 1], centres[:, 0])
+            half = np.pi / num_sites
+            in_sector = np.abs((bearing - angle + np.pi) % (2 * np.pi) - np.pi) <= half
+            in_sector &= np.array([i not in used for i in range(layout.num_buildings)])
+            pool = np.flatnonzero(in_sector) if in_sector.any() else np.flatnonzero(
+                [i not in used for i in range(layout.num_buildings)])
+            b = int(pool[np.argmax(layout.heights[pool])])
+            used.add(b)
+            xy, z, kind = centres[b], float(layout.heights[b]) + ROOFTOP_MAST_M, "rooftop"
+        else:  # street mast at the nearest crossing
+            xy = np.array([min(streets_x, key=lambda v: abs(v - point[0])),
+                           min(streets_y, key=lambda v: abs(v - point[1]))])
+            z, kind = STREET_MAST_M, "mast"
+        yaw = float(np.degrees(np.arctan2(-xy[1], -xy[0])))
+        sites.append(BSSite(name=f"bs{j}-{kind}", position=(round(float(xy[0]), 3), round(float(xy[1]), 3), round(z, 3)),
+                            orientation_deg=(round(yaw, 3), 0.0, 0.0), array=array))
+    names = [s.position for s in sites]
+    if len(set(names)) != len(names):
+        raise ValueError(f"city-cells{num_sites}-{seed:05d}: two sites fell on the same spot; use fewer sites")
+    split = "held-out" if seed in HELDOUT_SEEDS else "train"
+    return dataclasses.replace(
+        base, name=f"city-cells{num_sites}-{seed:05d}", bs=tuple(sites),
+        description=f"Procedural city area, seed {seed} ({split} split), {num_sites} sites (street masts and rooftops).")
 
 
 #: Example footprint files shipped with AirTwin (GeoJSON and OSM XML of the same 30 buildings).
@@ -167,6 +240,7 @@ _FIXED = {
     "canyon-test": _canyon_test,
     "free-space": _free_space,
     "munich": _munich,
+    "munich-cells": _munich_cells,
     "etoile": _etoile,
     "footprints-example": _footprints_example,
 }
@@ -193,13 +267,17 @@ def get_scenario(name: str) -> ScenarioSpec:
     match = _CITY_RE.match(name)
     if match:
         return procedural_scenario(int(match.group(2)), tiny=bool(match.group(1)))
+    match = _CELLS_RE.match(name)
+    if match:
+        return procedural_cells_scenario(int(match.group(2)), int(match.group(1)))
     raise ValueError(f"unknown scenario {name!r}; allowed: {', '.join(_FIXED)}, city-NNNNN, city-tiny-NNNNN, "
+                     f"city-cellsK-NNNNN (K = {CELL_SITE_COUNTS.start}..{CELL_SITE_COUNTS.stop - 1} sites), "
                      "or a scenario (.toml/.json) or footprint (.geojson/.osm/.pbf) file")
 
 
 def area_split(name: str) -> str:
     """``"train"``, ``"validation"`` or ``"test"`` for a scenario name: a property of the area, not of a suite."""
-    match = _CITY_RE.match(name)
+    match = _CITY_RE.match(name) or _CELLS_RE.match(name)
     if match:
         seed = int(match.group(2))
         if seed in HELDOUT_SEEDS or seed not in TRAIN_SEEDS:
@@ -211,4 +289,4 @@ def area_split(name: str) -> str:
 
 def list_scenarios() -> list[str]:
     """Names of the fixed scenarios plus one example of each procedural family."""
-    return [*_FIXED, "city-00000", "city-tiny-00000", "city-10000"]
+    return [*_FIXED, "city-00000", "city-tiny-00000", "city-10000", "city-cells3-10000"]

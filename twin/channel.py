@@ -112,3 +112,77 @@ class ChannelBatch:
             value = getattr(self, f.name)
             kwargs[f.name] = value[index] if f.name in per_ue else value
         return ChannelBatch(**kwargs)
+
+
+#: Per-UE fields of :class:`ChannelBatch` that :class:`SiteBatch` stacks along a BS axis (axis 1).
+SITE_FIELDS = ("csi", "csi_evolution", "los", "has_paths", "path_gain_db", "path_loss_db", "snr_db", "beam_gain_db",
+               "best_beam", "precoders", "path_valid", "path_delay_s", "path_power_db", "path_aod_theta",
+               "path_aod_phi", "path_aoa_theta", "path_aoa_phi", "path_doppler_hz", "path_num_interactions")
+
+
+@dataclass
+class SiteBatch:
+    """Channels from ``num_bs`` BS sites to the same ``num_ue`` UEs, traced together (``Twin.trace_sites``).
+
+    ``sites[i]`` is the :class:`ChannelBatch` of site ``i`` alone (what ``Twin.trace`` gives with that site
+    serving). The per-UE fields are also available stacked along a BS axis after the UE axis
+    (:meth:`stacked`, or as attributes), e.g.:
+
+    - ``csi``: ``[num_ue, num_bs, num_bs_ant, num_subcarriers]`` complex64;
+    - ``csi_evolution``: ``[num_ue, num_bs, num_time_steps, num_bs_ant, num_subcarriers]`` or None;
+    - ``los``, ``has_paths``: ``[num_ue, num_bs]`` bool; ``path_loss_db``, ``path_gain_db``, ``snr_db``:
+      ``[num_ue, num_bs]`` float32 [dB];
+    - ``beam_gain_db``: ``[num_ue, num_bs, num_beams]`` [dB]; ``best_beam``: ``[num_ue, num_bs]``;
+    - ``precoders``: ``[num_ue, num_bs, num_subbands, num_bs_ant]``.
+
+    ``bs_positions`` is ``[num_bs, 3]`` [m]; ``ue_positions``/``ue_velocities`` ``[num_ue, 3]``.
+    """
+
+    sites: tuple[ChannelBatch, ...]
+
+    def __post_init__(self) -> None:
+        if not self.sites:
+            raise ValueError("SiteBatch needs at least one site")
+
+    @property
+    def num_bs(self) -> int:
+        return len(self.sites)
+
+    @property
+    def num_ue(self) -> int:
+        return self.sites[0].num_ue
+
+    @property
+    def bs_names(self) -> tuple[str, ...]:
+        return tuple(b.bs_name for b in self.sites)
+
+    @property
+    def bs_positions(self) -> np.ndarray:
+        return np.stack([b.bs_position for b in self.sites])
+
+    @property
+    def ue_positions(self) -> np.ndarray:
+        return self.sites[0].ue_positions
+
+    @property
+    def ue_velocities(self) -> np.ndarray:
+        return self.sites[0].ue_velocities
+
+    def stacked(self, name: str) -> np.ndarray | None:
+        """Field ``name`` of every site stacked along axis 1 (the BS axis); None where the sites have none."""
+        if name not in SITE_FIELDS:
+            raise ValueError(f"field = {name!r}; allowed: {', '.join(SITE_FIELDS)}")
+        values = [getattr(b, name) for b in self.sites]
+        return None if values[0] is None else np.stack(values, axis=1)
+
+    def __getattr__(self, name: str):
+        if name in SITE_FIELDS:
+            return self.stacked(name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def site(self, i: int) -> ChannelBatch:
+        return self.sites[i]
+
+    def select(self, index: np.ndarray | slice) -> SiteBatch:
+        """The sub-batch of UEs ``index`` at every site."""
+        return SiteBatch(tuple(b.select(index) for b in self.sites))

@@ -14,7 +14,7 @@ from airtwin.phy.ofdm import frequency_response, subcarrier_offsets_hz
 from airtwin.scenes.layout import scene_layout
 from airtwin.scenes.spec import ScenarioSpec
 from airtwin.twin.backend import sionna_rt
-from airtwin.twin.channel import NO_PATH_LOSS_DB, ChannelBatch
+from airtwin.twin.channel import NO_PATH_LOSS_DB, ChannelBatch, SiteBatch
 from airtwin.twin.geometry import OutdoorRaster, height_map_around
 from airtwin.twin.mobility import MotionState, init_motion, sample_drops, step_motion
 
@@ -60,7 +60,7 @@ class Twin:
                                              polarization=ue_arr.polarization)
         self._solver = rt.PathSolver(deterministic=spec.tracing.deterministic)
         self._receivers: list = []
-        self._transmitter = None
+        self._placed: tuple[int, ...] = ()  # the sites that are the scene's transmitters, in order
         self._height_maps: dict[int, np.ndarray] = {}
         self.frequencies_hz = subcarrier_offsets_hz(spec.radio.num_subcarriers, spec.radio.subcarrier_spacing_hz)
         self.serving_bs = serving_bs
@@ -94,22 +94,56 @@ class Twin:
             bs = names.index(bs)
         if not 0 <= bs < len(names):
             raise ValueError(f"serving_bs = {bs} is out of range; allowed: 0..{len(names) - 1}")
+        self._bs_index = bs
+        self._place_transmitters((bs,))
+        self.codebook: Codebook = dft_codebook(self.spec.bs[bs].array, self.spec.codebook.oversampling_h,
+                                               self.spec.codebook.oversampling_v)
+
+    def site_indices(self, sites=None) -> tuple[int, ...]:
+        """Indices into ``spec.bs`` of ``sites`` (names or indices; None: every site), checked."""
+        names = [b.name for b in self.spec.bs]
+        if sites is None:
+            return tuple(range(len(names)))
+        out = []
+        for s in sites:
+            if isinstance(s, str):
+                if s not in names:
+                    raise ValueError(f"sites: {s!r} is not a BS of {self.spec.name}; allowed: {names}")
+                s = names.index(s)
+            if not 0 <= int(s) < len(names):
+                raise ValueError(f"sites: {s} is out of range; allowed: 0..{len(names) - 1} or {names}")
+            out.append(int(s))
+        if not out or len(set(out)) != len(out):
+            raise ValueError(f"sites = {list(sites)}; allowed: a non-empty list of distinct sites of {names}")
+        return tuple(out)
+
+    def _place_transmitters(self, sites: tuple[int, ...]) -> None:
+        """Make the scene's transmitters exactly ``sites``, in that order (Sionna traces all of them at once).
+
+        Sionna gives every transmitter of a scene the one ``scene.tx_array``, so sites traced together must
+        have the same array.
+        """
+        if sites == self._placed:
+            return
+        arrays = {self.spec.bs[i].array for i in sites}
+        if len(arrays) > 1:
+            raise ValueError(f"{self.spec.name}: sites {[self.spec.bs[i].name for i in sites]} have different "
+                             "arrays; Sionna traces the transmitters of one call with one array: trace them in "
+                             "separate calls (serving_bs, trace)")
         rt, mi = self.rt, self.mi
-        site = self.spec.bs[bs]
-        if self._transmitter is not None:
-            self.scene.remove(self._transmitter.name)
-        arr = site.array
+        for i in self._placed:
+            self.scene.remove(f"bs-{self.spec.bs[i].name}")
+        arr = self.spec.bs[sites[0]].array
         self.scene.tx_array = rt.PlanarArray(num_rows=arr.num_rows, num_cols=arr.num_cols,
                                              vertical_spacing=arr.vertical_spacing,
                                              horizontal_spacing=arr.horizontal_spacing,
                                              pattern=arr.pattern, polarization=arr.polarization)
-        yaw, pitch, roll = (math.radians(a) for a in site.orientation_deg)
-        self._transmitter = rt.Transmitter(name=f"bs-{site.name}", position=mi.Point3f(*map(float, site.position)),
-                                           orientation=mi.Point3f(yaw, pitch, roll))
-        self.scene.add(self._transmitter)
-        self._bs_index = bs
-        self.codebook: Codebook = dft_codebook(arr, self.spec.codebook.oversampling_h,
-                                               self.spec.codebook.oversampling_v)
+        for i in sites:
+            site = self.spec.bs[i]
+            yaw, pitch, roll = (math.radians(a) for a in site.orientation_deg)
+            self.scene.add(rt.Transmitter(name=f"bs-{site.name}", position=mi.Point3f(*map(float, site.position)),
+                                          orientation=mi.Point3f(yaw, pitch, roll)))
+        self._placed = tuple(sites)
 
     @property
     def bs_position(self) -> np.ndarray:
@@ -119,11 +153,15 @@ class Twin:
     @property
     def height_map(self) -> np.ndarray:
         """Building height map ``[cells, cells]`` [m] centred on the serving BS (cached per BS)."""
-        if self._bs_index not in self._height_maps:
+        return self.height_map_of(self._bs_index)
+
+    def height_map_of(self, site: int) -> np.ndarray:
+        """Building height map ``[cells, cells]`` [m] centred on site ``site`` (an index into ``spec.bs``; cached)."""
+        if site not in self._height_maps:
             env = self.spec.environment
-            self._height_maps[self._bs_index] = height_map_around(
-                self.scene.mi_scene, tuple(self.bs_position[:2]), env.size_cells, env.resolution_m)
-        return self._height_maps[self._bs_index]
+            xy = tuple(float(v) for v in self.spec.bs[site].position[:2])
+            self._height_maps[site] = height_map_around(self.scene.mi_scene, xy, env.size_cells, env.resolution_m)
+        return self._height_maps[site]
 
     # ------------------------------------------------------------------ where UEs may be
     @cached_property
@@ -204,9 +242,12 @@ class Twin:
             self.scene.add(rx)
             self._receivers.append(rx)
 
-    def trace_paths(self, positions: np.ndarray, velocities: np.ndarray | None = None, *, seed: int | None = None):
-        """Place the UEs and run Sionna's ``PathSolver`` once; returns the raw ``sionna.rt.Paths``."""
+    def trace_paths(self, positions: np.ndarray, velocities: np.ndarray | None = None, *, seed: int | None = None,
+                    sites: tuple[int, ...] | None = None):
+        """Place the UEs and run Sionna's ``PathSolver`` once from the serving BS (or from every site of
+        ``sites``, indices into ``spec.bs``); returns the raw ``sionna.rt.Paths``."""
         positions, velocities = _check_positions(positions, velocities)
+        self._place_transmitters((self._bs_index,) if sites is None else tuple(sites))
         self.place_receivers(positions, velocities)
         return self._solver(self.scene, **self.solver_arguments(seed))
 
@@ -232,32 +273,48 @@ class Twin:
                 gains) frozen at the trace. This is accurate while UEs move much less than the
                 distance over which paths change (a few metres); re-trace beyond that.
         """
-        if num_time_steps < 1:
-            raise ValueError(f"num_time_steps = {num_time_steps}; allowed: an integer >= 1")
-        if num_time_steps > 1 and (time_step_s is None or time_step_s <= 0):
-            raise ValueError("time_step_s must be > 0 when num_time_steps > 1")
+        _check_time_steps(num_time_steps, time_step_s)
         positions, velocities = _check_positions(positions, velocities)
         used_seed = self.spec.tracing.seed if seed is None else int(seed)
         paths = self.trace_paths(positions, velocities, seed=used_seed)
-        return self._to_batch(paths, positions, velocities, used_seed, num_time_steps, time_step_s or 0.0)
+        return self._to_batch(_site_paths(paths, positions.shape[0], 0), self._bs_index, positions, velocities,
+                              used_seed, num_time_steps, time_step_s or 0.0)
 
-    def _to_batch(self, paths, positions: np.ndarray, velocities: np.ndarray, seed: int,
+    def trace_sites(self, positions: np.ndarray, velocities: np.ndarray | None = None, *, sites=None,
+                    seed: int | None = None, num_time_steps: int = 1, time_step_s: float | None = None) -> SiteBatch:
+        """Trace a batch of UEs from several BS sites in one ``PathSolver`` call (one transmitter per site).
+
+        Args:
+            sites: names or indices of ``spec.bs`` (None: every site). Sites traced together must share
+                one array (Sionna's ``scene.tx_array``).
+            positions, velocities, seed, num_time_steps, time_step_s: as in :meth:`trace`.
+
+        Returns:
+            A :class:`SiteBatch`: per site, what :meth:`trace` gives for that site alone (same fields and
+            shapes), and the stacked arrays with a BS axis, e.g. ``csi`` ``[num_ue, num_bs, num_bs_ant,
+            num_subcarriers]``, ``path_loss_db`` ``[num_ue, num_bs]``.
+        """
+        _check_time_steps(num_time_steps, time_step_s)
+        positions, velocities = _check_positions(positions, velocities)
+        idx = self.site_indices(sites)
+        used_seed = self.spec.tracing.seed if seed is None else int(seed)
+        paths = self.trace_paths(positions, velocities, seed=used_seed, sites=idx)
+        sources = np.asarray(paths.sources, dtype=np.float64).reshape(3, -1).T  # [num_tx, 3], the tracer's order
+        n = positions.shape[0]
+        batches = []
+        for i in idx:
+            t = int(np.argmin(np.linalg.norm(sources - np.asarray(self.spec.bs[i].position), axis=1)))
+            batches.append(self._to_batch(_site_paths(paths, n, t), i, positions, velocities, used_seed,
+                                          num_time_steps, time_step_s or 0.0))
+        return SiteBatch(tuple(batches))
+
+    def _to_batch(self, site_paths: tuple, site: int, positions: np.ndarray, velocities: np.ndarray, seed: int,
                   num_time_steps: int, time_step_s: float) -> ChannelBatch:
+        """The :class:`ChannelBatch` of site ``site`` from its paths (:func:`_site_paths`)."""
         spec = self.spec
         n = positions.shape[0]
-        a_re, a_im = paths.a
-        a = (np.asarray(a_re, dtype=np.float32) + 1j * np.asarray(a_im, dtype=np.float32))[:, 0, 0, :, :]  # [N, A, P]
-        valid = np.asarray(paths.valid, dtype=bool).reshape(n, -1)  # [N, P]
+        a, valid, tau, inter, angles = site_paths
         num_paths = valid.shape[1]
-        if num_paths:
-            tau = np.asarray(paths.tau, dtype=np.float64).reshape(n, num_paths)
-            inter = np.asarray(paths.interactions).reshape(-1, n, num_paths)  # [D, N, P]
-            angles = [np.asarray(x, dtype=np.float32).reshape(n, num_paths)
-                      for x in (paths.theta_t, paths.phi_t, paths.theta_r, paths.phi_r, paths.doppler)]
-        else:
-            tau = np.zeros((n, 0))
-            inter = np.zeros((0, n, 0), dtype=np.uint32)
-            angles = [np.zeros((n, 0), dtype=np.float32) for _ in range(5)]
         valid &= kept_paths(a)
         a = np.where(valid[:, None, :], a, 0.0)
         tau = np.where(valid, tau, 0.0)
@@ -301,7 +358,7 @@ class Twin:
         p_valid = pad(valid, bool)
         p_power_db = np.where(p_valid, pad(to_db(power), np.float32), 0.0).astype(np.float32)
 
-        gains = beam_gains(csi, self.codebook.weights)
+        gains = beam_gains(csi, self.codebook.weights)  # sites traced together share the array, so the codebook
         best = np.where(has_paths, np.argmax(gains, axis=1), 0)
         radio = spec.radio
         f32 = np.float32
@@ -327,15 +384,42 @@ class Twin:
             precoders=eigen_precoders(csi, spec.codebook.num_subbands),
             ue_positions=positions.astype(f32),
             ue_velocities=velocities.astype(f32),
-            bs_position=self.bs_position.astype(f32),
-            height_map=self.height_map,
+            bs_position=np.asarray(spec.bs[site].position, dtype=f32),
+            height_map=self.height_map_of(site),
             height_map_resolution_m=spec.environment.resolution_m,
             subcarrier_frequencies_hz=freqs.astype(np.float64),
             scenario=spec.name,
-            bs_name=spec.bs[self._bs_index].name,
+            bs_name=spec.bs[site].name,
             seed=seed,
             time_step_s=float(time_step_s),
         )
+
+
+def _site_paths(paths, n: int, t: int) -> tuple:
+    """Transmitter ``t``'s paths to the ``n`` receivers of a ``sionna.rt.Paths`` (synthetic arrays):
+    ``(a [N, A, P] complex64, valid [N, P], tau [N, P] [s], interactions [D, N, P], [theta_t, phi_t,
+    theta_r, phi_r, doppler] each [N, P])``."""
+    a_re, a_im = paths.a  # [N, 1, T, A, P]
+    a_all = np.asarray(a_re, dtype=np.float32) + 1j * np.asarray(a_im, dtype=np.float32)
+    num_tx, num_paths = a_all.shape[2], a_all.shape[-1]
+    a = a_all[:, 0, t, :, :]
+    valid = np.asarray(paths.valid, dtype=bool).reshape(n, num_tx, num_paths)[:, t].copy()  # [N, P]
+    if not num_paths:
+        return (a, valid, np.zeros((n, 0)), np.zeros((0, n, 0), dtype=np.uint32),
+                [np.zeros((n, 0), dtype=np.float32) for _ in range(5)])
+    tau = np.asarray(paths.tau, dtype=np.float64).reshape(n, num_tx, num_paths)[:, t]
+    inter = np.asarray(paths.interactions)
+    inter = inter.reshape(-1, n, num_tx, num_paths)[:, :, t] if inter.size else np.zeros((0, n, num_paths), np.uint32)
+    angles = [np.asarray(x, dtype=np.float32).reshape(n, num_tx, num_paths)[:, t]
+              for x in (paths.theta_t, paths.phi_t, paths.theta_r, paths.phi_r, paths.doppler)]
+    return a, valid, tau, inter, angles
+
+
+def _check_time_steps(num_time_steps: int, time_step_s: float | None) -> None:
+    if num_time_steps < 1:
+        raise ValueError(f"num_time_steps = {num_time_steps}; allowed: an integer >= 1")
+    if num_time_steps > 1 and (time_step_s is None or time_step_s <= 0):
+        raise ValueError("time_step_s must be > 0 when num_time_steps > 1")
 
 
 def kept_paths(a: np.ndarray) -> np.ndarray:
