@@ -15,6 +15,8 @@ ENV_IDS = {
     "AirTwin/Precoding-v0": "airtwin.envs.core:PrecodingEnv",
     "AirTwin/Positioning-v0": "airtwin.envs.core:PositioningEnv",
     "AirTwin/AirInterface-v0": "airtwin.envs.core:AirInterfaceEnv",
+    "AirTwin/MultiUserPrecoding-v0": "airtwin.envs.multicell:MultiUserPrecodingEnv",
+    "AirTwin/CellBeamManagement-v0": "airtwin.envs.multicell:CellBeamManagementEnv",
 }
 
 for _id, _entry in ENV_IDS.items():

@@ -11,6 +11,13 @@
 - :class:`PositionLookupBeamPolicy`: nearest-neighbour lookup of the best beam from the UE position
   in a table of traced samples.
 
+For the multi-user and multi-cell environments (:mod:`airtwin.envs.multicell`):
+
+- :class:`MultiUserPrecoderPolicy`: MRT, zero-forcing or regularised ZF (MMSE) on the estimated CSI, or on
+  the true applied channel (``genie=True``, the bound).
+- :class:`A3Policy`: the 3GPP A3 handover rule on the reported RSRP, with the reported best beam.
+- :class:`CellGeniePolicy`: the best site and beam of each step on the true channel.
+
 Genie policies are baselines, not deployable policies. The universal-model policy lives above
 the environments, in :mod:`airtwin.model.policy`.
 """
@@ -185,3 +192,74 @@ class PositionLookupBeamPolicy:
 
 __all__ = ["Policy", "RandomPolicy", "ClassicalPolicy", "OraclePolicy", "PeriodicSweepPolicy", "PositionLookupBeamPolicy",
            "current_task", "task_action", "task_space"]
+
+
+class MultiUserPrecoderPolicy:
+    """Linear MU-MIMO precoding (:func:`airtwin.phy.multiuser.mu_precoders`) for ``AirTwin/MultiUserPrecoding-v0``.
+
+    From the observation: each UE's estimate rescaled to its reported power, one channel per subband
+    (the centre subcarrier's), then ``method`` (``"mrt"``, ``"zf"``, ``"rzf"``). With ``genie=True`` it
+    uses the true channel the precoder meets (aged, noiseless) instead: the bound of that method.
+    """
+
+    def __init__(self, env, method: str = "zf", genie: bool = False):
+        from airtwin.phy.multiuser import MU_PRECODERS
+
+        if method not in MU_PRECODERS:
+            raise ValueError(f"method = {method!r}; allowed: {', '.join(MU_PRECODERS)}")
+        self.env, self.method, self.genie = env, method, genie
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: Any) -> np.ndarray:
+        from airtwin.envs.multicell import precoders_to_matrix_action
+        from airtwin.phy.multiuser import mu_precoders, subband_channels
+
+        base = self.env.unwrapped
+        error = None
+        if self.genie:
+            csi = base.channel.csi_evolution[:, -1]  # [U, A, K]
+        else:
+            power = 10 ** (np.asarray(obs["rx_power_db"], dtype=np.float64) / 10)
+            csi = to_complex(np.asarray(obs["csi"], dtype=np.float64)) * np.sqrt(power)[:, None, None]
+            error = power / (1 + 10 ** (base.config.pilot_snr_db / 10))  # the pilot noise in the estimate
+        h = np.swapaxes(subband_channels(csi, base.twin.spec.codebook.num_subbands), 0, 1)  # [S, U, A]
+        return precoders_to_matrix_action(mu_precoders(h, self.method, base.snr, error_power=error))
+
+
+class A3Policy:
+    """The 3GPP A3 event rule (:class:`airtwin.phy.handover.A3Rule`) on the reported RSRP of
+    ``AirTwin/CellBeamManagement-v0``; the beam is the serving site's reported best beam."""
+
+    def __init__(self, env, config=None):
+        from airtwin.phy.handover import A3Config, A3Rule
+
+        self.env = env
+        self.rule = A3Rule(config if config is not None else A3Config())
+        self._fresh = True
+
+    def reset(self) -> None:
+        self._fresh = True
+
+    def act(self, obs: Any) -> np.ndarray:
+        if self._fresh:  # a new episode: the rule starts from the cell the UE attached to
+            self.rule.reset(int(obs["serving"]))
+            self._fresh = False
+        serving = self.rule.update(np.asarray(obs["rsrp_dbm"]), self.env.unwrapped.step_s)
+        return np.array([serving, int(obs["best_beam"][serving])], dtype=np.int64)
+
+
+class CellGeniePolicy:
+    """Genie for ``AirTwin/CellBeamManagement-v0``: each step's best site and beam on the true channel, handover
+    cost included (exhaustive, free, myopic)."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: Any) -> np.ndarray:
+        site, beam, _ = self.env.unwrapped.genie()
+        return np.array([site, beam], dtype=np.int64)

@@ -49,7 +49,7 @@ TRAIN_SEEDS = range(0, 10_000)
 HELDOUT_SEEDS = range(10_000, 20_000)
 
 _CITY_RE = re.compile(r"^city-(tiny-)?(\d{1,9})$")
-_CELLS_RE = re.compile(r"^city-cells(\d{1,2})-(\d{1,9})$")
+_CELLS_RE = re.compile(r"^city-(tiny-)?cells(\d{1,2})-(\d{1,9})$")
 #: Site counts of the multi-site procedural family ``city-cellsK-NNNNN``.
 CELL_SITE_COUNTS = range(2, 17)
 #: Height of a street mast and of a rooftop mast above the roof in the multi-site family [m].
@@ -142,8 +142,9 @@ def procedural_scenario(seed: int, *, tiny: bool = False) -> ScenarioSpec:
     )
 
 
-def procedural_cells_scenario(seed: int, num_sites: int = 3) -> ScenarioSpec:
-    """The procedural city of ``seed`` (the area of ``city-NNNNN``) served by ``num_sites`` sites.
+def procedural_cells_scenario(seed: int, num_sites: int = 3, *, tiny: bool = False) -> ScenarioSpec:
+    """The procedural city of ``seed`` (the area of ``city-NNNNN``, or ``city-tiny-NNNNN``) served by
+    ``num_sites`` sites (``city-cellsK-NNNNN``, ``city-tiny-cellsK-NNNNN``).
 
     Site ``bs0`` is the single-site scenario's street mast at the west edge, facing east. The others stand at
     bearings spread evenly around the area centre (``bs0`` taking the west) and alternate between a rooftop
@@ -152,10 +153,11 @@ def procedural_cells_scenario(seed: int, num_sites: int = 3) -> ScenarioSpec:
     bearing), each facing the area centre. All sites carry the same
     2x8 array (sites traced together share one array). UEs may stand anywhere outdoors in the area.
     """
+    name = f"city-{'tiny-' if tiny else ''}cells{num_sites}-{seed:05d}"
     if num_sites not in CELL_SITE_COUNTS:
-        raise ValueError(f"city-cells{num_sites}-{seed:05d}: num_sites = {num_sites}; allowed: "
+        raise ValueError(f"{name}: num_sites = {num_sites}; allowed: "
                          f"{CELL_SITE_COUNTS.start}..{CELL_SITE_COUNTS.stop - 1}")
-    base = procedural_scenario(seed)
+    base = procedural_scenario(seed, tiny=tiny)
     layout = generate_city(base.scene.city)
     x0, y0, x1, y1 = layout.bounds
     gaps = lambda blocks, lo, hi: [(lo + blocks[0][0]) / 2] + [  # noqa: E731  street centre lines
@@ -188,10 +190,10 @@ def procedural_cells_scenario(seed: int, num_sites: int = 3) -> ScenarioSpec:
                             orientation_deg=(round(yaw, 3), 0.0, 0.0), array=array))
     names = [s.position for s in sites]
     if len(set(names)) != len(names):
-        raise ValueError(f"city-cells{num_sites}-{seed:05d}: two sites fell on the same spot; use fewer sites")
+        raise ValueError(f"{name}: two sites fell on the same spot; use fewer sites")
     split = "held-out" if seed in HELDOUT_SEEDS else "train"
     return dataclasses.replace(
-        base, name=f"city-cells{num_sites}-{seed:05d}", bs=tuple(sites),
+        base, name=name, bs=tuple(sites),
         description=f"Procedural city area, seed {seed} ({split} split), {num_sites} sites (street masts and rooftops).")
 
 
@@ -269,9 +271,10 @@ def get_scenario(name: str) -> ScenarioSpec:
         return procedural_scenario(int(match.group(2)), tiny=bool(match.group(1)))
     match = _CELLS_RE.match(name)
     if match:
-        return procedural_cells_scenario(int(match.group(2)), int(match.group(1)))
+        return procedural_cells_scenario(int(match.group(3)), int(match.group(2)), tiny=bool(match.group(1)))
     raise ValueError(f"unknown scenario {name!r}; allowed: {', '.join(_FIXED)}, city-NNNNN, city-tiny-NNNNN, "
-                     f"city-cellsK-NNNNN (K = {CELL_SITE_COUNTS.start}..{CELL_SITE_COUNTS.stop - 1} sites), "
+                     f"city-cellsK-NNNNN, city-tiny-cellsK-NNNNN (K = {CELL_SITE_COUNTS.start}.."
+                     f"{CELL_SITE_COUNTS.stop - 1} sites), "
                      "or a scenario (.toml/.json) or footprint (.geojson/.osm/.pbf) file")
 
 
@@ -279,7 +282,7 @@ def area_split(name: str) -> str:
     """``"train"``, ``"validation"`` or ``"test"`` for a scenario name: a property of the area, not of a suite."""
     match = _CITY_RE.match(name) or _CELLS_RE.match(name)
     if match:
-        seed = int(match.group(2))
+        seed = int(match.group(match.lastindex))
         if seed in HELDOUT_SEEDS or seed not in TRAIN_SEEDS:
             return "test"
         return "validation" if seed % 8 == 7 else "train"

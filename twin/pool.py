@@ -47,6 +47,11 @@ class TwinPool:
         twin = self._twins[key] = Twin(spec)
         return twin
 
+    def __deepcopy__(self, memo) -> TwinPool:
+        """A pool is shared, never copied (Gymnasium deep-copies ``make`` keyword arguments, e.g. when
+        ``check_env`` re-creates an environment from its spec)."""
+        return self
+
     def __len__(self) -> int:
         return len(self._twins)
 

@@ -1,0 +1,311 @@
+"""Multi-user and multi-cell environments: MU-MIMO precoding in one cell, serving-cell and beam management
+across several sites. Both follow the single-UE environments' conventions (:mod:`airtwin.envs.core`): the
+twin re-traces every step, rewards come from the true channel, randomness from ``self.np_random``.
+
+- :class:`MultiUserPrecodingEnv` (``AirTwin/MultiUserPrecoding-v0``): ``num_users`` UEs move in one cell.
+  Each step the agent sees their estimated CSI (pilot noise, as the single-user precoding env) and
+  returns one precoding matrix per subband; the matrix is applied ``feedback_delay_s`` later, on the
+  channel aged by Doppler, with total power normalised. Reward: the sum rate with inter-user
+  interference, or proportional-fair utility (:mod:`airtwin.phy.multiuser`).
+- :class:`CellBeamManagementEnv` (``AirTwin/CellBeamManagement-v0``): one UE drives through a multi-site
+  scenario (``city-cellsK-NNNNN``, ``munich-cells``). Each step the agent picks the serving site and its
+  beam, from the measurement reports of the previous step (best-beam RSRP and beam index per site, as
+  a UE reports them). Reward: the spectral efficiency under interference from the other sites, which
+  transmit on beams of their own with probability ``load``, less the air time a handover interrupts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from airtwin.config import check_range
+from airtwin.envs.tasks import POSITION_BOUND_M, POWER_BOUND_DB
+from airtwin.phy.estimation import DEFAULT_FEEDBACK_DELAY_S, DEFAULT_PILOT_SNR_DB, NO_SIGNAL_DB, estimate_csi
+from airtwin.phy.link import LinkBudget
+from airtwin.phy.multiuser import normalise_power, user_rates
+from airtwin.scenes.registry import get_scenario
+from airtwin.scenes.spec import ScenarioSpec
+from airtwin.twin.channel import ChannelBatch, SiteBatch
+from airtwin.twin.pool import TwinPool
+
+#: Rate floor of the proportional-fair utility [bit/s/Hz] (log of a starved user stays finite).
+PF_RATE_FLOOR = 1e-3
+
+
+@dataclass(frozen=True)
+class MultiUserConfig:
+    """Settings of ``AirTwin/MultiUserPrecoding-v0``."""
+
+    num_users: int = 4
+    """UEs served together in the cell (K)."""
+    step_s: float | None = None
+    """Time between steps [s]; None uses the scenario's ``mobility.time_step_s``."""
+    pilot_snr_db: float = DEFAULT_PILOT_SNR_DB
+    """SNR of each UE's CSI estimate [dB]."""
+    feedback_delay_s: float = DEFAULT_FEEDBACK_DELAY_S
+    """Age of the CSI when the precoder is applied [s]."""
+    utility: Literal["sum_rate", "proportional_fair"] = "sum_rate"
+    """Reward: ``sum_u R_u``, or ``sum_u log(max(R_u, PF_RATE_FLOOR))`` (R_u in bit/s/Hz)."""
+
+    def __post_init__(self) -> None:
+        check_range("MultiUserConfig.num_users", self.num_users, 1, 64)
+        if self.step_s is not None:
+            check_range("MultiUserConfig.step_s", self.step_s, 0.0, 3600.0, low_open=True)
+        check_range("MultiUserConfig.pilot_snr_db", self.pilot_snr_db, -30.0, 100.0)
+        check_range("MultiUserConfig.feedback_delay_s", self.feedback_delay_s, 0.0, 10.0)
+        if self.utility not in ("sum_rate", "proportional_fair"):
+            raise ValueError(f"MultiUserConfig.utility = {self.utility!r}; allowed: 'sum_rate', 'proportional_fair'")
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """Settings of ``AirTwin/CellBeamManagement-v0``."""
+
+    step_s: float | None = None
+    """Time between steps (the measurement period) [s]; None uses the scenario's ``mobility.time_step_s``."""
+    speed_mps: float | None = None
+    """UE speed [m/s]; None draws it from the scenario's ``mobility.speed_mps``."""
+    load: float = 1.0
+    """Probability that another site transmits during a step (on a random beam of its own); 0: no interference."""
+    handover_interruption_s: float = 0.03
+    """Air time a handover interrupts [s] (the step's rate is scaled by ``1 - interruption / step_s``)."""
+
+    def __post_init__(self) -> None:
+        if self.step_s is not None:
+            check_range("CellConfig.step_s", self.step_s, 0.0, 3600.0, low_open=True)
+        if self.speed_mps is not None:
+            check_range("CellConfig.speed_mps", self.speed_mps, 0.0, 100.0)
+        check_range("CellConfig.load", self.load, 0.0, 1.0)
+        check_range("CellConfig.handover_interruption_s", self.handover_interruption_s, 0.0, 10.0)
+
+
+def _settings(cls, config: dict) -> Any:
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(config) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown environment setting(s) {unknown}; allowed: {', '.join(allowed)}, twin_pool, "
+                         "render_mode")
+    return cls(**config)
+
+
+def precoders_to_matrix_action(w: np.ndarray) -> np.ndarray:
+    """Complex precoding matrices ``[S, A, U]`` -> the real action ``[S, A, U, 2]`` in [-1, 1] (directions kept)."""
+    x = np.stack([np.real(w), np.imag(w)], axis=-1)
+    return (x / max(float(np.abs(x).max(initial=0.0)), 1e-12)).astype(np.float32)
+
+
+def matrix_action_to_precoders(action: np.ndarray) -> np.ndarray:
+    """Real action ``[S, A, U, 2]`` -> complex ``[S, A, U]`` with unit total power per subband."""
+    a = np.asarray(action, dtype=np.float64)
+    return normalise_power(a[..., 0] + 1j * a[..., 1])
+
+
+class MultiUserPrecodingEnv(gym.Env):
+    """``num_users`` UEs in one cell; each step: one precoding matrix per subband from estimated, aged CSI.
+
+    Observation: ``csi`` ``[U, 2, A, K]`` (each UE's estimate, unit mean power) and ``rx_power_db`` ``[U]``
+    (its mean power [dB], so that ``to_complex(csi[u]) * 10**(rx_power_db[u] / 20)`` is UE u's channel
+    estimate in the twin's units). Action: ``[S, A, U, 2]`` real (real, imaginary parts of ``W_s``; each
+    subband's matrix is scaled to unit Frobenius norm, so any non-zero action is a valid precoder).
+    Reward: see :class:`MultiUserConfig`. Info: ``user_rates`` ``[U]`` [bit/s/Hz], ``sum_rate``,
+    ``has_paths`` ``[U]``.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario: str | ScenarioSpec = "city-tiny-00000", *, twin_pool: TwinPool | None = None,
+                 render_mode: str | None = None, **config: Any):
+        self.config = _settings(MultiUserConfig, config)
+        if render_mode is not None:
+            raise ValueError(f"render_mode = {render_mode!r}; allowed: None")
+        self.twin = (twin_pool if twin_pool is not None else TwinPool()).get(scenario)
+        spec = self.twin.spec
+        self.budget = LinkBudget.of(spec.radio)
+        self.snr = 10 ** ((self.budget.tx_power_dbm - self.budget.noise_power_dbm) / 10)
+        u, a = self.config.num_users, spec.bs[self.twin.serving_bs].array.num_antennas
+        k, s = spec.radio.num_subcarriers, spec.codebook.num_subbands
+        bound = float(np.sqrt(a * k))
+        self.observation_space = spaces.Dict({
+            "csi": spaces.Box(-bound, bound, (u, 2, a, k), np.float32),
+            "rx_power_db": spaces.Box(-POWER_BOUND_DB, POWER_BOUND_DB, (u,), np.float32)})
+        self.action_space = spaces.Box(-1.0, 1.0, (s, a, u, 2), np.float32)
+        self.step_s = self.config.step_s or spec.mobility.time_step_s
+        self._state = None
+        self._batch: ChannelBatch | None = None
+
+    @property
+    def channel(self) -> ChannelBatch:
+        """Genie access: the true channels of the current step (``num_users`` UEs); ``csi_evolution[:, -1]`` is
+        the channel the precoder meets."""
+        if self._batch is None:
+            raise RuntimeError("no channel yet; call reset() first")
+        return self._batch
+
+    def _trace(self) -> dict[str, np.ndarray]:
+        self._batch = self.twin.trace(self._state.positions, self._state.velocities,
+                                      seed=int(self.np_random.integers(0, 2**31 - 1)), num_time_steps=2,
+                                      time_step_s=max(self.config.feedback_delay_s, 1e-6))
+        csi, power = estimate_csi(self._batch.csi, self.config.pilot_snr_db, self.np_random)
+        return {"csi": csi, "rx_power_db": np.clip(power, -POWER_BOUND_DB, POWER_BOUND_DB).astype(np.float32)}
+
+    def _info(self) -> dict[str, Any]:
+        return {"has_paths": self.channel.has_paths.copy(), "ue_positions": self.channel.ue_positions.copy()}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._state = self.twin.init_motion(self.config.num_users, self.np_random)
+        return self._trace(), self._info()
+
+    def rates(self, w: np.ndarray) -> np.ndarray:
+        """``[U]`` rates [bit/s/Hz] of complex precoders ``w`` ``[S, A, U]`` on the current applied channel."""
+        return user_rates(self.channel.csi_evolution[:, -1], normalise_power(w), self.snr)
+
+    def step(self, action):
+        if self._batch is None:
+            raise RuntimeError("call reset() before step()")
+        arr = np.asarray(action)
+        if arr.shape != self.action_space.shape or arr.dtype.kind not in "fiu":
+            raise ValueError(f"the action must be a real array of shape {self.action_space.shape}, got shape "
+                             f"{arr.shape}, dtype {arr.dtype}")
+        r = self.rates(matrix_action_to_precoders(np.clip(arr, -1.0, 1.0)))
+        if self.config.utility == "sum_rate":
+            reward = float(r.sum())
+        else:
+            reward = float(np.log(np.maximum(r, PF_RATE_FLOOR)).sum())
+        info = {**self._info(), "user_rates": r, "sum_rate": float(r.sum())}
+        self._state = self.twin.advance(self._state, self.step_s, self.np_random)
+        return self._trace(), reward, False, False, info
+
+
+class CellBeamManagementEnv(gym.Env):
+    """One UE drives through several cells; each step the agent picks the serving site and its beam.
+
+    Observation (the measurement report of the previous step, as a UE sends it): ``rsrp_dbm`` ``[num_bs]``
+    (each site's best-beam RSRP, ``P_tx + max_b beam gain`` [dBm]; -500 where no path), ``best_beam``
+    ``[num_bs]`` (that beam's index), ``serving`` (the current serving site), ``ue_position`` and
+    ``ue_velocity`` ``[3]``. Action: ``[site, beam]`` (MultiDiscrete). Reward: the spectral efficiency
+    of that beam at that site under interference [bit/s/Hz], times ``1 - handover_interruption_s / step_s``
+    when the site changes. Info: ``sinr_db``, ``spectral_efficiency``, ``handover``, ``serving``, and the
+    genie's best site and beam for this step.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario: str | ScenarioSpec = "city-tiny-cells3-00000", *, twin_pool: TwinPool | None = None,
+                 render_mode: str | None = None, **config: Any):
+        self.config = _settings(CellConfig, config)
+        if render_mode is not None:
+            raise ValueError(f"render_mode = {render_mode!r}; allowed: None")
+        pool = twin_pool if twin_pool is not None else TwinPool()
+        spec = get_scenario(scenario) if isinstance(scenario, str) else scenario
+        if self.config.speed_mps is not None:
+            v = self.config.speed_mps
+            spec = dataclasses.replace(spec, name=f"{spec.name}@{v:g}mps",
+                                       mobility=dataclasses.replace(spec.mobility, speed_mps=(v, v)))
+        self.twin = pool.get(spec)
+        if len(spec.bs) < 2:
+            raise ValueError(f"scenario {spec.name} has {len(spec.bs)} site; CellBeamManagement needs >= 2 "
+                             "(e.g. city-cells3-10000, city-tiny-cells3-00000, munich-cells)")
+        self.twin.site_indices()  # all sites are traced together: checked when tracing
+        self.num_bs, self.num_beams = len(spec.bs), self.twin.codebook.num_beams
+        self.budget = LinkBudget.of(spec.radio)
+        self.step_s = self.config.step_s or spec.mobility.time_step_s
+        self.interruption = min(1.0, self.config.handover_interruption_s / self.step_s)
+        pos = spaces.Box(-POSITION_BOUND_M, POSITION_BOUND_M, (3,), np.float32)
+        self.observation_space = spaces.Dict({
+            "rsrp_dbm": spaces.Box(-POWER_BOUND_DB, POWER_BOUND_DB, (self.num_bs,), np.float32),
+            "best_beam": spaces.MultiDiscrete([self.num_beams] * self.num_bs),
+            "serving": spaces.Discrete(self.num_bs),
+            "ue_position": pos, "ue_velocity": spaces.Box(-1e3, 1e3, (3,), np.float32)})
+        self.action_space = spaces.MultiDiscrete([self.num_bs, self.num_beams])
+        self._batch: SiteBatch | None = None
+        self._state = None
+
+    @property
+    def channel(self) -> SiteBatch:
+        """Genie access: the true channels of the current step from every site (one UE)."""
+        if self._batch is None:
+            raise RuntimeError("no channel yet; call reset() first")
+        return self._batch
+
+    def measurements(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(rsrp_dbm [num_bs], best_beam [num_bs])`` of the current step (what the next report carries)."""
+        b = self.channel
+        gains = b.beam_gain_db[0]  # [num_bs, num_beams]
+        rsrp = np.where(b.has_paths[0], self.budget.tx_power_dbm + gains.max(axis=1), NO_SIGNAL_DB)
+        return rsrp.astype(np.float32), b.best_beam[0].astype(np.int64)
+
+    def _trace(self) -> None:
+        self._batch = self.twin.trace_sites(self._state.positions, self._state.velocities,
+                                            seed=int(self.np_random.integers(0, 2**31 - 1)))
+        # This step's interferers: each other site transmits with probability `load`, on a random beam.
+        self.interferer_active = self.np_random.random(self.num_bs) < self.config.load
+        self.interferer_beam = self.np_random.integers(0, self.num_beams, self.num_bs)
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        return {"rsrp_dbm": self._report[0], "best_beam": self._report[1], "serving": np.int64(self.serving),
+                "ue_position": self._state.positions[0].astype(np.float32),
+                "ue_velocity": self._state.velocities[0].astype(np.float32)}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._state = self.twin.init_motion(1, self.np_random)
+        self._trace()
+        self._report = self.measurements()
+        self.serving = int(np.argmax(self._report[0]))  # initial access: the strongest site
+        return self._observe(), {"serving": self.serving}
+
+    def spectral_efficiency(self, site: int, beam: int) -> tuple[float, float]:
+        """``(SE [bit/s/Hz], mean SINR [dB])`` of ``beam`` at ``site`` under this step's interferers."""
+        b = self.channel
+        w = self.twin.codebook.weights  # [num_beams, A]
+        csi = b.csi[0].astype(np.complex128)  # [num_bs, A, K]
+        p_tx = 10 ** (self.budget.tx_power_dbm / 10)
+        noise = 10 ** (self.budget.noise_power_dbm / 10)
+        signal = p_tx * np.abs(np.einsum("ak,a->k", csi[site], w[beam])) ** 2
+        interference = np.zeros_like(signal)
+        for j in range(self.num_bs):
+            if j != site and self.interferer_active[j]:
+                interference += p_tx * np.abs(np.einsum("ak,a->k", csi[j], w[self.interferer_beam[j]])) ** 2
+        sinr = signal / (noise + interference)
+        return float(np.mean(np.log2(1 + sinr))), float(10 * np.log10(max(float(np.mean(sinr)), 1e-30)))
+
+    def reward_of(self, site: int, beam: int) -> float:
+        """The reward ``[site, beam]`` would earn this step (handover interruption included)."""
+        se, _ = self.spectral_efficiency(site, beam)
+        return se * (1 - self.interruption) if site != self.serving else se
+
+    def genie(self) -> tuple[int, int, float]:
+        """``(site, beam, reward)`` of the best action this step on the true channel (exhaustive, no cost)."""
+        best = (self.serving, 0, -np.inf)
+        for s in range(self.num_bs):
+            for beam in range(self.num_beams):
+                r = self.reward_of(s, beam)
+                if r > best[2]:
+                    best = (s, beam, r)
+        return best
+
+    def step(self, action):
+        if self._batch is None:
+            raise RuntimeError("call reset() before step()")
+        site, beam = (int(x) for x in np.asarray(action).reshape(-1))
+        if not self.action_space.contains(np.array([site, beam], dtype=self.action_space.dtype)):
+            raise ValueError(f"action {action!r} is not in {self.action_space} ([site, beam])")
+        se, sinr_db = self.spectral_efficiency(site, beam)
+        handover = site != self.serving
+        reward = se * (1 - self.interruption) if handover else se
+        g_site, g_beam, g_reward = self.genie()
+        info = {"spectral_efficiency": se, "sinr_db": sinr_db, "handover": handover, "serving": site,
+                "genie_site": g_site, "genie_beam": g_beam, "genie_reward": g_reward,
+                "ue_position": self._state.positions[0].copy(), "has_paths": self.channel.has_paths[0].copy()}
+        self.serving = site
+        self._report = self.measurements()  # measured during this step, reported for the next decision
+        self._state = self.twin.advance(self._state, self.step_s, self.np_random)
+        self._trace()
+        return self._observe(), float(reward), False, False, info

@@ -1,0 +1,133 @@
+"""Multi-user precoding and cell/beam management: the baselines on known answers, the environments' API."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import airtwin.envs  # noqa: F401  (registers the environments)
+from airtwin.envs.policies import A3Policy, CellGeniePolicy, MultiUserPrecoderPolicy
+from airtwin.phy.handover import A3Config, A3Rule
+from airtwin.phy.link import LinkBudget
+from airtwin.phy.multiuser import mu_precoders, mu_sinr, user_rates
+
+
+def flat_channels(u=3, a=8, k=4, seed=0, gain=1e-5):
+    """``[U, A, K]`` channels constant over frequency (one subband sees one channel)."""
+    g = np.random.default_rng(seed)
+    h = (g.standard_normal((u, a)) + 1j * g.standard_normal((u, a))) * gain
+    return np.repeat(h[:, :, None], k, axis=2)
+
+
+def test_zero_forcing_nulls_the_interference_on_a_noiseless_channel():
+    csi = flat_channels()
+    h = csi[None, :, :, 0]  # one subband: [1, U, A]
+    w = mu_precoders(h, "zf")
+    assert np.linalg.norm(w[0]) == pytest.approx(1.0)
+    cross = np.abs(h[0] @ w[0]) ** 2  # [U, V]: UE u's gain from stream v
+    off = cross[~np.eye(3, dtype=bool)]
+    assert off.max() < 1e-12 * np.diag(cross).min()
+    # So SINR is the interference-free SNR of each stream, and ZF beats MRT at high SNR.
+    snr = 1e13
+    np.testing.assert_allclose(mu_sinr(csi, w, snr)[:, 0], snr * np.diag(cross), rtol=1e-9)
+    assert user_rates(csi, w, snr).sum() > user_rates(csi, mu_precoders(h, "mrt"), snr).sum() + 5
+
+
+def test_regularised_zf_tends_to_zf_and_to_mrt():
+    h = flat_channels()[None, :, :, 0]
+    sgcs = lambda x, y: abs(np.vdot(x.ravel(), y.ravel())) ** 2  # noqa: E731  both have unit norm
+    assert sgcs(mu_precoders(h, "rzf", snr=1e20), mu_precoders(h, "zf")) == pytest.approx(1.0, abs=1e-9)
+    assert sgcs(mu_precoders(h, "rzf", snr=1e-3), mu_precoders(h, "mrt")) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="rzf needs the linear P/N"):
+        mu_precoders(h, "rzf")
+    with pytest.raises(ValueError, match="allowed: mrt, zf, rzf"):
+        mu_precoders(h, "svd")
+
+
+def test_a3_hands_over_exactly_when_the_hysteresis_is_crossed():
+    cfg = A3Config(hysteresis_db=2.0, offset_db=1.0, time_to_trigger_s=0.0)
+    rule = A3Rule(cfg, serving=0)
+    assert rule.update(np.array([-80.0, -77.0]), 0.01) == 0  # Mn - Hys = Ms + Off: not entered
+    assert rule.update(np.array([-80.0, -76.99]), 0.01) == 1  # just above: hands over at once
+    assert rule.update(np.array([-77.0, -80.0]), 0.01) == 1  # back: the old cell is exactly 3 dB better, not more
+    assert rule.update(np.array([-76.99, -80.0]), 0.01) == 0
+    # With a time-to-trigger the condition must hold for it, and a dip restarts the timer.
+    rule = A3Rule(A3Config(hysteresis_db=2.0, offset_db=1.0, time_to_trigger_s=0.02), serving=0)
+    better = np.array([-80.0, -70.0, -90.0])
+    assert [rule.update(better, 0.01) for _ in range(2)] == [0, 0]
+    assert rule.update(np.array([-80.0, -79.0, -90.0]), 0.01) == 0  # dip: the timer restarts
+    assert [rule.update(better, 0.01) for _ in range(3)] == [0, 0, 1]
+    with pytest.raises(ValueError, match="A3Config.hysteresis_db"):
+        A3Config(hysteresis_db=-1.0)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    from airtwin.twin.pool import TwinPool
+
+    return TwinPool()
+
+
+def rollout(env, policy, seed, steps):
+    obs, _ = env.reset(seed=seed)
+    policy.reset()
+    out = []
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs))
+        out.append((reward, info))
+    return out
+
+
+def test_multi_user_precoding_env(pool):
+    env = gym.make("AirTwin/MultiUserPrecoding-v0", scenario="city-tiny-00000", num_users=3, twin_pool=pool)
+    check_env(env.unwrapped, skip_render_check=True)
+    assert env.action_space.shape == (4, 16, 3, 2) and env.observation_space["csi"].shape == (3, 2, 16, 32)
+    again = gym.make("AirTwin/MultiUserPrecoding-v0", scenario="city-tiny-00000", num_users=3, twin_pool=pool)
+    a = rollout(env, MultiUserPrecoderPolicy(env, "zf"), seed=3, steps=3)
+    b = rollout(again, MultiUserPrecoderPolicy(again, "zf"), seed=3, steps=3)
+    assert [r for r, _ in a] == [r for r, _ in b]  # same seed, same rollout
+    genie = rollout(env, MultiUserPrecoderPolicy(env, "zf", genie=True), seed=3, steps=3)
+    assert sum(r for r, _ in genie) > sum(r for r, _ in a)  # the estimate's noise costs rate
+    for r, info in a:
+        assert info["user_rates"].shape == (3,) and r == pytest.approx(info["sum_rate"])
+    with pytest.raises(ValueError, match="MultiUserConfig.num_users"):
+        gym.make("AirTwin/MultiUserPrecoding-v0", num_users=0, twin_pool=pool)
+    with pytest.raises(ValueError, match="unknown environment setting"):
+        gym.make("AirTwin/MultiUserPrecoding-v0", users=2, twin_pool=pool)
+    pf = gym.make("AirTwin/MultiUserPrecoding-v0", scenario="city-tiny-00000", num_users=3, twin_pool=pool,
+                  utility="proportional_fair")
+    (r, info), = rollout(pf, MultiUserPrecoderPolicy(pf, "zf"), seed=3, steps=1)
+    assert r == pytest.approx(np.log(np.maximum(info["user_rates"], 1e-3)).sum())
+
+
+def test_cell_beam_management_env(pool):
+    env = gym.make("AirTwin/CellBeamManagement-v0", scenario="city-tiny-cells3-00000", twin_pool=pool,
+                   speed_mps=15.0, step_s=0.1)
+    check_env(env.unwrapped, skip_render_check=True)
+    base = env.unwrapped
+    assert env.action_space.nvec.tolist() == [3, base.num_beams]
+    again = gym.make("AirTwin/CellBeamManagement-v0", scenario="city-tiny-cells3-00000", twin_pool=pool,
+                     speed_mps=15.0, step_s=0.1)
+    a3 = rollout(env, A3Policy(env), seed=1, steps=4)
+    assert [r for r, _ in a3] == [r for r, _ in rollout(again, A3Policy(again), seed=1, steps=4)]
+    for reward, info in a3:
+        assert info["genie_reward"] >= reward - 1e-9  # the genie's action is the step's best
+    genie = rollout(env, CellGeniePolicy(env), seed=1, steps=4)
+    assert all(r == pytest.approx(info["genie_reward"]) for r, info in genie)
+
+
+def test_without_load_the_sinr_is_the_beamformed_snr(pool):
+    env = gym.make("AirTwin/CellBeamManagement-v0", scenario="city-tiny-cells3-00000", twin_pool=pool, load=0.0,
+                   handover_interruption_s=0.05, step_s=0.1)
+    base = env.unwrapped
+    obs, _ = env.reset(seed=0)
+    site = int(np.argmax(obs["rsrp_dbm"]))
+    beam = int(base.channel.best_beam[0, site])
+    se, _ = base.spectral_efficiency(site, beam)
+    budget = LinkBudget.of(base.twin.spec.radio)
+    w = np.repeat(base.twin.codebook.weights[beam][None], base.twin.spec.codebook.num_subbands, axis=0)
+    assert se == pytest.approx(budget.spectral_efficiency(base.channel.csi[0, site], w), rel=1e-9)
+    other = (site + 1) % 3
+    assert base.reward_of(other, beam) == pytest.approx(base.spectral_efficiency(other, beam)[0] * 0.5)
+    with pytest.raises(ValueError, match="needs >= 2"):
+        gym.make("AirTwin/CellBeamManagement-v0", scenario="city-tiny-00000", twin_pool=pool)
