@@ -1,18 +1,20 @@
 """Twin throughput vs. the bare Sionna RT calls it wraps, measured side by side in one run.
 
-For each batch size, the same UE positions are traced (a) by bare Sionna code
+For each batch size, UE drops are traced (a) by bare Sionna code
 (move receivers, ``PathSolver`` with the scenario's settings, ``Paths.cfr`` to NumPy)
 and (b) by ``Twin.trace`` (which computes the CSI itself in NumPy from the paths, in a
 canonical path order, and adds LoS, path gain, per-path tables, DFT beam gains,
 eigen-precoders and the environment map). The "of it cfr" column is the part of the
-bare call spent in Sionna's ``Paths.cfr``, which the twin replaces. Runs alternate between (a) and (b), swapping which goes first every repeat; the
-median over repeats is reported as UE samples per second, and their ratio.
+bare call spent in Sionna's ``Paths.cfr``, which the twin replaces. Runs alternate between (a) and (b),
+swapping which goes first every repeat, each method on fresh drops of its own (as in use, where every
+call brings new positions: a call that reuses the previous call's positions can skip Dr.Jit's kernel
+compilation); the median over repeats is reported as UE samples per second, and their ratio.
 
     python benchmarks/twin_throughput.py [--scenario munich] [--batch-sizes 1 16 64] [--repeats 7]
 
 With ``--sites 1 3 7`` it measures instead what several BS sites cost: the first N sites of a multi-site
 scenario (``--scenario city-cells7-10000``) traced in one ``Twin.trace_sites`` call against N single-site
-``Twin.trace`` calls (one per site), alternating, on the same drops; it prints the cost per UE and site,
+``Twin.trace`` calls (one per site), alternating, each on fresh drops; it prints the cost per UE and site,
 the one-call cost relative to one site, and the one-call / separate-calls ratio.
 """
 
@@ -71,11 +73,13 @@ def sites_table(args: Args) -> None:
         base = None
         for k in args.sites:
             sites = tuple(range(k))
-            drops = [twin.sample_ue_positions(n, rng) for _ in range(args.repeats + 1)]
-            twin.trace_sites(drops[0], sites=sites, seed=0)  # warm-up (JIT) for this shape
+            drops = {m: [twin.sample_ue_positions(n, rng) for _ in range(args.repeats + 1)] for m in ("one", "separate")}
+            twin.trace_sites(drops["one"][0], sites=sites, seed=0)  # warm-up (JIT) for this shape
+            twin.trace(drops["separate"][0], seed=0)
             one, separate = [], []
-            for rep, pos in enumerate(drops[1:]):
-                for method in ("one", "separate") if rep % 2 == 0 else ("separate", "one"):
+            for rep in range(1, args.repeats + 1):
+                for method in ("one", "separate") if rep % 2 == 1 else ("separate", "one"):
+                    pos = drops[method][rep]
                     start = time.perf_counter()
                     if method == "one":
                         twin.trace_sites(pos, sites=sites, seed=0)
@@ -166,12 +170,13 @@ def main() -> None:
     print(f"{'UEs/batch':>9} | {'bare Sionna [UE/s]':>18} | {'twin [UE/s]':>12} | {'twin/bare':>9} | "
           f"{'bare s/call':>11} | {'of it cfr':>9} | {'twin s/call':>11}")
     for n in args.batch_sizes:
-        drops = [twin.sample_ue_positions(n, rng) for _ in range(args.repeats + 1)]
-        bare(drops[0])
-        twin.trace(drops[0])  # warm-up: JIT compile for this batch size
+        drops = {m: [twin.sample_ue_positions(n, rng) for _ in range(args.repeats + 1)] for m in ("bare", "twin")}
+        bare(drops["bare"][0])
+        twin.trace(drops["twin"][0])  # warm-up: JIT compile for this batch size
         tb, tt, tc = [], [], []
-        for rep, pos in enumerate(drops[1:]):
-            for method in ("bare", "twin") if rep % 2 == 0 else ("twin", "bare"):
+        for rep in range(1, args.repeats + 1):
+            for method in ("bare", "twin") if rep % 2 == 1 else ("twin", "bare"):
+                pos = drops[method][rep]
                 s = time.perf_counter()
                 if method == "bare":
                     _, cfr_s = bare(pos)

@@ -64,6 +64,12 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("spectral_efficiency", lambda v: float(np.mean(v)), True),
     Metric("median_m", lambda v: float(np.median(v)), False),
     Metric("cdf90_m", _p90, False),
+    # multi-user and multi-cell closed loop (per step)
+    Metric("sum_rate", lambda v: float(np.mean(v)), True),
+    Metric("min_user_rate", lambda v: float(np.mean(v)), True),
+    Metric("reward", lambda v: float(np.mean(v)), True),
+    Metric("handover_rate", lambda v: float(np.mean(v)), False),
+    Metric("genie_site_agreement", lambda v: float(np.mean(v)), True),
 )}
 
 

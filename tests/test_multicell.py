@@ -131,3 +131,24 @@ def test_without_load_the_sinr_is_the_beamformed_snr(pool):
     assert base.reward_of(other, beam) == pytest.approx(base.spectral_efficiency(other, beam)[0] * 0.5)
     with pytest.raises(ValueError, match="needs >= 2"):
         gym.make("AirTwin/CellBeamManagement-v0", scenario="city-tiny-00000", twin_pool=pool)
+
+
+def test_evaluate_multicell_command_writes_the_tables(tmp_path, capsys):
+    from airtwin.cli import main
+
+    out = tmp_path / "mc"
+    assert main(["evaluate-multicell", "--scenario", "city-tiny-cells3-00000", "--episodes", "2", "--steps", "2",
+                 "--num-users", "2", "--out", str(out)]) == 0
+    result = __import__("json").loads((out / "results.json").read_text())
+    mu, cells = result["multi_user"], result["cells"]
+    assert mu["reference"] in ("mrt", "zf", "rzf") and set(mu["policies"]) >= {"random", "zf", "zf (genie CSI)"}
+    for name, row in mu["policies"].items():
+        assert row["sum_rate"]["low"] <= row["sum_rate"]["value"] <= row["sum_rate"]["high"]
+        if name != mu["reference"]:
+            assert row["sum_rate"]["vs_reference"]["verdict"] in ("better", "worse", "not distinguishable")
+    assert cells["reference"] != "genie" and "genie" in cells["policies"]
+    assert cells["policies"]["genie"]["genie_site_agreement"]["value"] == 1.0
+    assert (out / "report.md").read_text().startswith("# Multi-user and multi-cell")
+    assert "Cell and beam management" in capsys.readouterr().out
+    with __import__("pytest").raises(ValueError, match="MulticellEvalConfig.episodes"):
+        main(["evaluate-multicell", "--episodes", "1", "--out", str(out)])

@@ -51,6 +51,9 @@ def test_free_space_sites_each_follow_friis():
     assert sb.los.all()
     np.testing.assert_allclose(sb.path_gain_db, friis, atol=0.5)
     np.testing.assert_allclose(sb.site(1).bs_position, (300.0, 200.0, 10.0))
+    swapped = twin.trace_sites(ue, sites=("bs1", "bs0"))  # the BS axis follows the order asked for
+    assert swapped.bs_names == ("bs1", "bs0")
+    np.testing.assert_allclose(swapped.path_gain_db, friis[:, ::-1], atol=0.5)
 
 
 def test_one_call_matches_single_site_traces(canyon3):

@@ -228,17 +228,30 @@ class Twin:
 
     # ------------------------------------------------------------------ tracing
     def place_receivers(self, positions: np.ndarray, velocities: np.ndarray) -> None:
-        """Make the scene's receivers the UEs at ``positions`` ``[N, 3]`` [m] moving at ``velocities`` [m/s]."""
+        """Make the scene's receivers the UEs at ``positions`` ``[N, 3]`` [m] moving at ``velocities`` [m/s].
+
+        Positions and velocities are handed to Dr.Jit as opaque (evaluated) values, not literals: a literal
+        is compiled into the kernels, so every new drop would compile them again (on a GPU, seconds per
+        call for hundreds of UEs against milliseconds of execution).
+        """
+        import drjit as dr  # noqa: PLC0415 (Dr.Jit is loaded with Mitsuba)
+
         rt, mi = self.rt, self.mi
+
+        def opaque(cls, v):
+            x = cls(*map(float, v))
+            dr.make_opaque(x)
+            return x
+
         n = positions.shape[0]
         while len(self._receivers) > n:
             self.scene.remove(self._receivers.pop().name)
         for i, rx in enumerate(self._receivers):
-            rx.position = mi.Point3f(*map(float, positions[i]))
-            rx.velocity = mi.Vector3f(*map(float, velocities[i]))
+            rx.position = opaque(mi.Point3f, positions[i])
+            rx.velocity = opaque(mi.Vector3f, velocities[i])
         for i in range(len(self._receivers), n):
-            rx = rt.Receiver(name=f"ue-{i}", position=mi.Point3f(*map(float, positions[i])),
-                             velocity=mi.Vector3f(*map(float, velocities[i])))
+            rx = rt.Receiver(name=f"ue-{i}", position=opaque(mi.Point3f, positions[i]),
+                             velocity=opaque(mi.Vector3f, velocities[i]))
             self.scene.add(rx)
             self._receivers.append(rx)
 
@@ -299,14 +312,10 @@ class Twin:
         idx = self.site_indices(sites)
         used_seed = self.spec.tracing.seed if seed is None else int(seed)
         paths = self.trace_paths(positions, velocities, seed=used_seed, sites=idx)
-        sources = np.asarray(paths.sources, dtype=np.float64).reshape(3, -1).T  # [num_tx, 3], the tracer's order
         n = positions.shape[0]
-        batches = []
-        for i in idx:
-            t = int(np.argmin(np.linalg.norm(sources - np.asarray(self.spec.bs[i].position), axis=1)))
-            batches.append(self._to_batch(_site_paths(paths, n, t), i, positions, velocities, used_seed,
-                                          num_time_steps, time_step_s or 0.0))
-        return SiteBatch(tuple(batches))
+        # Sionna orders the transmitters of a Paths as they were added to the scene: idx's order.
+        return SiteBatch(tuple(self._to_batch(_site_paths(paths, n, t), i, positions, velocities, used_seed,
+                                              num_time_steps, time_step_s or 0.0) for t, i in enumerate(idx)))
 
     def _to_batch(self, site_paths: tuple, site: int, positions: np.ndarray, velocities: np.ndarray, seed: int,
                   num_time_steps: int, time_step_s: float) -> ChannelBatch:
