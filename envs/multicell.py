@@ -301,7 +301,7 @@ class CellBeamManagementEnv(gym.Env):
         handover = site != self.serving
         reward = se * (1 - self.interruption) if handover else se
         g_site, g_beam, g_reward = self.genie()
-        info = {"spectral_efficiency": se, "sinr_db": sinr_db, "handover": handover, "serving": site,
+        info = {"spectral_efficiency": se, "sinr_db": sinr_db, "handover": handover, "serving": site, "beam": beam,
                 "genie_site": g_site, "genie_beam": g_beam, "genie_reward": g_reward,
                 "ue_position": self._state.positions[0].copy(), "has_paths": self.channel.has_paths[0].copy()}
         self.serving = site

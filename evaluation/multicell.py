@@ -87,15 +87,20 @@ def _summarise(samples: dict[str, dict[str, np.ndarray]], reference: str, rng: n
     return out
 
 
-def evaluate_multicell(cfg: MulticellEvalConfig, log=print) -> dict:
-    """Both environments, every baseline; returns ``{"config", "multi_user": {...}, "cells": {...}}``."""
+def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None) -> dict:
+    """Both environments, every baseline; returns ``{"config", "multi_user": {...}, "cells": {...}}``.
+
+    ``multi_user`` holds the table (``policies``), its ``reference`` and the per-step ``sum_rate`` samples
+    of every policy; ``cells`` the table, its reference and ``tracks``: the first episode of each policy,
+    UE ``positions`` [m], ``serving`` site and ``beam`` per step. ``pool``: a ``TwinPool`` (default: a new one).
+    """
     import gymnasium as gym
 
     import airtwin.envs  # noqa: F401  (registers the environments)
     from airtwin.envs.policies import A3Policy, CellGeniePolicy, MultiUserPrecoderPolicy, RandomPolicy
     from airtwin.twin.pool import TwinPool
 
-    pool = TwinPool()
+    pool = pool if pool is not None else TwinPool()
     seeds = [int(s) for s in np.random.SeedSequence(cfg.seed).generate_state(cfg.episodes)]
     rng = np.random.default_rng([cfg.seed, 95])
     result: dict = {"config": asdict(cfg)}
@@ -113,7 +118,8 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print) -> dict:
         samples[name] = _play(mu, policy, seeds, cfg.steps, lambda r, i: {"sum_rate": i["sum_rate"],
                                                                      "min_user_rate": float(i["user_rates"].min())})
     reference = max(("mrt", "zf", "rzf"), key=lambda m: float(np.mean(samples[m]["sum_rate"])))
-    result["multi_user"] = {"reference": reference, "policies": _summarise(samples, reference, rng)}
+    result["multi_user"] = {"reference": reference, "policies": _summarise(samples, reference, rng),
+                            "sum_rate_samples": {k: v["sum_rate"].tolist() for k, v in samples.items()}}
 
     cells = gym.make("AirTwin/CellBeamManagement-v0", scenario=cfg.scenario, twin_pool=pool, speed_mps=cfg.speed_mps,
                      step_s=cfg.step_s, load=cfg.load)
@@ -125,14 +131,20 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print) -> dict:
     }
     record = lambda r, i: {"reward": r, "spectral_efficiency": i["spectral_efficiency"],  # noqa: E731
                            "handover_rate": float(i["handover"]),
-                           "genie_site_agreement": float(i["serving"] == i["genie_site"])}
+                           "genie_site_agreement": float(i["serving"] == i["genie_site"]),
+                           "x": float(i["ue_position"][0]), "y": float(i["ue_position"][1]),
+                           "site": i["serving"], "beam": i["beam"]}
     samples = {}
     for name, policy in cell_policies.items():
         log(f"cell and beam management: {name}")
         samples[name] = _play(cells, policy, seeds, cfg.steps, record)
     classical = [n for n in cell_policies if n != "genie"]
     reference = max(classical, key=lambda n: float(np.mean(samples[n]["reward"])))
-    result["cells"] = {"reference": reference, "policies": _summarise(samples, reference, rng)}
+    first = {n: s["episode"] == 0 for n, s in samples.items()}
+    result["cells"] = {"reference": reference, "policies": _summarise(samples, reference, rng),
+                       "tracks": {n: {"positions": np.stack([s["x"][first[n]], s["y"][first[n]]], 1).tolist(),
+                                      "serving": s["site"][first[n]].tolist(), "beam": s["beam"][first[n]].tolist()}
+                                  for n, s in samples.items()}}
     return result
 
 
@@ -158,12 +170,18 @@ def markdown(result: dict) -> list[str]:
 
 def write_multicell_report(cfg: MulticellEvalConfig, out: str | Path, log=print) -> dict:
     """Run :func:`evaluate_multicell` and write ``results.json`` and ``report.md`` into ``out``."""
+    from airtwin.evaluation import plots
+    from airtwin.twin.pool import TwinPool
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result = evaluate_multicell(cfg, log=log)
+    pool = TwinPool()
+    result = evaluate_multicell(cfg, log=log, pool=pool)
     (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
+    figures = [plots.sum_rate_cdf(result, out), plots.cells_map(pool.get(cfg.scenario), result, out)]
     (out / "report.md").write_text("\n".join([f"# Multi-user and multi-cell: {cfg.scenario}", "",
                                               "Values [95 % bootstrap interval over episodes]; in brackets after "
                                               "them, the paired verdict against the reference (the strongest "
-                                              "classical policy).", "", *markdown(result)]) + "\n")
+                                              "classical policy).", "", *markdown(result),
+                                              *[f"![{f.stem}]({f.name})" for f in figures]]) + "\n")
     return result

@@ -164,3 +164,59 @@ def offline_comparison(result: dict, out: Path, prefix: str = "compare") -> list
         ax.set_title(task.replace("_", " "), fontsize=9)
         paths.append(_save(fig, out / f"{prefix}_{task}.png"))
     return paths
+
+
+def sum_rate_cdf(result: dict, out: Path) -> Path:
+    """CDF of the per-step sum rate of every multi-user precoding policy (``airtwin evaluate-multicell``)."""
+    fig, ax = _subplots(figsize=(6, 3.6))
+    for name, values in result["multi_user"]["sum_rate_samples"].items():
+        v = np.sort(np.asarray(values))
+        ax.plot(v, np.arange(1, len(v) + 1) / len(v), label=name,
+                linestyle="--" if "genie" in name else "-")
+    ax.set_xlabel("sum rate [bit/s/Hz]")
+    ax.set_ylabel("CDF over steps")
+    ax.set_title(f"{result['config']['scenario']}: {result['config']['num_users']} users, "
+                 f"pilot SNR {result['config']['pilot_snr_db']:g} dB", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, out / "sum_rate_cdf.png")
+
+
+def cells_map(twin, result: dict, out: Path) -> Path:
+    """The sites and their boresights over the area's height map, and the first episode's UE track of the
+    A3 rule and the genie, coloured by serving site, with each step's beam drawn from the serving site."""
+    from airtwin.twin.geometry import height_map_around
+
+    x0, y0, x1, y1 = twin.area_bounds
+    res = max(2.0, max(x1 - x0, y1 - y0) / 128)
+    cells = int(np.ceil(max(x1 - x0, y1 - y0) / res))
+    centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+    hm = height_map_around(twin.scene.mi_scene, centre, cells, res)
+    half = cells * res / 2
+    extent = (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
+    sites = np.array([b.position for b in twin.spec.bs])
+    yaws = [b.orientation_deg[0] for b in twin.spec.bs]
+    colors = [f"C{i}" for i in range(len(sites))]
+    tracks = result["cells"]["tracks"]
+    shown = [n for n in tracks if n.startswith("A3")][:1] + [n for n in tracks if n == "genie"]
+    fig, axes = _subplots(len(shown), figsize=(5.0 * len(shown), 4.8))
+    for ax, name in zip(np.atleast_1d(axes), shown):
+        ax.imshow(hm, origin="lower", cmap="Greys", extent=extent)
+        t = tracks[name]
+        pos, serving, beams = np.asarray(t["positions"]), np.asarray(t["serving"]), np.asarray(t["beam"])
+        for k, (p, s, b) in enumerate(zip(pos, serving, beams)):
+            az = np.radians(twin.codebook.azimuth_deg(yaws[s])[b])
+            if np.isfinite(az):
+                r = 0.25 * half
+                ax.plot([sites[s, 0], sites[s, 0] + r * np.cos(az)], [sites[s, 1], sites[s, 1] + r * np.sin(az)],
+                        color=colors[s], alpha=0.25, lw=1)
+        ax.scatter(pos[:, 0], pos[:, 1], c=[colors[s] for s in serving], s=12, zorder=3)
+        handovers = np.flatnonzero(np.diff(serving)) + 1
+        ax.scatter(pos[handovers, 0], pos[handovers, 1], marker="x", c="k", s=40, zorder=4, label="handover")
+        for i, (site, yaw) in enumerate(zip(sites, yaws)):
+            ax.plot(site[0], site[1], "^", color=colors[i], ms=10, mec="k", zorder=5)
+            ax.annotate(twin.spec.bs[i].name, site[:2], fontsize=7, xytext=(4, 4), textcoords="offset points")
+            d = np.radians(yaw)
+            ax.arrow(site[0], site[1], 0.12 * half * np.cos(d), 0.12 * half * np.sin(d), color=colors[i], width=0.6)
+        ax.set_title(f"{name}: serving site along the track (first episode)", fontsize=8)
+        ax.legend(fontsize=7, loc="upper right")
+    return _save(fig, out / "cells_map.png")

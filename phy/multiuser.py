@@ -2,7 +2,10 @@
 
 Conventions as in :mod:`airtwin.phy.link`: UE ``u`` receives ``y_u,k = sqrt(P) h_u,k^T W_s(k) x_k + n`` with
 ``W_s`` ``[A, U]`` the precoding matrix of subband ``s`` (column ``u`` serves UE ``u``), unit total power
-``||W_s||_F = 1`` (``P`` split among the users), and noise of power ``N`` over the band. Then
+``||W_s||_F = 1`` (``P`` split among the users), and noise of power ``N`` over the band. The classical
+precoders give every user with a channel the same power ``P/U`` (unit-norm columns scaled by ``1/sqrt(U)``):
+scaling a column keeps zero-forcing's nulls, and unlike a plain channel inversion it does not spend the
+power on the weakest user. Then
 
     SINR_u,k = (P/N) |h_u,k^T w_u|^2 / (1 + (P/N) sum_{v != u} |h_u,k^T w_v|^2).
 
@@ -46,7 +49,8 @@ def mu_precoders(h: np.ndarray, method: str, snr: float | None = None,
         snr: ``P/N`` (linear, the scale of ``h``'s gains) for ``rzf``.
         error_power: ``[..., U]`` per-entry error power of each user's estimate (``rzf`` only; None: exact CSI).
     Returns:
-        ``[..., A, U]`` complex128 with ``||W||_F = 1`` (users without a channel get a zero column).
+        ``[..., A, U]`` complex128, each column of a user with a channel of norm ``1/sqrt(U_active)`` (equal
+        power), so ``||W||_F = 1``; users without a channel get a zero column.
     Raises:
         ValueError: unknown method, or ``rzf`` without a positive ``snr``.
     """
@@ -55,7 +59,7 @@ def mu_precoders(h: np.ndarray, method: str, snr: float | None = None,
     h = np.asarray(h, dtype=np.complex128)
     hh = np.conj(np.swapaxes(h, -1, -2))  # [..., A, U]
     if method == "mrt":
-        return normalise_power(hh)
+        return equal_power(hh)
     u = h.shape[-2]
     gram = h @ hh  # [..., U, U]
     if method == "rzf":
@@ -68,8 +72,15 @@ def mu_precoders(h: np.ndarray, method: str, snr: float | None = None,
     # Users without a channel would make the Gram matrix singular: regularise by a negligible diagonal there.
     silent = np.einsum("...uu->...u", gram).real <= 0
     gram = gram + np.einsum("...u,uv->...uv", silent.astype(float), np.eye(u))
-    w = hh @ np.linalg.pinv(gram, hermitian=True)
-    return normalise_power(w)
+    return equal_power(hh @ np.linalg.pinv(gram, hermitian=True))
+
+
+def equal_power(w: np.ndarray) -> np.ndarray:
+    """``[..., A, U]`` -> the same column directions, every non-zero column with power ``1 / (non-zero columns)``."""
+    norms = np.linalg.norm(w, axis=-2, keepdims=True)  # [..., 1, U]
+    active = norms > 1e-30 * max(float(norms.max(initial=0.0)), 1e-300)
+    count = np.maximum(active.sum(axis=-1, keepdims=True), 1)
+    return np.where(active, w / np.where(active, norms, 1.0) / np.sqrt(count), 0.0)
 
 
 def mu_sinr(csi: np.ndarray, w: np.ndarray, snr: float) -> np.ndarray:

@@ -149,6 +149,9 @@ def test_evaluate_multicell_command_writes_the_tables(tmp_path, capsys):
     assert cells["reference"] != "genie" and "genie" in cells["policies"]
     assert cells["policies"]["genie"]["genie_site_agreement"]["value"] == 1.0
     assert (out / "report.md").read_text().startswith("# Multi-user and multi-cell")
+    assert (out / "sum_rate_cdf.png").stat().st_size > 0 and (out / "cells_map.png").stat().st_size > 0
+    track = cells["tracks"]["genie"]
+    assert len(track["positions"]) == len(track["serving"]) == len(track["beam"]) == 2
     assert "Cell and beam management" in capsys.readouterr().out
-    with __import__("pytest").raises(ValueError, match="MulticellEvalConfig.episodes"):
-        main(["evaluate-multicell", "--episodes", "1", "--out", str(out)])
+    assert main(["evaluate-multicell", "--episodes", "1", "--out", str(out)]) == 2
+    assert "MulticellEvalConfig.episodes = 1" in capsys.readouterr().err
