@@ -11,13 +11,13 @@ A UE that walks into a spot no path reaches keeps going with a zero channel;
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from airtwin.envs.tasks import BeamSelectionTask, EnvConfig, MultiTask, PositioningTask, PrecodingTask, Task
+from airtwin.envs.tasks import (BeamSelectionTask, EnvConfig, MultiTask, PositioningTask, PrecodingTask, Task,
+                                env_settings)
 from airtwin.phy.tasks import ENV_TASKS
 from airtwin.scenes.spec import ScenarioSpec
 from airtwin.twin.channel import ChannelBatch
@@ -44,12 +44,7 @@ class TwinEnv(gym.Env):
 
     def __init__(self, scenario: str | ScenarioSpec = "city-tiny-00000", *, twin_pool: TwinPool | None = None,
                  render_mode: str | None = None, **config: Any):
-        allowed = [f.name for f in dataclasses.fields(EnvConfig)]
-        unknown = sorted(set(config) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown environment setting(s) {unknown}; allowed: {', '.join(allowed)}, twin_pool, "
-                             "render_mode")
-        self.config = EnvConfig(**config)
+        self.config = env_settings(EnvConfig, config)
         if render_mode is not None:
             raise ValueError(f"render_mode = {render_mode!r}; allowed: None (use evaluation reports for pictures)")
         self.twin = (twin_pool if twin_pool is not None else TwinPool()).get(scenario)

@@ -25,7 +25,7 @@ import numpy as np
 from gymnasium import spaces
 
 from airtwin.config import check_range
-from airtwin.envs.tasks import POSITION_BOUND_M, POWER_BOUND_DB
+from airtwin.envs.tasks import POSITION_BOUND_M, POWER_BOUND_DB, env_settings
 from airtwin.phy.estimation import DEFAULT_FEEDBACK_DELAY_S, DEFAULT_PILOT_SNR_DB, NO_SIGNAL_DB, estimate_csi
 from airtwin.phy.link import LinkBudget
 from airtwin.phy.multiuser import normalise_power, user_rates
@@ -85,15 +85,6 @@ class CellConfig:
         check_range("CellConfig.handover_interruption_s", self.handover_interruption_s, 0.0, 10.0)
 
 
-def _settings(cls, config: dict) -> Any:
-    allowed = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(config) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown environment setting(s) {unknown}; allowed: {', '.join(allowed)}, twin_pool, "
-                         "render_mode")
-    return cls(**config)
-
-
 def precoders_to_matrix_action(w: np.ndarray) -> np.ndarray:
     """Complex precoding matrices ``[S, A, U]`` -> the real action ``[S, A, U, 2]`` in [-1, 1] (directions kept)."""
     x = np.stack([np.real(w), np.imag(w)], axis=-1)
@@ -121,7 +112,7 @@ class MultiUserPrecodingEnv(gym.Env):
 
     def __init__(self, scenario: str | ScenarioSpec = "city-tiny-00000", *, twin_pool: TwinPool | None = None,
                  render_mode: str | None = None, **config: Any):
-        self.config = _settings(MultiUserConfig, config)
+        self.config = env_settings(MultiUserConfig, config)
         if render_mode is not None:
             raise ValueError(f"render_mode = {render_mode!r}; allowed: None")
         self.twin = (twin_pool if twin_pool is not None else TwinPool()).get(scenario)
@@ -199,7 +190,7 @@ class CellBeamManagementEnv(gym.Env):
 
     def __init__(self, scenario: str | ScenarioSpec = "city-tiny-cells3-00000", *, twin_pool: TwinPool | None = None,
                  render_mode: str | None = None, **config: Any):
-        self.config = _settings(CellConfig, config)
+        self.config = env_settings(CellConfig, config)
         if render_mode is not None:
             raise ValueError(f"render_mode = {render_mode!r}; allowed: None")
         pool = twin_pool if twin_pool is not None else TwinPool()

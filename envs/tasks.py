@@ -8,6 +8,7 @@ what the universal model consumes; the link budget and the precoders are :mod:`a
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,6 +47,16 @@ class EnvConfig:
         check_range("EnvConfig.feedback_delay_s", self.feedback_delay_s, 0.0, 10.0)
         if self.reward not in ("spectral_efficiency", "sgcs"):
             raise ValueError(f"EnvConfig.reward = {self.reward!r}; allowed: 'spectral_efficiency', 'sgcs'")
+
+
+def env_settings(cls, config: dict[str, Any]):
+    """``cls(**config)`` for an environment's settings dataclass, refusing unknown keys by name."""
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(config) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown environment setting(s) {unknown}; allowed: {', '.join(allowed)}, twin_pool, "
+                         "render_mode")
+    return cls(**config)
 
 
 def applied_channel(batch: ChannelBatch) -> np.ndarray:
