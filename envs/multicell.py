@@ -52,6 +52,9 @@ class MultiUserConfig:
     """Age of the CSI when the precoder is applied [s]."""
     utility: Literal["sum_rate", "proportional_fair"] = "sum_rate"
     """Reward: ``sum_u R_u``, or ``sum_u log(max(R_u, PF_RATE_FLOOR))`` (R_u in bit/s/Hz)."""
+    load: float = 1.0
+    """In a multi-site scenario, the probability that each other site transmits in a step (on a random beam of
+    its own, at full power): inter-cell interference. Single-site scenarios have none."""
 
     def __post_init__(self) -> None:
         check_range("MultiUserConfig.num_users", self.num_users, 1, 64)
@@ -61,6 +64,7 @@ class MultiUserConfig:
         check_range("MultiUserConfig.feedback_delay_s", self.feedback_delay_s, 0.0, 10.0)
         if self.utility not in ("sum_rate", "proportional_fair"):
             raise ValueError(f"MultiUserConfig.utility = {self.utility!r}; allowed: 'sum_rate', 'proportional_fair'")
+        check_range("MultiUserConfig.load", self.load, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,8 @@ class MultiUserPrecodingEnv(gym.Env):
     (its mean power [dB], so that ``to_complex(csi[u]) * 10**(rx_power_db[u] / 20)`` is UE u's channel
     estimate in the twin's units). Action: ``[S, A, U, 2]`` real (real, imaginary parts of ``W_s``; each
     subband's matrix is scaled to unit Frobenius norm, so any non-zero action is a valid precoder).
-    Reward: see :class:`MultiUserConfig`. Info: ``user_rates`` ``[U]`` [bit/s/Hz], ``sum_rate``,
+    Reward: see :class:`MultiUserConfig`. In a multi-site scenario the other sites interfere (``load``); the
+    UEs are served by ``twin.serving_bs``. Info: ``user_rates`` ``[U]`` [bit/s/Hz], ``sum_rate``,
     ``has_paths`` ``[U]``.
     """
 
@@ -139,9 +144,23 @@ class MultiUserPrecodingEnv(gym.Env):
         return self._batch
 
     def _trace(self) -> dict[str, np.ndarray]:
-        self._batch = self.twin.trace(self._state.positions, self._state.velocities,
-                                      seed=int(self.np_random.integers(0, 2**31 - 1)), num_time_steps=2,
-                                      time_step_s=max(self.config.feedback_delay_s, 1e-6))
+        args = dict(seed=int(self.np_random.integers(0, 2**31 - 1)), num_time_steps=2,
+                    time_step_s=max(self.config.feedback_delay_s, 1e-6))
+        serving, n_bs = self.twin.serving_bs, len(self.twin.spec.bs)
+        self.other_cell_gain = None
+        if n_bs > 1 and self.config.load > 0:  # the other sites, traced in the same call, interfere
+            sb = self.twin.trace_sites(self._state.positions, self._state.velocities, **args)
+            self._batch = sb.site(serving)
+            active = self.np_random.random(n_bs) < self.config.load
+            beams = self.np_random.integers(0, self.twin.codebook.num_beams, n_bs)
+            gain = np.zeros((self.config.num_users, self._batch.num_subcarriers))
+            for j in range(n_bs):
+                if j != serving and active[j]:
+                    g = sb.site(j).csi_evolution[:, -1].astype(np.complex128)  # [U, A, K], when the data is sent
+                    gain += np.abs(np.einsum("uak,a->uk", g, self.twin.codebook.weights[beams[j]])) ** 2
+            self.other_cell_gain = gain
+        else:
+            self._batch = self.twin.trace(self._state.positions, self._state.velocities, **args)
         csi, power = estimate_csi(self._batch.csi, self.config.pilot_snr_db, self.np_random)
         return {"csi": csi, "rx_power_db": np.clip(power, -POWER_BOUND_DB, POWER_BOUND_DB).astype(np.float32)}
 
@@ -155,7 +174,7 @@ class MultiUserPrecodingEnv(gym.Env):
 
     def rates(self, w: np.ndarray) -> np.ndarray:
         """``[U]`` rates [bit/s/Hz] of complex precoders ``w`` ``[S, A, U]`` on the current applied channel."""
-        return user_rates(self.channel.csi_evolution[:, -1], normalise_power(w), self.snr)
+        return user_rates(self.channel.csi_evolution[:, -1], normalise_power(w), self.snr, self.other_cell_gain)
 
     def step(self, action):
         if self._batch is None:

@@ -45,8 +45,15 @@ class MulticellEvalConfig:
     """Probability that a non-serving site transmits in a step."""
     seed: int = 0
     """Seed of the episode seeds and the bootstrap."""
+    checkpoint: str | None = None
+    """Universal-model checkpoint playing the cell runs per site (default: the shipped one; 'none': leave it out)."""
+    device: str = "cpu"
+    """Torch device of the universal model: 'auto', 'cpu', 'cuda', 'cuda:N', 'mps' (one UE, batch of sites: CPU)."""
 
     def __post_init__(self) -> None:
+        from airtwin.model.config import check_device
+
+        check_device("MulticellEvalConfig.device", self.device)
         check_range("MulticellEvalConfig.episodes", self.episodes, 2, 100_000)
         check_range("MulticellEvalConfig.steps", self.steps, 1, 100_000)
         check_range("MulticellEvalConfig.num_users", self.num_users, 1, 64)
@@ -135,10 +142,20 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None) -> dict:
                            "x": float(i["ue_position"][0]), "y": float(i["ue_position"][1]),
                            "site": i["serving"], "beam": i["beam"]}
     samples = {}
-    for name, policy in cell_policies.items():
+    for name, policy in list(cell_policies.items()):
         log(f"cell and beam management: {name}")
         samples[name] = _play(cells, policy, seeds, cfg.steps, record)
-    classical = [n for n in cell_policies if n != "genie"]
+    if cfg.checkpoint != "none":
+        from airtwin.model.checkpoint import default_checkpoint
+        from airtwin.model.policy import UniversalCellPolicy
+
+        try:
+            cell_policies["universal model"] = UniversalCellPolicy(
+                cells, cfg.checkpoint or default_checkpoint(), device=cfg.device)
+        except ValueError as exc:  # the checkpoint's numerology does not fit this scenario's sites
+            result["skipped"] = {"universal model": str(exc)}
+            log(f"universal model skipped: {exc}")
+    classical = [n for n in cell_policies if n not in ("genie", "universal model")]
     reference = max(classical, key=lambda n: float(np.mean(samples[n]["reward"])))
     first = {n: s["episode"] == 0 for n, s in samples.items()}
     result["cells"] = {"reference": reference, "policies": _summarise(samples, reference, rng),

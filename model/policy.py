@@ -50,3 +50,54 @@ class UniversalModelPolicy:
         if isinstance(space, spaces.Box):
             action = np.clip(action, space.low, space.high).astype(space.dtype)
         return task_action(self.env, action)
+
+
+class UniversalCellPolicy:
+    """The universal model managing the serving cell and beam in ``AirTwin/CellBeamManagement-v0``, per site.
+
+    For every site it builds the environment observation the model was trained on (that site's height map
+    and position, the UE's position) and asks two heads: path loss (the site to serve: the lowest predicted
+    loss, kept unless another site is predicted ``hysteresis_db`` better) and beam selection (that site's
+    beam). The height maps are the network's static knowledge of the area, not the true channel.
+
+    Args:
+        env: the cell environment; every site's numerology must be the model's.
+        checkpoint: a checkpoint directory, or a loaded ``UniversalModel``.
+        hysteresis_db: predicted path-loss margin a handover needs [dB].
+        device: where a checkpoint directory is loaded ('auto', 'cpu', 'cuda', ...).
+    """
+
+    def __init__(self, env, checkpoint, hysteresis_db: float = 2.0, device: str = "auto"):
+        from airtwin.model.checkpoint import load_checkpoint
+
+        self.env, self.hysteresis_db = env, hysteresis_db
+        self.model = load_checkpoint(checkpoint, device=device) if not hasattr(checkpoint, "predict") else checkpoint
+        self.model.eval()
+        twin = env.unwrapped.twin
+        for i in range(len(twin.spec.bs)):
+            mine = DataShapes.of_scenario(twin.spec, i)
+            if mine != self.model.cfg.shapes:
+                raise ValueError(f"the model was trained for {self.model.cfg.shapes}, site {twin.spec.bs[i].name} of "
+                                 f"{twin.spec.name} has {mine}")
+        self.maps = np.stack([twin.height_map_of(i) for i in range(len(twin.spec.bs))]).astype(np.float32)
+        self.sites = np.array([b.position for b in twin.spec.bs], dtype=np.float32)
+
+    def reset(self) -> None:
+        pass
+
+    def scores(self, ue_position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(predicted path loss [num_bs] dB, beam logits [num_bs, num_beams])`` for a UE at ``ue_position``."""
+        n = len(self.sites)
+        batch = to_tensors({"height_map": self.maps, "bs_position": self.sites,
+                            "ue_position": np.repeat(np.asarray(ue_position, np.float32)[None], n, axis=0)})
+        with torch.no_grad():
+            pl = self.model.predict("path_loss", batch).cpu().numpy().reshape(n)
+            logits = self.model.predict("beam_selection", batch).cpu().numpy()
+        return pl, logits
+
+    def act(self, obs: Any) -> np.ndarray:
+        pl, logits = self.scores(obs["ue_position"])
+        serving = int(obs["serving"])
+        best = int(np.argmin(pl))
+        site = best if pl[best] < pl[serving] - self.hysteresis_db else serving
+        return np.array([site, int(np.argmax(logits[site]))], dtype=np.int64)

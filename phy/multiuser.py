@@ -83,21 +83,24 @@ def equal_power(w: np.ndarray) -> np.ndarray:
     return np.where(active, w / np.where(active, norms, 1.0) / np.sqrt(count), 0.0)
 
 
-def mu_sinr(csi: np.ndarray, w: np.ndarray, snr: float) -> np.ndarray:
+def mu_sinr(csi: np.ndarray, w: np.ndarray, snr: float, other_cell_gain: np.ndarray | None = None) -> np.ndarray:
     """Per-user, per-subcarrier SINR (linear) of precoders ``w`` ``[S, A, U]`` on channels ``csi`` ``[U, A, K]``.
 
-    ``snr`` is ``P/N`` (linear). Returns ``[U, K]`` float64.
+    ``snr`` is ``P/N`` (linear). ``other_cell_gain`` ``[U, K]``: the summed gain ``sum_j |g_j,u,k^T v_j|^2`` of
+    other cells transmitting at the same power ``P`` (unit-norm precoders ``v_j``), added to the
+    interference. Returns ``[U, K]`` float64.
     """
     csi = np.asarray(csi, dtype=np.complex128)
     out = np.zeros((csi.shape[0], csi.shape[-1]))
+    extra = np.zeros(out.shape) if other_cell_gain is None else np.asarray(other_cell_gain, dtype=np.float64)
     for s, sl in enumerate(subband_slices(csi.shape[-1], w.shape[0])):
         g = np.abs(np.einsum("uak,av->ukv", csi[:, :, sl], w[s])) ** 2  # [U, K_s, V]: UE u's gain from stream v
         users = np.arange(g.shape[0])
         signal = g[users, :, users]  # [U, K_s]: UE u's gain from its own stream
-        out[:, sl] = snr * signal / (1.0 + snr * (g.sum(axis=-1) - signal))
+        out[:, sl] = snr * signal / (1.0 + snr * (g.sum(axis=-1) - signal + extra[:, sl]))
     return out
 
 
-def user_rates(csi: np.ndarray, w: np.ndarray, snr: float) -> np.ndarray:
-    """``[U]`` spectral efficiency of each user, ``mean_k log2(1 + SINR_u,k)`` [bit/s/Hz]."""
-    return np.log2(1.0 + mu_sinr(csi, w, snr)).mean(axis=-1)
+def user_rates(csi: np.ndarray, w: np.ndarray, snr: float, other_cell_gain: np.ndarray | None = None) -> np.ndarray:
+    """``[U]`` spectral efficiency of each user, ``mean_k log2(1 + SINR_u,k)`` [bit/s/Hz] (see :func:`mu_sinr`)."""
+    return np.log2(1.0 + mu_sinr(csi, w, snr, other_cell_gain)).mean(axis=-1)

@@ -149,9 +149,68 @@ def test_evaluate_multicell_command_writes_the_tables(tmp_path, capsys):
     assert cells["reference"] != "genie" and "genie" in cells["policies"]
     assert cells["policies"]["genie"]["genie_site_agreement"]["value"] == 1.0
     assert (out / "report.md").read_text().startswith("# Multi-user and multi-cell")
+    assert "map_resolution_m=2.0" in result["skipped"]["universal model"]  # tiny areas: not the shipped numerology
     assert (out / "sum_rate_cdf.png").stat().st_size > 0 and (out / "cells_map.png").stat().st_size > 0
     track = cells["tracks"]["genie"]
     assert len(track["positions"]) == len(track["serving"]) == len(track["beam"]) == 2
     assert "Cell and beam management" in capsys.readouterr().out
     assert main(["evaluate-multicell", "--episodes", "1", "--out", str(out)]) == 2
     assert "MulticellEvalConfig.episodes = 1" in capsys.readouterr().err
+
+
+def test_gymnasium_vector_env_steps_the_new_environments(pool):
+    vec = gym.vector.SyncVectorEnv([
+        lambda: gym.make("AirTwin/CellBeamManagement-v0", scenario="city-tiny-cells3-00000", twin_pool=pool,
+                         step_s=0.1)
+        for _ in range(2)])
+    obs, _ = vec.reset(seed=[0, 1])
+    assert obs["rsrp_dbm"].shape == (2, 3)
+    obs, rewards, terms, truncs, infos = vec.step(vec.action_space.sample())
+    assert rewards.shape == (2,) and np.isfinite(rewards).all()
+    vec.close()
+
+
+
+def test_universal_model_manages_cells_per_site(pool, tmp_path):
+    from airtwin.model.checkpoint import save_checkpoint
+    from airtwin.model.config import ModelConfig
+    from airtwin.model.encoders import CSIEncoder, EnvEncoder
+    from airtwin.model.policy import UniversalCellPolicy
+    from airtwin.model.universal import UniversalModel
+    from airtwin.phy.tasks import DataShapes
+
+    env = gym.make("AirTwin/CellBeamManagement-v0", scenario="city-tiny-cells3-00000", twin_pool=pool, step_s=0.1)
+    spec = env.unwrapped.twin.spec
+    model = UniversalModel.build(ModelConfig(shapes=DataShapes.of_scenario(spec), variant="wm"), CSIEncoder(),
+                                 EnvEncoder())
+    save_checkpoint(model, tmp_path / "ckpt")
+    policy = UniversalCellPolicy(env, tmp_path / "ckpt", device="cpu")
+    obs, _ = env.reset(seed=0)
+    pl, logits = policy.scores(obs["ue_position"])
+    assert pl.shape == (3,) and logits.shape == (3, env.unwrapped.num_beams)
+    action = policy.act(obs)
+    assert env.action_space.contains(action)
+    best = int(np.argmin(pl))  # the site: the lowest predicted path loss unless the serving one is within 2 dB
+    expected = best if pl[best] < pl[int(obs["serving"])] - 2.0 else int(obs["serving"])
+    assert action[0] == expected and action[1] == int(np.argmax(logits[expected]))
+    other = gym.make("AirTwin/CellBeamManagement-v0", scenario="city-cells3-10000", twin_pool=pool)
+    with pytest.raises(ValueError, match="site bs0 of city-cells3-10000 has"):
+        UniversalCellPolicy(other, tmp_path / "ckpt", device="cpu")
+
+
+def test_other_cells_interfere_with_the_multi_user_cell(pool):
+    kw = dict(scenario="city-tiny-cells3-00000", twin_pool=pool, num_users=2)
+    quiet = gym.make("AirTwin/MultiUserPrecoding-v0", load=0.0, **kw)
+    loud = gym.make("AirTwin/MultiUserPrecoding-v0", load=1.0, **kw)
+    # One step: the same drop and channel in both (the interferers are drawn after the trace).
+    a = rollout(quiet, MultiUserPrecoderPolicy(quiet, "zf", genie=True), seed=4, steps=1)
+    b = rollout(loud, MultiUserPrecoderPolicy(loud, "zf", genie=True), seed=4, steps=1)
+    assert quiet.unwrapped.other_cell_gain is None and loud.unwrapped.other_cell_gain.shape == (2, 32)
+    assert (loud.unwrapped.other_cell_gain > 0).any()
+    assert sum(r for r, _ in b) < sum(r for r, _ in a)  # interference from the other sites costs rate
+    # Known answer: with other-cell gain G the SINR is snr |h^T w|^2 / (1 + snr (intra + G)).
+    csi = flat_channels(u=1, a=4, k=2)
+    w = mu_precoders(csi[None, :, :, 0], "mrt")
+    g = np.full((1, 2), 1e-10)
+    expected = 1e12 * np.abs(csi[0, :, 0] @ w[0][:, 0]) ** 2 / (1 + 1e12 * 1e-10)
+    np.testing.assert_allclose(mu_sinr(csi, w, 1e12, g)[0], expected, rtol=1e-9)
