@@ -94,12 +94,13 @@ def _summarise(samples: dict[str, dict[str, np.ndarray]], reference: str, rng: n
     return out
 
 
-def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None) -> dict:
+def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None, spec=None) -> dict:
     """Both environments, every baseline; returns ``{"config", "multi_user": {...}, "cells": {...}}``.
 
     ``multi_user`` holds the table (``policies``), its ``reference`` and the per-step ``sum_rate`` samples
     of every policy; ``cells`` the table, its reference and ``tracks``: the first episode of each policy,
-    UE ``positions`` [m], ``serving`` site and ``beam`` per step. ``pool``: a ``TwinPool`` (default: a new one).
+    UE ``positions`` [m], ``serving`` site and ``beam`` per step. ``pool``: a ``TwinPool`` (default: a new one);
+    ``spec``: a ``ScenarioSpec`` to use instead of ``cfg.scenario`` (e.g. a suite's carrier variant).
     """
     import gymnasium as gym
 
@@ -112,7 +113,8 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None) -> dict:
     rng = np.random.default_rng([cfg.seed, 95])
     result: dict = {"config": asdict(cfg)}
 
-    mu = gym.make("AirTwin/MultiUserPrecoding-v0", scenario=cfg.scenario, twin_pool=pool, num_users=cfg.num_users,
+    scenario = spec if spec is not None else cfg.scenario
+    mu = gym.make("AirTwin/MultiUserPrecoding-v0", scenario=scenario, twin_pool=pool, num_users=cfg.num_users,
                   pilot_snr_db=cfg.pilot_snr_db)
     policies = {"random": RandomPolicy(mu.action_space, seed=cfg.seed)}
     for method in ("mrt", "zf", "rzf"):
@@ -128,7 +130,7 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None) -> dict:
     result["multi_user"] = {"reference": reference, "policies": _summarise(samples, reference, rng),
                             "sum_rate_samples": {k: v["sum_rate"].tolist() for k, v in samples.items()}}
 
-    cells = gym.make("AirTwin/CellBeamManagement-v0", scenario=cfg.scenario, twin_pool=pool, speed_mps=cfg.speed_mps,
+    cells = gym.make("AirTwin/CellBeamManagement-v0", scenario=scenario, twin_pool=pool, speed_mps=cfg.speed_mps,
                      step_s=cfg.step_s, load=cfg.load)
     cell_policies = {
         "A3 (hys 2 dB, off 1 dB, TTT 160 ms)": A3Policy(cells, A3Config()),
@@ -165,8 +167,9 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None) -> dict:
     return result
 
 
-def markdown(result: dict) -> list[str]:
-    """The two tables of :func:`evaluate_multicell`'s result (value [95 % interval], and the paired verdict)."""
+def markdown(result: dict, level: int = 3) -> list[str]:
+    """The two tables of :func:`evaluate_multicell`'s result (value [95 % interval], and the paired verdict),
+    under headings of ``level``."""
     def cell(m: dict) -> str:
         text = f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
         if "vs_reference" in m:
@@ -177,7 +180,7 @@ def markdown(result: dict) -> list[str]:
     for key, title in (("multi_user", "Multi-user precoding"), ("cells", "Cell and beam management")):
         block = result[key]
         metrics = list(next(iter(block["policies"].values())))
-        lines += [f"### {title} (reference: {block['reference']})", "",
+        lines += [f"{'#' * level} {title} (reference: {block['reference']})", "",
                   "| policy | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
         for name, row in block["policies"].items():
             lines.append(f"| {name} | " + " | ".join(cell(row[m]) for m in metrics) + " |")
@@ -196,6 +199,7 @@ def write_multicell_report(cfg: MulticellEvalConfig, out: str | Path, log=print)
     result = evaluate_multicell(cfg, log=log, pool=pool)
     (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
     figures = [plots.sum_rate_cdf(result, out), plots.cells_map(pool.get(cfg.scenario), result, out)]
+    result["figures"] = [f.name for f in figures]
     (out / "report.md").write_text("\n".join([f"# Multi-user and multi-cell: {cfg.scenario}", "",
                                               "Values [95 % bootstrap interval over episodes]; in brackets after "
                                               "them, the paired verdict against the reference (the strongest "

@@ -166,7 +166,7 @@ def offline_comparison(result: dict, out: Path, prefix: str = "compare") -> list
     return paths
 
 
-def sum_rate_cdf(result: dict, out: Path) -> Path:
+def sum_rate_cdf(result: dict, out: Path, tag: str = "") -> Path:
     """CDF of the per-step sum rate of every multi-user precoding policy (``airtwin evaluate-multicell``)."""
     fig, ax = _subplots(figsize=(6, 3.6))
     for name, values in result["multi_user"]["sum_rate_samples"].items():
@@ -178,10 +178,10 @@ def sum_rate_cdf(result: dict, out: Path) -> Path:
     ax.set_title(f"{result['config']['scenario']}: {result['config']['num_users']} users, "
                  f"pilot SNR {result['config']['pilot_snr_db']:g} dB", fontsize=9)
     ax.legend(fontsize=7)
-    return _save(fig, out / "sum_rate_cdf.png")
+    return _save(fig, out / f"sum_rate_cdf{'_' + tag if tag else ''}.png")
 
 
-def cells_map(twin, result: dict, out: Path) -> Path:
+def cells_map(twin, result: dict, out: Path, tag: str = "") -> Path:
     """The sites and their boresights over the area's height map, and the first episode's UE track of the
     A3 rule and the genie, coloured by serving site, with each step's beam drawn from the serving site."""
     from airtwin.twin.geometry import height_map_around
@@ -219,4 +219,4 @@ def cells_map(twin, result: dict, out: Path) -> Path:
             ax.arrow(site[0], site[1], 0.12 * half * np.cos(d), 0.12 * half * np.sin(d), color=colors[i], width=0.6)
         ax.set_title(f"{name}: serving site along the track (first episode)", fontsize=8)
         ax.legend(fontsize=7, loc="upper right")
-    return _save(fig, out / "cells_map.png")
+    return _save(fig, out / f"cells_map{'_' + tag if tag else ''}.png")

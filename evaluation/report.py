@@ -105,6 +105,29 @@ def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, ch
              "## Inference latency (median per decision, this machine)", "",
              "| policy | latency [ms] |", "|---|---|",
              *[f"| {p} | {t['median_ms']:.2f} |" for p, t in sorted(timing.items())], ""]
+    multi = [(n, s) for n, s in specs.items() if len(s.bs) > 1] if suite.evaluation.multicell else []
+    if multi:
+        from airtwin.evaluation.multicell import MulticellEvalConfig, evaluate_multicell, markdown
+
+        lines += ["## Several users and several cells", "",
+                  "Multi-user precoding (MRT, ZF, regularised ZF on the estimate and on the true channel) and "
+                  "serving cell and beam management (A3, strongest reported site, the universal model per site, "
+                  "the genie) on each multi-site scenario; values [95 % interval, bootstrap over episodes] and "
+                  "the paired verdict against the strongest classical policy.", ""]
+        metrics["multicell"] = {}
+        for name, spec in multi:
+            ev = suite.evaluation
+            cfg = MulticellEvalConfig(scenario=spec.name, episodes=max(2, ev.episodes), steps=ev.steps, seed=ev.seed,
+                                      checkpoint=str(checkpoint) if checkpoint is not None else None,
+                                      device=device)
+            result = evaluate_multicell(cfg, log=log, pool=pool, spec=spec)
+            metrics["multicell"][name] = result
+            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+            figures += [plots.sum_rate_cdf(result, out, safe), plots.cells_map(pool.get(spec), result, out, safe)]
+            lines += [f"### {name}", "", *markdown(result, level=4)]
+            if result.get("skipped"):
+                lines += [f"- skipped: {k}: {v}" for k, v in result["skipped"].items()] + [""]
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     if metrics["skipped"]:
         lines += ["## Skipped", "", *[f"- {k}: {v}" for k, v in sorted(metrics["skipped"].items())], ""]
     lines += ["## Figures", "", *[f"![{f.stem}]({f.name})" for f in figures], ""]

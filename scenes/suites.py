@@ -48,6 +48,9 @@ class EvaluationSettings:
     """UE drops per scenario for the offline path-loss test set."""
     render: bool = True
     """Render each scenario with Sionna (radio map, trajectory, paths)."""
+    multicell: bool = True
+    """Scenarios with several sites also get the multi-user precoding and cell/beam management runs against
+    their baselines (``airtwin evaluate-multicell``; at least 2 episodes)."""
     seed: int = 0
     """Seed of the episodes and the offline drops."""
 

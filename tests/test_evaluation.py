@@ -109,3 +109,17 @@ def test_a_checkpoint_that_cannot_be_loaded_is_an_error(tmp_path, capsys):
     assert code == 2
     assert "nonexistent does not exist" in capsys.readouterr().err
     assert not (tmp_path / "r" / "report.md").exists()
+
+
+def test_multi_site_scenarios_get_the_multi_user_and_cell_runs(tmp_path):
+    suite_file = tmp_path / "cells.toml"
+    suite_file.write_text('name = "cells"\ndescription = "test"\nscenarios = ["city-tiny-cells3-00000"]\n\n'
+                          "[evaluation]\nspeeds_mps = [15.0]\npilot_snr_db = [20.0]\nepisodes = 2\nsteps = 2\n"
+                          "offline_samples = 8\nrender = false\n")
+    metrics = write_report(load_suite(str(suite_file)), ("classical", "random"), tmp_path / "r", log=lambda m: None)
+    result = metrics["multicell"]["city-tiny-cells3-00000"]
+    assert {"multi_user", "cells"} <= set(result) and "A3 (hys 2 dB, off 1 dB, TTT 160 ms)" in result["cells"]["policies"]
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "## Several users and several cells" in report and "#### Cell and beam management" in report
+    assert (tmp_path / "r" / "cells_map_city-tiny-cells3-00000.png").exists()
+    assert "multicell" in __import__("json").loads((tmp_path / "r" / "metrics.json").read_text())
