@@ -24,6 +24,30 @@ from airtwin.twin.channel import ChannelBatch
 from airtwin.twin.pool import TwinPool
 
 
+#: The stages of an environment step, driven by :class:`airtwin.envs.vector.TwinVectorEnv` (see ``TwinEnv``).
+STAGES = ("begin_episode", "trace_request", "draw_trace_seed", "receive", "apply", "info")
+
+
+def trace_together(twin, requests: list[dict[str, Any]], seed: int) -> list:
+    """Trace the UEs of several environments' :meth:`TwinEnv.trace_request` in one twin call; one batch each.
+
+    A request holds ``positions`` and ``velocities`` ``[n_i, 3]``, ``num_time_steps``, ``time_step_s`` and,
+    for multi-site environments, ``sites`` (then ``Twin.trace_sites`` traces them and each environment gets a
+    ``SiteBatch``). The requests must agree on everything but the UEs.
+    """
+    first = requests[0]
+    counts = [len(r["positions"]) for r in requests]
+    pos = np.concatenate([r["positions"] for r in requests])
+    vel = np.concatenate([r["velocities"] for r in requests])
+    kw = {"seed": seed, "num_time_steps": first["num_time_steps"], "time_step_s": first["time_step_s"]}
+    if first.get("sites") is not None:
+        batch = twin.trace_sites(pos, vel, sites=first["sites"], **kw)
+    else:
+        batch = twin.trace(pos, vel, **kw)
+    edges = np.concatenate([[0], np.cumsum(counts)])
+    return [batch.select(np.arange(a, b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
 class TwinEnv(gym.Env):
     """A single-UE closed-loop episode driven by a :class:`airtwin.envs.tasks.Task`.
 
@@ -110,14 +134,14 @@ class TwinEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self.begin_episode(options)
-        obs = self.receive(self.twin.trace(seed=self.draw_trace_seed(), **self.trace_request()))
+        obs = self.receive(trace_together(self.twin, [self.trace_request()], self.draw_trace_seed())[0])
         return obs, self.info()
 
     def step(self, action):
         if self._batch is None:
             raise RuntimeError("call reset() before step()")
         reward, info = self.apply(action)
-        obs = self.receive(self.twin.trace(seed=self.draw_trace_seed(), **self.trace_request()))
+        obs = self.receive(trace_together(self.twin, [self.trace_request()], self.draw_trace_seed())[0])
         return obs, reward, False, False, info
 
 

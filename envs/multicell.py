@@ -25,6 +25,7 @@ import numpy as np
 from gymnasium import spaces
 
 from airtwin.config import check_range
+from airtwin.envs.core import trace_together
 from airtwin.envs.tasks import POSITION_BOUND_M, POWER_BOUND_DB, env_settings
 from airtwin.phy.estimation import DEFAULT_FEEDBACK_DELAY_S, DEFAULT_PILOT_SNR_DB, NO_SIGNAL_DB, estimate_csi
 from airtwin.phy.link import LinkBudget
@@ -143,42 +144,48 @@ class MultiUserPrecodingEnv(gym.Env):
             raise RuntimeError("no channel yet; call reset() first")
         return self._batch
 
-    def _trace(self) -> dict[str, np.ndarray]:
-        args = dict(seed=int(self.np_random.integers(0, 2**31 - 1)), num_time_steps=2,
-                    time_step_s=max(self.config.feedback_delay_s, 1e-6))
-        serving, n_bs = self.twin.serving_bs, len(self.twin.spec.bs)
+    # ------------------------------------------------------------------ the stages of a step (as TwinEnv's)
+    def draw_trace_seed(self) -> int:
+        return int(self.np_random.integers(0, 2**31 - 1))
+
+    def begin_episode(self, options: dict | None) -> None:
+        """Drop ``num_users`` UEs (speeds and headings from ``np_random``)."""
+        self._state = self.twin.init_motion(self.config.num_users, self.np_random)
+
+    def trace_request(self) -> dict[str, Any]:
+        """The UEs to trace; in a multi-site scenario with load, from every site (the others interfere)."""
+        sites = None
+        if len(self.twin.spec.bs) > 1 and self.config.load > 0:
+            sites = (self.twin.serving_bs, *[j for j in range(len(self.twin.spec.bs)) if j != self.twin.serving_bs])
+        return {"positions": self._state.positions, "velocities": self._state.velocities, "num_time_steps": 2,
+                "time_step_s": max(self.config.feedback_delay_s, 1e-6), "sites": sites}
+
+    def receive(self, batch: ChannelBatch | SiteBatch) -> dict[str, np.ndarray]:
+        """Take this step's channels (a ``SiteBatch``, serving site first, when the other sites interfere) and
+        return the observation (the interferers' activity and beams and the pilot noise from ``np_random``)."""
         self.other_cell_gain = None
-        if n_bs > 1 and self.config.load > 0:  # the other sites, traced in the same call, interfere
-            sb = self.twin.trace_sites(self._state.positions, self._state.velocities, **args)
-            self._batch = sb.site(serving)
+        if isinstance(batch, SiteBatch):
+            sb = batch
+            self._batch = sb.site(0)
+            n_bs = sb.num_bs
             active = self.np_random.random(n_bs) < self.config.load
             beams = self.np_random.integers(0, self.twin.codebook.num_beams, n_bs)
             gain = np.zeros((self.config.num_users, self._batch.num_subcarriers))
-            for j in range(n_bs):
-                if j != serving and active[j]:
+            for j in range(1, n_bs):
+                if active[j]:
                     g = sb.site(j).csi_evolution[:, -1].astype(np.complex128)  # [U, A, K], when the data is sent
                     gain += np.abs(np.einsum("uak,a->uk", g, self.twin.codebook.weights[beams[j]])) ** 2
             self.other_cell_gain = gain
         else:
-            self._batch = self.twin.trace(self._state.positions, self._state.velocities, **args)
+            self._batch = batch
         csi, power = estimate_csi(self._batch.csi, self.config.pilot_snr_db, self.np_random)
         return {"csi": csi, "rx_power_db": np.clip(power, -POWER_BOUND_DB, POWER_BOUND_DB).astype(np.float32)}
 
-    def _info(self) -> dict[str, Any]:
+    def info(self) -> dict[str, Any]:
         return {"has_paths": self.channel.has_paths.copy(), "ue_positions": self.channel.ue_positions.copy()}
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self._state = self.twin.init_motion(self.config.num_users, self.np_random)
-        return self._trace(), self._info()
-
-    def rates(self, w: np.ndarray) -> np.ndarray:
-        """``[U]`` rates [bit/s/Hz] of complex precoders ``w`` ``[S, A, U]`` on the current applied channel."""
-        return user_rates(self.channel.csi_evolution[:, -1], normalise_power(w), self.snr, self.other_cell_gain)
-
-    def step(self, action):
-        if self._batch is None:
-            raise RuntimeError("call reset() before step()")
+    def apply(self, action) -> tuple[float, dict[str, Any]]:
+        """Score ``action`` on the true applied channel, then move the UEs by ``step_s`` (no tracing)."""
         arr = np.asarray(action)
         if arr.shape != self.action_space.shape or arr.dtype.kind not in "fiu":
             raise ValueError(f"the action must be a real array of shape {self.action_space.shape}, got shape "
@@ -188,8 +195,26 @@ class MultiUserPrecodingEnv(gym.Env):
             reward = float(r.sum())
         else:
             reward = float(np.log(np.maximum(r, PF_RATE_FLOOR)).sum())
-        info = {**self._info(), "user_rates": r, "sum_rate": float(r.sum())}
+        info = {**self.info(), "user_rates": r, "sum_rate": float(r.sum())}
         self._state = self.twin.advance(self._state, self.step_s, self.np_random)
+        return reward, info
+
+    def _trace(self) -> dict[str, np.ndarray]:
+        return self.receive(trace_together(self.twin, [self.trace_request()], self.draw_trace_seed())[0])
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.begin_episode(options)
+        return self._trace(), self.info()
+
+    def rates(self, w: np.ndarray) -> np.ndarray:
+        """``[U]`` rates [bit/s/Hz] of complex precoders ``w`` ``[S, A, U]`` on the current applied channel."""
+        return user_rates(self.channel.csi_evolution[:, -1], normalise_power(w), self.snr, self.other_cell_gain)
+
+    def step(self, action):
+        if self._batch is None:
+            raise RuntimeError("call reset() before step()")
+        reward, info = self.apply(action)
         return self._trace(), reward, False, False, info
 
 
@@ -251,25 +276,42 @@ class CellBeamManagementEnv(gym.Env):
         rsrp = np.where(b.has_paths[0], self.budget.tx_power_dbm + gains.max(axis=1), NO_SIGNAL_DB)
         return rsrp.astype(np.float32), b.best_beam[0].astype(np.int64)
 
-    def _trace(self) -> None:
-        self._batch = self.twin.trace_sites(self._state.positions, self._state.velocities,
-                                            seed=int(self.np_random.integers(0, 2**31 - 1)))
-        # This step's interferers: each other site transmits with probability `load`, on a random beam.
+    # ------------------------------------------------------------------ the stages of a step (as TwinEnv's)
+    def draw_trace_seed(self) -> int:
+        return int(self.np_random.integers(0, 2**31 - 1))
+
+    def begin_episode(self, options: dict | None) -> None:
+        """Drop the UE (speed and heading from ``np_random``); it attaches to the strongest site when traced."""
+        self._state = self.twin.init_motion(1, self.np_random)
+        self._report = None
+
+    def trace_request(self) -> dict[str, Any]:
+        return {"positions": self._state.positions, "velocities": self._state.velocities, "num_time_steps": 1,
+                "time_step_s": None, "sites": tuple(range(self.num_bs))}
+
+    def receive(self, batch: SiteBatch) -> dict[str, np.ndarray]:
+        """Take this step's channels from every site; draw the interferers (each other site transmits with
+        probability ``load``, on a random beam) and return the observation."""
+        self._batch = batch
         self.interferer_active = self.np_random.random(self.num_bs) < self.config.load
         self.interferer_beam = self.np_random.integers(0, self.num_beams, self.num_bs)
-
-    def _observe(self) -> dict[str, np.ndarray]:
+        if self._report is None:  # initial access: the strongest site, on its measurement
+            self._report = self.measurements()
+            self.serving = int(np.argmax(self._report[0]))
         return {"rsrp_dbm": self._report[0], "best_beam": self._report[1], "serving": np.int64(self.serving),
                 "ue_position": self._state.positions[0].astype(np.float32),
                 "ue_velocity": self._state.velocities[0].astype(np.float32)}
 
+    def info(self) -> dict[str, Any]:
+        return {"serving": self.serving}
+
+    def _trace(self) -> dict[str, np.ndarray]:
+        return self.receive(trace_together(self.twin, [self.trace_request()], self.draw_trace_seed())[0])
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self._state = self.twin.init_motion(1, self.np_random)
-        self._trace()
-        self._report = self.measurements()
-        self.serving = int(np.argmax(self._report[0]))  # initial access: the strongest site
-        return self._observe(), {"serving": self.serving}
+        self.begin_episode(options)
+        return self._trace(), self.info()
 
     def spectral_efficiency(self, site: int, beam: int) -> tuple[float, float]:
         """``(SE [bit/s/Hz], mean SINR [dB])`` of ``beam`` at ``site`` under this step's interferers."""
@@ -301,9 +343,8 @@ class CellBeamManagementEnv(gym.Env):
                     best = (s, beam, r)
         return best
 
-    def step(self, action):
-        if self._batch is None:
-            raise RuntimeError("call reset() before step()")
+    def apply(self, action) -> tuple[float, dict[str, Any]]:
+        """Score ``[site, beam]`` on the true channel, take this step's report, move the UE (no tracing)."""
         site, beam = (int(x) for x in np.asarray(action).reshape(-1))
         if not self.action_space.contains(np.array([site, beam], dtype=self.action_space.dtype)):
             raise ValueError(f"action {action!r} is not in {self.action_space} ([site, beam])")
@@ -317,5 +358,10 @@ class CellBeamManagementEnv(gym.Env):
         self.serving = site
         self._report = self.measurements()  # measured during this step, reported for the next decision
         self._state = self.twin.advance(self._state, self.step_s, self.np_random)
-        self._trace()
-        return self._observe(), float(reward), False, False, info
+        return float(reward), info
+
+    def step(self, action):
+        if self._batch is None:
+            raise RuntimeError("call reset() before step()")
+        reward, info = self.apply(action)
+        return self._trace(), reward, False, False, info

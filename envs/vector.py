@@ -23,7 +23,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
-from airtwin.envs.core import TwinEnv
+from airtwin.envs.core import STAGES, trace_together
 from airtwin.twin.pool import TwinPool
 
 
@@ -37,10 +37,10 @@ class TwinVectorEnv(VectorEnv):
             raise ValueError(f"num_envs = {num_envs}; allowed: >= 1")
         spec = gym.spec(env_id)
         pool = env_kwargs.pop("twin_pool", None) or TwinPool(max_size=1)  # all sub-environments share one twin
-        self.envs: list[TwinEnv] = [gym.make(env_id, twin_pool=pool, **env_kwargs).unwrapped
+        self.envs: list = [gym.make(env_id, twin_pool=pool, **env_kwargs).unwrapped
                                     for _ in range(num_envs)]
-        if not all(isinstance(e, TwinEnv) for e in self.envs):
-            raise ValueError(f"{env_id} is not an AirTwin environment")
+        if not all(all(hasattr(e, stage) for stage in STAGES) for e in self.envs):
+            raise ValueError(f"{env_id} is not an AirTwin environment with the stages {', '.join(STAGES)}")
         self.num_envs = num_envs
         self.max_episode_steps = spec.max_episode_steps
         self.twin = self.envs[0].twin
@@ -56,10 +56,7 @@ class TwinVectorEnv(VectorEnv):
     def _trace_all(self) -> list[dict[str, np.ndarray]]:
         args = [e.trace_request() for e in self.envs]
         seeds = [e.draw_trace_seed() for e in self.envs]
-        batch = self.twin.trace(np.concatenate([a["positions"] for a in args]),
-                                np.concatenate([a["velocities"] for a in args]), seed=seeds[0],
-                                num_time_steps=args[0]["num_time_steps"], time_step_s=args[0]["time_step_s"])
-        return [e.receive(batch.select(np.array([i]))) for i, e in enumerate(self.envs)]
+        return [e.receive(b) for e, b in zip(self.envs, trace_together(self.twin, args, seeds[0]))]
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         if seed is None:

@@ -214,3 +214,25 @@ def test_other_cells_interfere_with_the_multi_user_cell(pool):
     g = np.full((1, 2), 1e-10)
     expected = 1e12 * np.abs(csi[0, :, 0] @ w[0][:, 0]) ** 2 / (1 + 1e12 * 1e-10)
     np.testing.assert_allclose(mu_sinr(csi, w, 1e12, g)[0], expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("env_id, kwargs", [
+    ("AirTwin/MultiUserPrecoding-v0", {"scenario": "city-tiny-cells3-00000", "num_users": 2}),
+    ("AirTwin/CellBeamManagement-v0", {"scenario": "city-tiny-cells3-00000", "step_s": 0.1}),
+])
+def test_batched_vector_env_traces_all_sub_environments_in_one_call(env_id, kwargs, pool):
+    from airtwin.envs.vector import TwinVectorEnv
+
+    vec = TwinVectorEnv(env_id, 3, twin_pool=pool, **kwargs)
+    calls = []
+    trace_sites = vec.twin.trace_sites
+    vec.twin.trace_sites = lambda *a, **k: calls.append(len(a[0])) or trace_sites(*a, **k)
+    try:
+        obs, _ = vec.reset(seed=0)
+        obs, rewards, terms, truncs, infos = vec.step(vec.action_space.sample())
+    finally:
+        vec.twin.trace_sites = trace_sites
+    per_env = kwargs.get("num_users", 1)
+    assert calls == [3 * per_env, 3 * per_env]  # one call per step for all sub-environments' UEs
+    assert rewards.shape == (3,) and np.isfinite(rewards).all()
+    assert vec.observation_space.contains(obs)
