@@ -66,7 +66,6 @@ class CoordinatedBeamsEnv(ParallelEnv):
         if len(spec.bs) < 2:
             raise ValueError(f"scenario {spec.name} has {len(spec.bs)} site; CoordinatedBeamsEnv needs >= 2 "
                              "(e.g. city-tiny-cells3-00000, city-cells3-10000, munich-cells)")
-        self.twin.site_indices()
         self.possible_agents = [b.name for b in spec.bs]
         self.agents: list[str] = []
         self.num_bs, self.num_beams = len(spec.bs), self.twin.codebook.num_beams

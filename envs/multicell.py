@@ -247,7 +247,6 @@ class CellBeamManagementEnv(gym.Env):
         if len(spec.bs) < 2:
             raise ValueError(f"scenario {spec.name} has {len(spec.bs)} site; CellBeamManagement needs >= 2 "
                              "(e.g. city-cells3-10000, city-tiny-cells3-00000, munich-cells)")
-        self.twin.site_indices()  # all sites are traced together: checked when tracing
         self.num_bs, self.num_beams = len(spec.bs), self.twin.codebook.num_beams
         self.budget = LinkBudget.of(spec.radio)
         self.step_s = self.config.step_s or spec.mobility.time_step_s
