@@ -121,12 +121,26 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None, spec=None
         policies[method] = MultiUserPrecoderPolicy(mu, method)
     for method in ("mrt", "zf", "rzf"):
         policies[f"{method} (genie CSI)"] = MultiUserPrecoderPolicy(mu, method, genie=True)
+    skipped = {}
+    model = None
+    if cfg.checkpoint != "none":
+        from airtwin.model.checkpoint import default_checkpoint, load_checkpoint
+        from airtwin.model.policy import UniversalMultiUserPolicy
+
+        model = load_checkpoint(cfg.checkpoint or default_checkpoint(), device=cfg.device)
+        try:
+            for combine in ("mrt", "zf"):
+                policies[f"universal model ({combine} of its per-user precoders)"] = UniversalMultiUserPolicy(
+                    mu, model, combine=combine)
+        except ValueError as exc:  # the checkpoint's numerology does not fit the serving site
+            skipped["universal model (multi-user)"] = str(exc)
+            log(f"universal model skipped: {exc}")
     samples = {}
     for name, policy in policies.items():
         log(f"multi-user precoding: {name}")
         samples[name] = _play(mu, policy, seeds, cfg.steps, lambda r, i: {"sum_rate": i["sum_rate"],
                                                                      "min_user_rate": float(i["user_rates"].min())})
-    reference = max(("mrt", "zf", "rzf"), key=lambda m: float(np.mean(samples[m]["sum_rate"])))
+    reference = max(("mrt", "zf", "rzf"), key=lambda m: float(np.mean(samples[m]["sum_rate"])))  # classical
     result["multi_user"] = {"reference": reference, "policies": _summarise(samples, reference, rng),
                             "sum_rate_samples": {k: v["sum_rate"].tolist() for k, v in samples.items()}}
 
@@ -147,16 +161,16 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None, spec=None
     for name, policy in list(cell_policies.items()):
         log(f"cell and beam management: {name}")
         samples[name] = _play(cells, policy, seeds, cfg.steps, record)
-    if cfg.checkpoint != "none":
-        from airtwin.model.checkpoint import default_checkpoint
+    if model is not None:
         from airtwin.model.policy import UniversalCellPolicy
 
         try:
-            cell_policies["universal model"] = UniversalCellPolicy(
-                cells, cfg.checkpoint or default_checkpoint(), device=cfg.device)
+            cell_policies["universal model"] = UniversalCellPolicy(cells, model)
         except ValueError as exc:  # the checkpoint's numerology does not fit this scenario's sites
-            result["skipped"] = {"universal model": str(exc)}
+            skipped["universal model"] = str(exc)
             log(f"universal model skipped: {exc}")
+    if skipped:
+        result["skipped"] = skipped
     classical = [n for n in cell_policies if n not in ("genie", "universal model")]
     reference = max(classical, key=lambda n: float(np.mean(samples[n]["reward"])))
     first = {n: s["episode"] == 0 for n, s in samples.items()}

@@ -101,3 +101,53 @@ class UniversalCellPolicy:
         best = int(np.argmin(pl))
         site = best if pl[best] < pl[serving] - self.hysteresis_db else serving
         return np.array([site, int(np.argmax(logits[site]))], dtype=np.int64)
+
+
+class UniversalMultiUserPolicy:
+    """The universal model precoding for several users in ``AirTwin/MultiUserPrecoding-v0``, per user.
+
+    Each UE's CSI observation goes through the precoding head (a batch of ``num_users``), which gives that
+    UE's precoder per subband. ``combine="mrt"`` uses them as the matrix's columns with equal power;
+    ``combine="zf"`` treats them as the users' channel directions (``h_u`` along ``conj(w_u)``) and
+    zero-forces between them (:func:`airtwin.phy.multiuser.mu_precoders`).
+
+    Args:
+        env: the multi-user environment; the serving site's numerology must be the model's.
+        checkpoint: a checkpoint directory, or a loaded ``UniversalModel``.
+        combine: ``"mrt"`` or ``"zf"``.
+        device: where a checkpoint directory is loaded ('auto', 'cpu', 'cuda', ...).
+    """
+
+    def __init__(self, env, checkpoint, combine: str = "zf", device: str = "auto"):
+        from airtwin.model.checkpoint import load_checkpoint
+
+        if combine not in ("mrt", "zf"):
+            raise ValueError(f"combine = {combine!r}; allowed: 'mrt', 'zf'")
+        self.env, self.combine = env, combine
+        self.model = load_checkpoint(checkpoint, device=device) if not hasattr(checkpoint, "predict") else checkpoint
+        self.model.eval()
+        twin = env.unwrapped.twin
+        mine = DataShapes.of_scenario(twin.spec, twin.serving_bs)
+        if mine != self.model.cfg.shapes:
+            raise ValueError(f"the model was trained for {self.model.cfg.shapes}, scenario {twin.spec.name} has {mine}")
+
+    def reset(self) -> None:
+        pass
+
+    def precoders(self, obs: Any) -> np.ndarray:
+        """``[U, S, A]`` complex: the model's precoder of each UE."""
+        batch = to_tensors({"csi": np.asarray(obs["csi"], np.float32),
+                            "rx_power_db": np.asarray(obs["rx_power_db"], np.float32)[:, None]})
+        with torch.no_grad():
+            return self.model.predict("precoding", batch).cpu().numpy().astype(np.complex128)
+
+    def act(self, obs: Any) -> np.ndarray:
+        from airtwin.envs.multicell import precoders_to_matrix_action
+        from airtwin.phy.multiuser import equal_power, mu_precoders
+
+        w = self.precoders(obs)  # [U, S, A]
+        if self.combine == "mrt":
+            matrix = equal_power(np.transpose(w, (1, 2, 0)))  # [S, A, U]
+        else:
+            matrix = mu_precoders(np.conj(np.swapaxes(w, 0, 1)), "zf")  # directions [S, U, A] -> [S, A, U]
+        return precoders_to_matrix_action(matrix)

@@ -149,7 +149,8 @@ def test_evaluate_multicell_command_writes_the_tables(tmp_path, capsys):
     assert cells["reference"] != "genie" and "genie" in cells["policies"]
     assert cells["policies"]["genie"]["genie_site_agreement"]["value"] == 1.0
     assert (out / "report.md").read_text().startswith("# Multi-user and multi-cell")
-    assert "map_resolution_m=2.0" in result["skipped"]["universal model"]  # tiny areas: not the shipped numerology
+    for key in ("universal model", "universal model (multi-user)"):  # tiny areas: not the shipped numerology
+        assert "map_resolution_m=2.0" in result["skipped"][key]
     assert (out / "sum_rate_cdf.png").stat().st_size > 0 and (out / "cells_map.png").stat().st_size > 0
     track = cells["tracks"]["genie"]
     assert len(track["positions"]) == len(track["serving"]) == len(track["beam"]) == 2
@@ -236,3 +237,31 @@ def test_batched_vector_env_traces_all_sub_environments_in_one_call(env_id, kwar
     assert calls == [3 * per_env, 3 * per_env]  # one call per step for all sub-environments' UEs
     assert rewards.shape == (3,) and np.isfinite(rewards).all()
     assert vec.observation_space.contains(obs)
+
+
+
+def test_universal_model_precodes_per_user(pool, tmp_path):
+    from airtwin.envs.multicell import matrix_action_to_precoders
+    from airtwin.model.config import ModelConfig
+    from airtwin.model.encoders import CSIEncoder, EnvEncoder
+    from airtwin.model.policy import UniversalMultiUserPolicy
+    from airtwin.model.universal import UniversalModel
+    from airtwin.phy.tasks import DataShapes
+
+    env = gym.make("AirTwin/MultiUserPrecoding-v0", scenario="city-tiny-00000", twin_pool=pool, num_users=3)
+    shapes = DataShapes.of_scenario(env.unwrapped.twin.spec)
+    model = UniversalModel.build(ModelConfig(shapes=shapes, variant="wm", precoder_head="refine"), CSIEncoder(),
+                                 EnvEncoder())
+    obs, _ = env.reset(seed=0)
+    mrt = UniversalMultiUserPolicy(env, model, combine="mrt")
+    w = mrt.precoders(obs)  # [U, S, A]: an untrained refine head is the eigen-precoder of each UE's estimate
+    assert w.shape == (3, shapes.num_subbands, shapes.num_antennas)
+    matrix = matrix_action_to_precoders(mrt.act(obs))  # columns: each user's precoder, equal power
+    for u in range(3):
+        col = matrix[:, :, u] / np.linalg.norm(matrix[:, :, u], axis=-1, keepdims=True)
+        np.testing.assert_allclose(np.abs(np.sum(np.conj(col) * w[u], axis=-1)), 1.0, atol=1e-5)
+    zf = UniversalMultiUserPolicy(env, model, combine="zf")
+    _, reward, _, _, info = env.step(zf.act(obs))
+    assert np.isfinite(reward) and info["user_rates"].shape == (3,)
+    with pytest.raises(ValueError, match="combine = 'svd'"):
+        UniversalMultiUserPolicy(env, model, combine="svd")
