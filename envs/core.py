@@ -48,7 +48,48 @@ def trace_together(twin, requests: list[dict[str, Any]], seed: int) -> list:
     return [batch.select(np.arange(a, b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-class TwinEnv(gym.Env):
+class StagedEnv(gym.Env):
+    """Gymnasium ``reset``/``step`` built from the stages of a step (:data:`STAGES`), which subclasses define.
+
+    ``reset``: ``begin_episode``, then trace (``trace_request``, ``draw_trace_seed``) and ``receive``.
+    ``step``: ``apply`` (score on the true channel, move the UEs), then trace and ``receive``. The batch
+    ``receive`` got is ``self._batch`` (genie access: :attr:`channel`).
+    """
+
+    twin = None
+    _batch = None
+
+    @property
+    def channel(self):
+        """Genie access: the true channel of the current step, which rewards are computed from.
+
+        For oracles and baselines that stand for measurements (an exhaustive sweep), never for a
+        deployable policy, which sees only the observation.
+        """
+        if self._batch is None:
+            raise RuntimeError("no channel yet; call reset() first")
+        return self._batch
+
+    def draw_trace_seed(self) -> int:
+        """A tracer seed from ``np_random``."""
+        return int(self.np_random.integers(0, 2**31 - 1))
+
+    def _trace_and_receive(self):
+        return self.receive(trace_together(self.twin, [self.trace_request()], self.draw_trace_seed())[0])
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.begin_episode(options)
+        return self._trace_and_receive(), self.info()
+
+    def step(self, action):
+        if self._batch is None:
+            raise RuntimeError("call reset() before step()")
+        reward, info = self.apply(action)
+        return self._trace_and_receive(), reward, False, False, info
+
+
+class TwinEnv(StagedEnv):
     """A single-UE closed-loop episode driven by a :class:`airtwin.envs.tasks.Task`.
 
     Args:
@@ -83,22 +124,7 @@ class TwinEnv(gym.Env):
     def make_task(self) -> Task:
         return self.task_class(self.twin, self.config)
 
-    @property
-    def channel(self) -> ChannelBatch:
-        """Genie access: the true channel of the current step (one UE), which rewards are computed from.
-
-        For oracles and baselines that stand for measurements (an exhaustive sweep), never for a
-        deployable policy, which sees only the observation.
-        """
-        if self._batch is None:
-            raise RuntimeError("no channel yet; call reset() first")
-        return self._batch
-
     # ------------------------------------------------------------------ the stages of a step (public, see the class)
-    def draw_trace_seed(self) -> int:
-        """A tracer seed from ``np_random``."""
-        return int(self.np_random.integers(0, 2**31 - 1))
-
     def begin_episode(self, options: dict | None) -> None:
         """Drop a new UE (speed and heading from ``np_random``) and forget the previous episode."""
         self._state = self.twin.init_motion(1, self.np_random)
@@ -129,20 +155,6 @@ class TwinEnv(gym.Env):
         self._state = self.twin.advance(self._state, self.step_s, self.np_random)
         self._t += 1
         return float(reward), info
-
-    # ------------------------------------------------------------------ Gymnasium API
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self.begin_episode(options)
-        obs = self.receive(trace_together(self.twin, [self.trace_request()], self.draw_trace_seed())[0])
-        return obs, self.info()
-
-    def step(self, action):
-        if self._batch is None:
-            raise RuntimeError("call reset() before step()")
-        reward, info = self.apply(action)
-        obs = self.receive(trace_together(self.twin, [self.trace_request()], self.draw_trace_seed())[0])
-        return obs, reward, False, False, info
 
 
 class BeamSelectionEnv(TwinEnv):

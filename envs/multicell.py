@@ -20,12 +20,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from airtwin.config import check_range
-from airtwin.envs.core import trace_together
+from airtwin.envs.core import StagedEnv
 from airtwin.envs.tasks import POSITION_BOUND_M, POWER_BOUND_DB, env_settings
 from airtwin.phy.estimation import DEFAULT_FEEDBACK_DELAY_S, DEFAULT_PILOT_SNR_DB, NO_SIGNAL_DB, estimate_csi
 from airtwin.phy.link import LinkBudget
@@ -102,7 +101,7 @@ def matrix_action_to_precoders(action: np.ndarray) -> np.ndarray:
     return normalise_power(a[..., 0] + 1j * a[..., 1])
 
 
-class MultiUserPrecodingEnv(gym.Env):
+class MultiUserPrecodingEnv(StagedEnv):
     """``num_users`` UEs in one cell; each step: one precoding matrix per subband from estimated, aged CSI.
 
     Observation: ``csi`` ``[U, 2, A, K]`` (each UE's estimate, unit mean power) and ``rx_power_db`` ``[U]``
@@ -111,7 +110,8 @@ class MultiUserPrecodingEnv(gym.Env):
     subband's matrix is scaled to unit Frobenius norm, so any non-zero action is a valid precoder).
     Reward: see :class:`MultiUserConfig`. In a multi-site scenario the other sites interfere (``load``); the
     UEs are served by ``twin.serving_bs``. Info: ``user_rates`` ``[U]`` [bit/s/Hz], ``sum_rate``,
-    ``has_paths`` ``[U]``.
+    ``has_paths`` ``[U]``. Genie access: ``channel``, the step's true ``ChannelBatch`` of the serving site
+    (``csi_evolution[:, -1]`` is the channel the precoder meets).
     """
 
     metadata = {"render_modes": []}
@@ -136,18 +136,7 @@ class MultiUserPrecodingEnv(gym.Env):
         self._state = None
         self._batch: ChannelBatch | None = None
 
-    @property
-    def channel(self) -> ChannelBatch:
-        """Genie access: the true channels of the current step (``num_users`` UEs); ``csi_evolution[:, -1]`` is
-        the channel the precoder meets."""
-        if self._batch is None:
-            raise RuntimeError("no channel yet; call reset() first")
-        return self._batch
-
-    # ------------------------------------------------------------------ the stages of a step (as TwinEnv's)
-    def draw_trace_seed(self) -> int:
-        return int(self.np_random.integers(0, 2**31 - 1))
-
+    # ------------------------------------------------------------------ the stages of a step (StagedEnv)
     def begin_episode(self, options: dict | None) -> None:
         """Drop ``num_users`` UEs (speeds and headings from ``np_random``)."""
         self._state = self.twin.init_motion(self.config.num_users, self.np_random)
@@ -199,26 +188,14 @@ class MultiUserPrecodingEnv(gym.Env):
         self._state = self.twin.advance(self._state, self.step_s, self.np_random)
         return reward, info
 
-    def _trace(self) -> dict[str, np.ndarray]:
-        return self.receive(trace_together(self.twin, [self.trace_request()], self.draw_trace_seed())[0])
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self.begin_episode(options)
-        return self._trace(), self.info()
 
     def rates(self, w: np.ndarray) -> np.ndarray:
         """``[U]`` rates [bit/s/Hz] of complex precoders ``w`` ``[S, A, U]`` on the current applied channel."""
         return user_rates(self.channel.csi_evolution[:, -1], normalise_power(w), self.snr, self.other_cell_gain)
 
-    def step(self, action):
-        if self._batch is None:
-            raise RuntimeError("call reset() before step()")
-        reward, info = self.apply(action)
-        return self._trace(), reward, False, False, info
 
 
-class CellBeamManagementEnv(gym.Env):
+class CellBeamManagementEnv(StagedEnv):
     """One UE drives through several cells; each step the agent picks the serving site and its beam.
 
     Observation (the measurement report of the previous step, as a UE sends it): ``rsrp_dbm`` ``[num_bs]``
@@ -227,7 +204,7 @@ class CellBeamManagementEnv(gym.Env):
     ``ue_velocity`` ``[3]``. Action: ``[site, beam]`` (MultiDiscrete). Reward: the spectral efficiency
     of that beam at that site under interference [bit/s/Hz], times ``1 - handover_interruption_s / step_s``
     when the site changes. Info: ``sinr_db``, ``spectral_efficiency``, ``handover``, ``serving``, and the
-    genie's best site and beam for this step.
+    genie's best site and beam for this step. Genie access: ``channel``, the step's true ``SiteBatch``.
     """
 
     metadata = {"render_modes": []}
@@ -261,13 +238,6 @@ class CellBeamManagementEnv(gym.Env):
         self._batch: SiteBatch | None = None
         self._state = None
 
-    @property
-    def channel(self) -> SiteBatch:
-        """Genie access: the true channels of the current step from every site (one UE)."""
-        if self._batch is None:
-            raise RuntimeError("no channel yet; call reset() first")
-        return self._batch
-
     def measurements(self) -> tuple[np.ndarray, np.ndarray]:
         """``(rsrp_dbm [num_bs], best_beam [num_bs])`` of the current step (what the next report carries)."""
         b = self.channel
@@ -275,10 +245,7 @@ class CellBeamManagementEnv(gym.Env):
         rsrp = np.where(b.has_paths[0], self.budget.tx_power_dbm + gains.max(axis=1), NO_SIGNAL_DB)
         return rsrp.astype(np.float32), b.best_beam[0].astype(np.int64)
 
-    # ------------------------------------------------------------------ the stages of a step (as TwinEnv's)
-    def draw_trace_seed(self) -> int:
-        return int(self.np_random.integers(0, 2**31 - 1))
-
+    # ------------------------------------------------------------------ the stages of a step (StagedEnv)
     def begin_episode(self, options: dict | None) -> None:
         """Drop the UE (speed and heading from ``np_random``); it attaches to the strongest site when traced."""
         self._state = self.twin.init_motion(1, self.np_random)
@@ -304,13 +271,6 @@ class CellBeamManagementEnv(gym.Env):
     def info(self) -> dict[str, Any]:
         return {"serving": self.serving}
 
-    def _trace(self) -> dict[str, np.ndarray]:
-        return self.receive(trace_together(self.twin, [self.trace_request()], self.draw_trace_seed())[0])
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self.begin_episode(options)
-        return self._trace(), self.info()
 
     def spectral_efficiency(self, site: int, beam: int) -> tuple[float, float]:
         """``(SE [bit/s/Hz], mean SINR [dB])`` of ``beam`` at ``site`` under this step's interferers."""
@@ -359,8 +319,3 @@ class CellBeamManagementEnv(gym.Env):
         self._state = self.twin.advance(self._state, self.step_s, self.np_random)
         return float(reward), info
 
-    def step(self, action):
-        if self._batch is None:
-            raise RuntimeError("call reset() before step()")
-        reward, info = self.apply(action)
-        return self._trace(), reward, False, False, info

@@ -13,6 +13,23 @@ from airtwin.model.features import to_tensors
 from airtwin.phy.tasks import OBSERVATION_KEYS, TASKS, DataShapes
 
 
+def _loaded(checkpoint, device: str):
+    """A checkpoint directory loaded on ``device``, or an already loaded model, in eval mode."""
+    from airtwin.model.checkpoint import load_checkpoint
+
+    model = load_checkpoint(checkpoint, device=device) if not hasattr(checkpoint, "predict") else checkpoint
+    model.eval()
+    return model
+
+
+def _require_fit(model, spec, site: int) -> None:
+    """Raise ``ValueError`` unless site ``site`` of ``spec`` has the model's numerology."""
+    mine = DataShapes.of_scenario(spec, site)
+    if mine != model.cfg.shapes:
+        raise ValueError(f"the model was trained for {model.cfg.shapes}, site {spec.bs[site].name} of {spec.name} "
+                         f"has {mine}")
+
+
 class UniversalModelPolicy:
     """The universal model reading only the observation, which is exactly its input.
 
@@ -27,15 +44,9 @@ class UniversalModelPolicy:
     """
 
     def __init__(self, env, checkpoint, device: str = "auto"):
-        from airtwin.model.checkpoint import load_checkpoint
-
         self.env = env
-        self.model = load_checkpoint(checkpoint, device=device) if not hasattr(checkpoint, "predict") else checkpoint
-        self.model.eval()
-        twin = env.unwrapped.twin
-        mine = DataShapes.of_scenario(twin.spec, twin.serving_bs)
-        if mine != self.model.cfg.shapes:
-            raise ValueError(f"the model was trained for {self.model.cfg.shapes}, scenario {twin.spec.name} has {mine}")
+        self.model = _loaded(checkpoint, device)
+        _require_fit(self.model, env.unwrapped.twin.spec, env.unwrapped.twin.serving_bs)
 
     def reset(self) -> None:
         pass
@@ -68,17 +79,11 @@ class UniversalCellPolicy:
     """
 
     def __init__(self, env, checkpoint, hysteresis_db: float = 2.0, device: str = "auto"):
-        from airtwin.model.checkpoint import load_checkpoint
-
         self.env, self.hysteresis_db = env, hysteresis_db
-        self.model = load_checkpoint(checkpoint, device=device) if not hasattr(checkpoint, "predict") else checkpoint
-        self.model.eval()
+        self.model = _loaded(checkpoint, device)
         twin = env.unwrapped.twin
         for i in range(len(twin.spec.bs)):
-            mine = DataShapes.of_scenario(twin.spec, i)
-            if mine != self.model.cfg.shapes:
-                raise ValueError(f"the model was trained for {self.model.cfg.shapes}, site {twin.spec.bs[i].name} of "
-                                 f"{twin.spec.name} has {mine}")
+            _require_fit(self.model, twin.spec, i)
         self.maps = np.stack([twin.height_map_of(i) for i in range(len(twin.spec.bs))]).astype(np.float32)
         self.sites = np.array([b.position for b in twin.spec.bs], dtype=np.float32)
 
@@ -119,17 +124,11 @@ class UniversalMultiUserPolicy:
     """
 
     def __init__(self, env, checkpoint, combine: str = "zf", device: str = "auto"):
-        from airtwin.model.checkpoint import load_checkpoint
-
         if combine not in ("mrt", "zf"):
             raise ValueError(f"combine = {combine!r}; allowed: 'mrt', 'zf'")
         self.env, self.combine = env, combine
-        self.model = load_checkpoint(checkpoint, device=device) if not hasattr(checkpoint, "predict") else checkpoint
-        self.model.eval()
-        twin = env.unwrapped.twin
-        mine = DataShapes.of_scenario(twin.spec, twin.serving_bs)
-        if mine != self.model.cfg.shapes:
-            raise ValueError(f"the model was trained for {self.model.cfg.shapes}, scenario {twin.spec.name} has {mine}")
+        self.model = _loaded(checkpoint, device)
+        _require_fit(self.model, env.unwrapped.twin.spec, env.unwrapped.twin.serving_bs)
 
     def reset(self) -> None:
         pass
