@@ -40,7 +40,8 @@ def _cmd_scenes_list(args: argparse.Namespace) -> int:
     for name in list_scenarios():
         spec = get_scenario(name)
         print(f"  {name:<18} {spec.description}")
-    print("  (city-NNNNN / city-tiny-NNNNN: any seed; seeds 0-9999 train, 10000-19999 held out)")
+    print("  (city-NNNNN / city-tiny-NNNNN: any seed; seeds 0-9999 train, 10000-19999 held out;")
+    print("   city-cellsK-NNNNN / city-tiny-cellsK-NNNNN: the same area with K = 2..16 sites)")
     print("\nSuites: (`airtwin generate --suite NAME` and `airtwin evaluate --suite NAME`; or a suite .toml file)")
     for name in builtin_suites():
         suite = load_suite(name)
