@@ -157,10 +157,6 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None, spec=None
                            "genie_site_agreement": float(i["serving"] == i["genie_site"]),
                            "x": float(i["ue_position"][0]), "y": float(i["ue_position"][1]),
                            "site": i["serving"], "beam": i["beam"]}
-    samples = {}
-    for name, policy in list(cell_policies.items()):
-        log(f"cell and beam management: {name}")
-        samples[name] = _play(cells, policy, seeds, cfg.steps, record)
     if model is not None:
         from airtwin.model.policy import UniversalCellPolicy
 
@@ -169,6 +165,10 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None, spec=None
         except ValueError as exc:  # the checkpoint's numerology does not fit this scenario's sites
             skipped["universal model"] = str(exc)
             log(f"universal model skipped: {exc}")
+    samples = {}
+    for name, policy in cell_policies.items():
+        log(f"cell and beam management: {name}")
+        samples[name] = _play(cells, policy, seeds, cfg.steps, record)
     if skipped:
         result["skipped"] = skipped
     classical = [n for n in cell_policies if n not in ("genie", "universal model")]

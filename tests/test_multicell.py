@@ -157,6 +157,24 @@ def test_evaluate_multicell_command_writes_the_tables(tmp_path, capsys):
     assert "Cell and beam management" in capsys.readouterr().out
     assert main(["evaluate-multicell", "--episodes", "1", "--out", str(out)]) == 2
     assert "MulticellEvalConfig.episodes = 1" in capsys.readouterr().err
+    # A checkpoint of this numerology plays in both tables, compared with the strongest classical policy.
+    from airtwin.model.checkpoint import save_checkpoint
+    from airtwin.model.config import ModelConfig
+    from airtwin.model.encoders import CSIEncoder, EnvEncoder
+    from airtwin.model.universal import UniversalModel
+    from airtwin.phy.tasks import DataShapes
+    from airtwin.scenes import get_scenario
+
+    shapes = DataShapes.of_scenario(get_scenario("city-tiny-cells3-00000"))
+    save_checkpoint(UniversalModel.build(ModelConfig(shapes=shapes, variant="wm"), CSIEncoder(), EnvEncoder()),
+                    tmp_path / "ckpt")
+    assert main(["evaluate-multicell", "--scenario", "city-tiny-cells3-00000", "--episodes", "2", "--steps", "2",
+                 "--num-users", "2", "--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "mc2")]) == 0
+    result = __import__("json").loads((tmp_path / "mc2" / "results.json").read_text())
+    assert "skipped" not in result
+    row = result["cells"]["policies"]["universal model"]["reward"]
+    assert row["vs_reference"]["verdict"] in ("better", "worse", "not distinguishable")
+    assert "universal model (zf of its per-user precoders)" in result["multi_user"]["policies"]
 
 
 def test_gymnasium_vector_env_steps_the_new_environments(pool):
