@@ -261,6 +261,7 @@ class CellBeamManagementEnv(StagedEnv):
         self._batch = batch
         self.interferer_active = self.np_random.random(self.num_bs) < self.config.load
         self.interferer_beam = self.np_random.integers(0, self.num_beams, self.num_bs)
+        self._sinr = self._sinr_table()
         if self._report is None:  # initial access: the strongest site, on its measurement
             self._report = self.measurements()
             self.serving = int(np.argmax(self._report[0]))
@@ -272,35 +273,39 @@ class CellBeamManagementEnv(StagedEnv):
         return {"serving": self.serving}
 
 
-    def spectral_efficiency(self, site: int, beam: int) -> tuple[float, float]:
-        """``(SE [bit/s/Hz], mean SINR [dB])`` of ``beam`` at ``site`` under this step's interferers."""
-        b = self.channel
-        w = self.twin.codebook.weights  # [num_beams, A]
-        csi = b.csi[0].astype(np.complex128)  # [num_bs, A, K]
+    def _sinr_table(self) -> np.ndarray:
+        """``[num_bs, num_beams, K]``: the SINR of every (site, beam) this step, the other sites' interferers
+        (``interferer_active``, ``interferer_beam``) on, computed once per step."""
+        csi = self.channel.csi[0].astype(np.complex128)  # [num_bs, A, K]
         p_tx = 10 ** (self.budget.tx_power_dbm / 10)
         noise = 10 ** (self.budget.noise_power_dbm / 10)
-        signal = p_tx * np.abs(np.einsum("ak,a->k", csi[site], w[beam])) ** 2
-        interference = np.zeros_like(signal)
-        for j in range(self.num_bs):
-            if j != site and self.interferer_active[j]:
-                interference += p_tx * np.abs(np.einsum("ak,a->k", csi[j], w[self.interferer_beam[j]])) ** 2
-        sinr = signal / (noise + interference)
+        power = p_tx * np.abs(np.einsum("jak,ba->jbk", csi, self.twin.codebook.weights)) ** 2  # received power
+        emitted = power[np.arange(self.num_bs), self.interferer_beam]  # [num_bs, K]: each site's interferer
+        others = self.interferer_active[None, :] & ~np.eye(self.num_bs, dtype=bool)  # [serving site, interferer]
+        return power / (noise + (others.astype(np.float64) @ emitted)[:, None, :])
+
+    def spectral_efficiency(self, site: int, beam: int) -> tuple[float, float]:
+        """``(SE [bit/s/Hz], mean SINR [dB])`` of ``beam`` at ``site`` under this step's interferers."""
+        sinr = self._sinr[site, beam]
         return float(np.mean(np.log2(1 + sinr))), float(10 * np.log10(max(float(np.mean(sinr)), 1e-30)))
+
+    def rewards(self) -> np.ndarray:
+        """``[num_bs, num_beams]``: the reward each ``[site, beam]`` would earn this step (handover
+        interruption included for every site but the serving one)."""
+        se = np.mean(np.log2(1 + self._sinr), axis=-1)
+        scale = np.full(self.num_bs, 1 - self.interruption)
+        scale[self.serving] = 1.0
+        return se * scale[:, None]
 
     def reward_of(self, site: int, beam: int) -> float:
         """The reward ``[site, beam]`` would earn this step (handover interruption included)."""
-        se, _ = self.spectral_efficiency(site, beam)
-        return se * (1 - self.interruption) if site != self.serving else se
+        return float(self.rewards()[site, beam])
 
     def genie(self) -> tuple[int, int, float]:
         """``(site, beam, reward)`` of the best action this step on the true channel (exhaustive, no cost)."""
-        best = (self.serving, 0, -np.inf)
-        for s in range(self.num_bs):
-            for beam in range(self.num_beams):
-                r = self.reward_of(s, beam)
-                if r > best[2]:
-                    best = (s, beam, r)
-        return best
+        table = self.rewards()
+        site, beam = np.unravel_index(int(np.argmax(table)), table.shape)
+        return int(site), int(beam), float(table[site, beam])
 
     def apply(self, action) -> tuple[float, dict[str, Any]]:
         """Score ``[site, beam]`` on the true channel, take this step's report, move the UE (no tracing)."""
@@ -309,7 +314,7 @@ class CellBeamManagementEnv(StagedEnv):
             raise ValueError(f"action {action!r} is not in {self.action_space} ([site, beam])")
         se, sinr_db = self.spectral_efficiency(site, beam)
         handover = site != self.serving
-        reward = se * (1 - self.interruption) if handover else se
+        reward = self.reward_of(site, beam)
         g_site, g_beam, g_reward = self.genie()
         info = {"spectral_efficiency": se, "sinr_db": sinr_db, "handover": handover, "serving": site, "beam": beam,
                 "genie_site": g_site, "genie_beam": g_beam, "genie_reward": g_reward,
