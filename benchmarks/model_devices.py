@@ -28,8 +28,7 @@ from airtwin.phy.tasks import TASK_NAMES as TASKS
 from airtwin.phy.tasks import TASKS as SPECS
 from airtwin.phy.tasks import DataShapes, observe
 
-SHAPES = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=4, num_beams=16, map_cells=64,
-                    map_resolution_m=4.0)
+SHAPES = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=4, num_beams=16, map_cells=64)
 
 
 def fields_of(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -37,7 +36,9 @@ def fields_of(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     c = lambda *s: (rng.standard_normal(s) + 1j * rng.standard_normal(s)).astype(np.complex64)  # noqa: E731
     w = c(n, SHAPES.num_subbands, SHAPES.num_antennas)
     return {"csi": c(n, 16, 32), "csi_aged": c(n, 16, 32), "height_map": (rng.random((n, 64, 64)) * 30).astype(np.float32),
-            "bs_position": np.zeros((n, 3), np.float32), "ue_position": (rng.standard_normal((n, 3)) * 50).astype(np.float32),
+            "map_range_m": np.full(n, 260.0, np.float32), "bs_position": np.zeros((n, 3), np.float32),
+            "bs_orientation_deg": np.zeros((n, 3), np.float32),
+            "ue_position": (rng.standard_normal((n, 3)) * 50).astype(np.float32),
             "los": rng.random(n) < 0.5, "precoders": w / np.linalg.norm(w, axis=-1, keepdims=True),
             "best_beam": rng.integers(0, 16, n), "beam_gain_db": rng.standard_normal((n, 16)).astype(np.float32),
             "path_loss_db": (rng.random(n) * 60 + 80).astype(np.float32)}

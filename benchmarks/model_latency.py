@@ -24,16 +24,15 @@ from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
 from airtwin.phy.tasks import TASK_NAMES as TASKS
 from airtwin.phy.tasks import DataShapes, observe
 
-SHAPES = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=4, num_beams=16, map_cells=64,
-                    map_resolution_m=4.0)
+SHAPES = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=4, num_beams=16, map_cells=64)
 
 
 def batch_of(n: int) -> dict[str, torch.Tensor]:
     """Observations of both modalities for ``n`` random samples (what the environments emit)."""
     g = np.random.default_rng(0)
     fields = {"csi": g.standard_normal((n, 16, 32)) + 1j * g.standard_normal((n, 16, 32)),
-              "height_map": g.random((n, 64, 64)) * 30, "bs_position": np.zeros((n, 3)),
-              "ue_position": g.standard_normal((n, 3)) * 50}
+              "height_map": g.random((n, 64, 64)) * 30, "map_range_m": np.full(n, 260.0), "bs_position": np.zeros((n, 3)),
+              "bs_orientation_deg": np.zeros((n, 3)), "ue_position": g.standard_normal((n, 3)) * 50}
     return to_tensors({**observe("csi", fields, DEFAULT_PILOT_SNR_DB, g), **observe("env", fields, 0.0, g)})
 
 

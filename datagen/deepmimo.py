@@ -155,15 +155,16 @@ def _interactions(codes: np.ndarray) -> np.ndarray:
     return np.where(c > 0, np.floor(np.log10(np.maximum(c, 1))).astype(np.int64) + 1, 0)
 
 
-def _building_height_map(scene, center_xy, size_cells: int, resolution_m: float) -> np.ndarray:
-    """Height map ``[H, W]`` [m] of DeepMIMO's building objects (each a convex hull) around ``center_xy``."""
+def _building_height_map(scene, bs_position, yaw_deg: float, size_cells: int, map_range_m: float) -> np.ndarray:
+    """Height map ``[R, R]`` [m] of DeepMIMO's building objects (each a convex hull) in the BS's frame
+    (:mod:`airtwin.phy.envmap`)."""
     from shapely import contains_xy
     from shapely.geometry import MultiPoint
 
-    from airtwin.twin.geometry import grid_centers
+    from airtwin.phy.envmap import grid_points
 
-    xs, ys = grid_centers(center_xy, size_cells, resolution_m)
-    gx, gy = np.meshgrid(xs, ys)
+    points = grid_points(bs_position, yaw_deg, size_cells, map_range_m)
+    gx, gy = points[..., 0], points[..., 1]
     out = np.zeros(gx.shape, np.float32)
     for obj in (scene.objects if scene is not None else []):
         if getattr(obj, "label", "") != "buildings":
@@ -252,8 +253,10 @@ def import_deepmimo(folder: str | Path, out_dir: str | Path, *, spec: ScenarioSp
     gains = beam_gains(csi, book.weights)
     f32 = np.float32
     rx = np.asarray(ds.rx_pos, np.float64).reshape(-1, 3)
-    hmap = _building_height_map(getattr(ds, "scene", None), tuple(tx[:2]), spec.environment.size_cells,
-                                spec.environment.resolution_m)
+    yaw = float(site.orientation_deg[0])
+    map_range = spec.environment.range_m or float(np.ceil(max(1.0, np.max(np.linalg.norm(rx[:, :2] - tx[:2], axis=1),
+                                                                          initial=1.0))))
+    hmap = _building_height_map(getattr(ds, "scene", None), tx, yaw, spec.environment.size_cells, map_range)
     batch = ChannelBatch(
         csi=csi, csi_evolution=np.stack([csi, csi], axis=1), los=(ok & (inter == 0)).any(axis=1), has_paths=has,
         path_gain_db=path_gain_db.astype(f32), path_loss_db=(-path_gain_db).astype(f32),
@@ -265,8 +268,9 @@ def import_deepmimo(folder: str | Path, out_dir: str | Path, *, spec: ScenarioSp
         path_doppler_hz=np.zeros((n, m), f32), path_num_interactions=pad(inter, np.int8),
         beam_gain_db=to_db(gains).astype(f32), best_beam=np.where(has, gains.argmax(axis=1), 0).astype(np.int64),
         precoders=eigen_precoders(csi, spec.codebook.num_subbands), ue_positions=rx.astype(f32),
-        ue_velocities=np.zeros((n, 3), f32), bs_position=tx.astype(f32), height_map=hmap,
-        height_map_resolution_m=spec.environment.resolution_m, subcarrier_frequencies_hz=offsets.astype(np.float64),
+        ue_velocities=np.zeros((n, 3), f32), bs_position=tx.astype(f32),
+        bs_orientation_deg=np.asarray(site.orientation_deg, f32), height_map=hmap, map_range_m=map_range,
+        subcarrier_frequencies_hz=offsets.astype(np.float64),
         scenario=name, bs_name=site.name, seed=0, time_step_s=0.0)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

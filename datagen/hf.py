@@ -3,7 +3,7 @@
     airtwin export hf --data DATA_DIR --out HF_DIR [--split train]
 
 One row per sample with every field of :data:`airtwin.datagen.schema.SAMPLE_FIELDS`, plus the shard's
-``height_map`` and ``bs_position`` and the ``scenario`` name. Arrow has no complex numbers, so a complex
+environment (:data:`airtwin.datagen.schema.ENV_FIELDS` but the subcarrier offsets) and the ``scenario`` name. Arrow has no complex numbers, so a complex
 field ``x`` becomes two float32 columns, ``x_re`` and ``x_im``. Read it back with
 ``datasets.load_from_disk(HF_DIR)``. ``datasets`` is optional (``pip install -e '.[hf]'``).
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from airtwin.datagen.reader import AirTwinDataset
-from airtwin.datagen.schema import SAMPLE_FIELDS
+from airtwin.datagen.schema import ENV_FIELDS, SAMPLE_FIELDS
 
 #: Shard-level fields repeated on every row.
-ENV_COLUMNS = ("height_map", "bs_position")
+ENV_COLUMNS = tuple(f.name for f in ENV_FIELDS if f.name != "subcarrier_frequencies_hz")
 
 
 def _columns(ds: AirTwinDataset) -> list[tuple[str, str, tuple[int, ...]]]:

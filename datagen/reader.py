@@ -24,8 +24,9 @@ class AirTwinDataset(torch.utils.data.Dataset):
     """All samples of a dataset directory (optionally one split), as dicts of tensors.
 
     ``dataset[i]`` holds every field of :data:`datagen.schema.SAMPLE_FIELDS` for sample ``i``
-    plus the shard's ``height_map`` ``[H, W]``, ``bs_position`` ``[3]`` and
-    ``subcarrier_frequencies_hz`` ``[K]``. Complex fields are complex64 tensors.
+    plus the shard's environment fields (:data:`datagen.schema.ENV_FIELDS`: ``height_map`` ``[R, R]``,
+    ``map_range_m`` ``[]``, ``bs_position`` and ``bs_orientation_deg`` ``[3]``, ``subcarrier_frequencies_hz``
+    ``[K]``). Complex fields are complex64 tensors.
 
     Args:
         root: dataset directory (with ``manifest.json``).
@@ -68,8 +69,7 @@ class AirTwinDataset(torch.utils.data.Dataset):
         first = self[0]
         return DataShapes(num_antennas=int(first["csi"].shape[0]), num_subcarriers=int(first["csi"].shape[1]),
                           num_subbands=int(first["precoders"].shape[0]), num_beams=int(first["beam_gain_db"].shape[0]),
-                          map_cells=int(first["height_map"].shape[0]),
-                          map_resolution_m=float(self._file(0).attrs["height_map_resolution_m"]))
+                          map_cells=int(first["height_map"].shape[0]))
 
     def usable(self) -> np.ndarray:
         """Indices of the samples at least one path reached (no task has a target without one)."""
@@ -118,7 +118,7 @@ class AirTwinDataset(torch.utils.data.Dataset):
         """Fields of many samples at once, ``{name: [len(indices), ...]}`` in the order of ``indices``.
 
         Reads each shard once with sorted row indices (fast, memory proportional to the batch).
-        Environment fields (``height_map``, ``bs_position``) are repeated per sample.
+        Environment fields (``height_map``, ``map_range_m``, ``bs_position``, ...) are repeated per sample.
         """
         self.require_uniform()
         indices = np.asarray(indices, dtype=np.int64)
@@ -175,5 +175,5 @@ class TaskView(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         fields = self.dataset.read_batch(self.indices[i:i + 1], self.task.fields)
-        inputs = {k: torch.from_numpy(fields[k][0]) for k in self.task.input_fields}
+        inputs = {k: torch.as_tensor(np.asarray(fields[k][0])) for k in self.task.input_fields}
         return inputs, torch.from_numpy(np.asarray(self.task.target(fields)[0]))

@@ -3,10 +3,11 @@
 A shard ``shard-NNNNN.h5`` holds samples of one scenario and one serving BS:
 
 - ``/samples/<field>``: ``[num_samples, ...]`` arrays listed in :data:`SAMPLE_FIELDS`.
-- ``/env/height_map``: ``[H, W]`` float32 building heights around the BS [m];
-  ``/env/bs_position``: ``[3]`` float32 [m]; ``/env/subcarrier_frequencies_hz``: ``[K]`` float64.
+- ``/env/<field>``: the per-shard arrays listed in :data:`ENV_FIELDS`: the height map in the BS's frame
+  (range x bearing, :mod:`airtwin.phy.envmap`) and the range it covers, the BS's position and
+  orientation, the subcarrier offsets.
 - root attributes: ``schema_version``, ``scenario``, ``scenario_index``, ``bs_name``, ``shard_index``,
-  ``split``, ``num_samples``, ``height_map_resolution_m``, ``aging_delay_s``.
+  ``split``, ``num_samples``, ``aging_delay_s``.
 
 Symbols: ``A`` BS antennas, ``K`` subcarriers, ``S`` precoder subbands, ``B`` codebook beams,
 ``M`` kept paths per UE. The full description lives in ``docs/dataset.md``.
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2
-"""2: data from the twin with welded meshes (wedge diffraction) and carrier-phase CSI (issue 9); 1 had neither."""
+SCHEMA_VERSION = 3
+"""3: the height map in the BS's frame (range x bearing) out to the UE region's farthest point, with
+``map_range_m`` and ``bs_orientation_deg`` (issue 12); 2: a BS-centred square map of fixed extent, which
+missed half the drops of a city; 2 and 3: the twin with welded meshes and carrier-phase CSI (issue 9)."""
 FORMAT_NAME = "airtwin-dataset"
 MANIFEST_NAME = "manifest.json"
 
@@ -95,8 +98,11 @@ SAMPLE_FIELDS: tuple[FieldSpec, ...] = (
 BATCH_ATTRIBUTE = {"ue_position": "ue_positions", "ue_velocity": "ue_velocities"}
 
 ENV_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("height_map", "float32", "[H, W]", "m", "building heights around the serving BS (row = y, col = x)"),
+    FieldSpec("height_map", "float32", "[R, R]", "m",
+              "building heights in the serving BS's frame: row = range, column = bearing from boresight"),
+    FieldSpec("map_range_m", "float32", "[]", "m", "largest range height_map covers (the UE region's farthest point)"),
     FieldSpec("bs_position", "float32", "[3]", "m", "serving BS position"),
+    FieldSpec("bs_orientation_deg", "float32", "[3]", "deg", "serving BS (yaw, pitch, roll)"),
     FieldSpec("subcarrier_frequencies_hz", "float64", "[K]", "Hz", "baseband subcarrier offsets"),
 )
 

@@ -98,7 +98,7 @@ def write_shard(path: Path, task: ShardTask, samples: dict[str, np.ndarray], bat
             attrs = {"schema_version": SCHEMA_VERSION, "scenario": task.scenario,
                      "scenario_index": task.scenario_index, "bs_name": batch.bs_name, "shard_index": task.index,
                      "split": task.split, "num_samples": task.num_samples,
-                     "height_map_resolution_m": batch.height_map_resolution_m, "aging_delay_s": aging_delay_s}
+                     "aging_delay_s": aging_delay_s}
             for k, v in attrs.items():
                 f.attrs[k] = v
             g = f.create_group("samples", track_order=True)

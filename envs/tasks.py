@@ -25,6 +25,8 @@ from airtwin.twin.channel import ChannelBatch
 #: Bound of the observation boxes for positions [m] and powers [dB].
 POSITION_BOUND_M = 1e5
 POWER_BOUND_DB = -NO_SIGNAL_DB
+#: The serving BS's (yaw, pitch, roll) [deg], the frame of its array and of its environment map.
+ORIENTATION_SPACE = spaces.Box(-360.0, 360.0, (3,), np.float32)
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,9 @@ class Task:
     def environment_fields(self) -> dict[str, spaces.Space]:
         cells = self.twin.spec.environment.size_cells
         pos = spaces.Box(-POSITION_BOUND_M, POSITION_BOUND_M, (3,), np.float32)
-        return {"height_map": spaces.Box(0.0, 2000.0, (cells, cells), np.float32), "bs_position": pos,
-                "ue_position": pos}
+        return {"height_map": spaces.Box(0.0, 2000.0, (cells, cells), np.float32),
+                "map_range_m": spaces.Box(0.0, POSITION_BOUND_M, (1,), np.float32), "bs_position": pos,
+                "bs_orientation_deg": ORIENTATION_SPACE, "ue_position": pos}
 
     def csi_fields(self) -> dict[str, spaces.Space]:
         a = self.twin.spec.bs[self.twin.serving_bs].array.num_antennas
@@ -119,16 +122,13 @@ class Task:
         # The estimate is normalised to unit mean power, so no entry exceeds sqrt(A * K).
         bound = float(np.sqrt(a * k))
         return {"csi": spaces.Box(-bound, bound, (2, a, k), np.float32),
-                "rx_power_db": spaces.Box(-POWER_BOUND_DB, POWER_BOUND_DB, (1,), np.float32)}
+                "rx_power_db": spaces.Box(-POWER_BOUND_DB, POWER_BOUND_DB, (1,), np.float32),
+                "bs_orientation_deg": ORIENTATION_SPACE}
 
     def observe_modality(self, batch: ChannelBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """The task table's observation of UE 0 (:func:`airtwin.phy.tasks.observe`), unbatched."""
         modality = TASKS[self.name].modality
-        if modality == "csi":
-            fields = {"csi": batch.csi[:1]}
-        else:
-            fields = {"height_map": batch.height_map[None], "bs_position": batch.bs_position[None],
-                      "ue_position": batch.ue_positions[:1]}
+        fields = {k: v[:1] for k, v in batch.observed_fields().items()}
         return {k: v[0] for k, v in observe(modality, fields, self.config.pilot_snr_db, rng).items()}
 
 
@@ -282,6 +282,7 @@ class MultiTask(Task):
         obs.update(self.tasks[self.current].observe(batch, rng))
         if self.current == "positioning":
             obs.update({"height_map": batch.height_map.astype(np.float32),
+                        "map_range_m": np.array([batch.map_range_m], np.float32),
                         "bs_position": batch.bs_position.astype(np.float32)})
         obs["task"] = np.int64(ENV_TASKS.index(self.current))
         return obs

@@ -111,14 +111,26 @@ def path_loss_scatter(metrics: dict, out: Path) -> Path:
     return _save(fig, out / "path_loss_scatter.png")
 
 
+def _area_map(twin) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """Top-down building heights over the UE region ``[cells (y), cells (x)]`` [m] and its imshow extent."""
+    from airtwin.twin.geometry import height_map_around
+
+    x0, y0, x1, y1 = twin.area_bounds
+    res = max(2.0, max(x1 - x0, y1 - y0) / 128)
+    cells = int(np.ceil(max(x1 - x0, y1 - y0) / res))
+    centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+    half = cells * res / 2
+    hm = height_map_around(twin.scene.mi_scene, centre, cells, res)
+    return hm, (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
+
+
 def beams_on_map(twin, runs: dict, out: Path, name: str) -> Path:
     """Top-down height map with the UE trajectory and the beams each policy chose (first episode)."""
-    hm = twin.height_map
-    res = twin.spec.environment.resolution_m
+    hm, extent = _area_map(twin)
     bs = twin.bs_position
-    half = res * hm.shape[0] / 2
+    half = max(extent[1] - extent[0], extent[3] - extent[2]) / 2
     fig, ax = _subplots(figsize=(5.2, 4.6))
-    ax.imshow(hm, origin="lower", cmap="Greys", extent=(bs[0] - half, bs[0] + half, bs[1] - half, bs[1] + half))
+    ax.imshow(hm, origin="lower", cmap="Greys", extent=extent)
     yaw = twin.spec.bs[twin.serving_bs].orientation_deg[0]
     az = np.radians(twin.codebook.azimuth_deg(yaw))
     for k, (p, r) in enumerate(runs.items()):
@@ -184,15 +196,8 @@ def sum_rate_cdf(result: dict, out: Path, tag: str = "") -> Path:
 def cells_map(twin, result: dict, out: Path, tag: str = "") -> Path:
     """The sites and their boresights over the area's height map, and the first episode's UE track of the
     A3 rule and the genie, coloured by serving site, with each step's beam drawn from the serving site."""
-    from airtwin.twin.geometry import height_map_around
-
-    x0, y0, x1, y1 = twin.area_bounds
-    res = max(2.0, max(x1 - x0, y1 - y0) / 128)
-    cells = int(np.ceil(max(x1 - x0, y1 - y0) / res))
-    centre = ((x0 + x1) / 2, (y0 + y1) / 2)
-    hm = height_map_around(twin.scene.mi_scene, centre, cells, res)
-    half = cells * res / 2
-    extent = (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
+    hm, extent = _area_map(twin)
+    half = (extent[1] - extent[0]) / 2
     sites = np.array([b.position for b in twin.spec.bs])
     yaws = [b.orientation_deg[0] for b in twin.spec.bs]
     colors = [f"C{i}" for i in range(len(sites))]

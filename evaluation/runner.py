@@ -252,16 +252,13 @@ def _offline_path_loss(spec, suite: Suite, run: _Run, policies) -> dict:
     from airtwin.model.features import to_tensors
 
     model = run.universal_model()
-    shapes = model.cfg.shapes
-    if (shapes.map_cells, shapes.map_resolution_m) != (spec.environment.size_cells, spec.environment.resolution_m):
+    if model.cfg.shapes.map_cells != spec.environment.size_cells:
         return {}
     twin = run.pool.get(spec)  # the twin the episodes above already loaded
     rng = np.random.default_rng(suite.evaluation.seed)
     batch = twin.trace(twin.sample_ue_positions(suite.evaluation.offline_samples, rng))
     keep = batch.has_paths
-    n = int(keep.sum())
-    fields = {"height_map": np.repeat(batch.height_map[None], n, 0),
-              "bs_position": np.repeat(batch.bs_position[None], n, 0), "ue_position": batch.ue_positions[keep]}
+    fields = {k: v[keep] for k, v in batch.observed_fields().items()}
     with torch.no_grad():
         pred = model.predict("path_loss", to_tensors(observe("env", fields, model.cfg.pilot_snr_db, rng))).cpu().numpy()
     true = batch.path_loss_db[keep]

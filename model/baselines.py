@@ -91,7 +91,8 @@ def training_free_samples(test_ds: AirTwinDataset, te: dict[str, np.ndarray], ob
 
     def path_loss(spec, rows):
         bs, ue = te["bs_position"][rows], te["ue_position"][rows]
-        los = classical.map_line_of_sight(te["height_map"][rows[0]], spec.environment.resolution_m, bs[0], ue)
+        los = classical.map_line_of_sight(te["height_map"][rows[0]], float(te["map_range_m"][rows[0]]), bs[0],
+                                          float(te["bs_orientation_deg"][rows[0], 0]), ue)
         return classical.path_loss_umi(np.linalg.norm(ue - bs, axis=1), np.linalg.norm(ue[:, :2] - bs[:, :2], axis=1),
                                        bs[:, 2], ue[:, 2], spec.radio.carrier_frequency_hz, los)
 

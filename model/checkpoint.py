@@ -30,7 +30,8 @@ from airtwin.config import from_dict, to_dict
 from airtwin.datagen.shard import file_sha256
 from airtwin.model.config import ModelConfig
 
-CHECKPOINT_FORMAT = "airtwin-universal-v1"
+CHECKPOINT_FORMAT = "airtwin-universal-v2"
+"""v2: the encoders of ``airtwin-encoders-v2``, 4 radio tokens, the polar positioning head (issue 12)."""
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 

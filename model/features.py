@@ -1,10 +1,14 @@
 """Observations (NumPy, :func:`airtwin.phy.tasks.observe`) to model inputs (torch): conversion and rescaling only.
 
-- CSI: the estimate ``[B, 2, A, K]`` (unit mean power) as it is, plus its received power
-  ``[B, 1]`` rescaled by :func:`airtwin.phy.estimation.power_feature`.
-- Environment: height map ``[B, H, W]`` around the BS and the UE position -> ``[B, 2, H, W]``
-  (heights / 50 m, a Gaussian blob at the UE's cell) plus the UE position relative to the BS
-  ``[B, 3]`` divided by the map's half extent.
+- CSI: the estimate ``[B, 2, A, K]`` (unit mean power) plus its angle-delay magnitude
+  ``|IDFT_k DFT_a h|`` as a third channel, where the first path's delay and angle stand out
+  (``[B, 3, A, K]``), and its received power ``[B, 1]`` rescaled by
+  :func:`airtwin.phy.estimation.power_feature`.
+- Environment: the height map in the BS's frame ``[B, R, R]`` (range x bearing, :mod:`airtwin.phy.envmap`)
+  -> ``[B, 3, R, R]``: heights / 50 m, a Gaussian blob at the UE's cell, and the straight BS-UE ray (the
+  UE's bearing column out to its range); plus ``[B, ENV_SCALARS]`` scalars: the UE's range / 200 m,
+  log10 of it, cos and sin of its bearing from boresight, the BS's height above the UE / 50 m and the
+  map's range / 200 m.
 """
 
 from __future__ import annotations
@@ -12,10 +16,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from airtwin.phy import envmap
 from airtwin.phy.estimation import power_feature
 from airtwin.phy.tasks import observe
 
 HEIGHT_SCALE_M = 50.0
+RANGE_SCALE_M = 200.0
+#: Channels of the CSI image and of the environment map, and scalars of the environment.
+CSI_CHANNELS, ENV_CHANNELS, ENV_SCALARS = 3, 3, 6
 
 
 def to_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -29,23 +37,39 @@ def observation_batch(modality: str, fields: dict[str, np.ndarray], pilot_snr_db
     return to_tensors(observe(modality, fields, pilot_snr_db, rng))
 
 
+def angle_delay(csi: torch.Tensor) -> torch.Tensor:
+    """``[B, A, K]`` magnitudes of the angle-delay transform of a CSI image ``[B, 2, A, K]`` (DFT over the
+    antennas, inverse DFT over the subcarriers), scaled to unit mean square."""
+    h = torch.complex(csi[:, 0].float(), csi[:, 1].float())
+    mag = torch.fft.ifft(torch.fft.fft(h, dim=1, norm="ortho"), dim=2, norm="ortho").abs()
+    return mag / mag.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(1e-9)
+
+
 def csi_inputs(obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``([B, 2, A, K], [B, 1])`` from a CSI observation (``csi``, ``rx_power_db``)."""
-    csi = obs["csi"]
+    """``([B, 3, A, K], [B, 1])`` from a CSI observation (``csi``, ``rx_power_db``)."""
+    csi = obs["csi"].float()
     log_power = torch.from_numpy(power_feature(obs["rx_power_db"].detach().cpu().numpy()).reshape(-1, 1))
-    return csi.float(), log_power.to(csi.device)
+    return torch.cat([csi, angle_delay(csi).unsqueeze(1)], dim=1), log_power.to(csi.device)
 
 
-def env_inputs(obs: dict[str, torch.Tensor], resolution_m: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``([B, 2, H, W], [B, 3])`` from an environment observation (height maps ``[B, H, W]``, positions ``[B, 3]`` [m])."""
+def env_inputs(obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``([B, 3, R, R], [B, 6])`` from an environment observation (see the module docstring)."""
     height_map = obs["height_map"]
-    b, h, w = height_map.shape
-    rel = (obs["ue_position"] - obs["bs_position"]).float()
-    half_extent = resolution_m * h / 2
-    col = rel[:, 0] / resolution_m + (w - 1) / 2
-    row = rel[:, 1] / resolution_m + (h - 1) / 2
-    ys = torch.arange(h, dtype=torch.float32, device=height_map.device).view(1, h, 1)
-    xs = torch.arange(w, dtype=torch.float32, device=height_map.device).view(1, 1, w)
-    blob = torch.exp(-((ys - row.view(b, 1, 1)) ** 2 + (xs - col.view(b, 1, 1)) ** 2) / 2.0)
-    maps = torch.stack([height_map.float() / HEIGHT_SCALE_M, blob], dim=1)
-    return maps, rel / half_extent
+    device = height_map.device
+    b, cells, _ = height_map.shape
+    np_of = lambda k: obs[k].detach().cpu().double().numpy()  # noqa: E731
+    bs, ue, orient = np_of("bs_position"), np_of("ue_position"), np_of("bs_orientation_deg")
+    map_range = np_of("map_range_m").reshape(b)
+    rng, bearing = envmap.to_bs_frame(bs, orient[:, 0], ue)
+    row, col = envmap.map_cell(rng, bearing, cells, map_range)
+    idx = np.arange(cells, dtype=np.float64)
+    dcol = np.abs(idx[None, :] - col[:, None])
+    dcol = np.minimum(dcol, cells - dcol)  # bearing wraps around
+    dist_row = (idx[None, :] - row[:, None]) ** 2  # [B, R]
+    blob = np.exp(-(dist_row[:, :, None] + dcol[:, None, :] ** 2) / 2.0)
+    ray = (idx[None, :, None] <= row[:, None, None]) * np.exp(-dcol[:, None, :] ** 2 / 0.5)
+    maps = torch.stack([height_map.float() / HEIGHT_SCALE_M,
+                        torch.from_numpy(blob).float().to(device), torch.from_numpy(ray).float().to(device)], dim=1)
+    scalars = np.stack([rng / RANGE_SCALE_M, np.log10(np.maximum(rng, 1.0)), np.cos(bearing), np.sin(bearing),
+                        (bs[:, 2] - ue[:, 2]) / HEIGHT_SCALE_M, map_range / RANGE_SCALE_M], axis=1)
+    return maps, torch.from_numpy(scalars).float().to(device)

@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 from airtwin.envs.policies import current_task, task_action, task_space
 from airtwin.model.features import to_tensors
-from airtwin.phy.tasks import OBSERVATION_KEYS, TASKS, DataShapes
+from airtwin.phy.tasks import OBSERVATION_KEYS, TASKS, DataShapes, observe
 
 
 def _loaded(checkpoint, device: str):
@@ -84,17 +84,20 @@ class UniversalCellPolicy:
         twin = env.unwrapped.twin
         for i in range(len(twin.spec.bs)):
             _require_fit(self.model, twin.spec, i)
-        self.maps = np.stack([twin.height_map_of(i) for i in range(len(twin.spec.bs))]).astype(np.float32)
-        self.sites = np.array([b.position for b in twin.spec.bs], dtype=np.float32)
+        n = len(twin.spec.bs)
+        self.env_fields = {"height_map": np.stack([twin.height_map_of(i) for i in range(n)]),
+                           "map_range_m": np.array([twin.map_range_of(i) for i in range(n)]),
+                           "bs_position": np.array([b.position for b in twin.spec.bs]),
+                           "bs_orientation_deg": np.array([b.orientation_deg for b in twin.spec.bs])}
 
     def reset(self) -> None:
         pass
 
     def scores(self, ue_position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(predicted path loss [num_bs] dB, beam logits [num_bs, num_beams])`` for a UE at ``ue_position``."""
-        n = len(self.sites)
-        batch = to_tensors({"height_map": self.maps, "bs_position": self.sites,
-                            "ue_position": np.repeat(np.asarray(ue_position, np.float32)[None], n, axis=0)})
+        n = len(self.env_fields["bs_position"])
+        fields = {**self.env_fields, "ue_position": np.repeat(np.asarray(ue_position, np.float32)[None], n, axis=0)}
+        batch = to_tensors(observe("env", fields, self.model.cfg.pilot_snr_db, np.random.default_rng(0)))
         with torch.no_grad():
             pl = self.model.predict("path_loss", batch).cpu().numpy().reshape(n)
             logits = self.model.predict("beam_selection", batch).cpu().numpy()

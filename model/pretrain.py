@@ -27,8 +27,9 @@ from airtwin.model.features import csi_inputs, env_inputs, observation_batch
 from airtwin.model.init import reset_parameters
 from airtwin.phy.tasks import DataShapes
 
-ENCODER_FORMAT = "airtwin-encoders-v1"
-PAIR_FIELDS = ("csi", "height_map", "bs_position", "ue_position", "has_paths")
+ENCODER_FORMAT = "airtwin-encoders-v2"
+"""v2: CSI with its angle-delay magnitude (3 channels), the map in the BS's frame (3 channels, 6 scalars)."""
+PAIR_FIELDS = ("csi", "height_map", "map_range_m", "bs_position", "bs_orientation_deg", "ue_position", "has_paths")
 
 
 def encode_pair(csi_enc: CSIEncoder, env_enc: EnvEncoder, batch: dict[str, np.ndarray], shapes: DataShapes,
@@ -37,7 +38,7 @@ def encode_pair(csi_enc: CSIEncoder, env_enc: EnvEncoder, batch: dict[str, np.nd
     device = next(csi_enc.parameters()).device
     csi = {k: v.to(device) for k, v in observation_batch("csi", batch, pilot_snr_db, rng).items()}
     env = {k: v.to(device) for k, v in observation_batch("env", batch, pilot_snr_db, rng).items()}
-    return csi_enc(*csi_inputs(csi)), env_enc(*env_inputs(env, shapes.map_resolution_m))
+    return csi_enc(*csi_inputs(csi)), env_enc(*env_inputs(env))
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
@@ -49,7 +50,7 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, log_scale: torch.Tensor) -> torch
 
 
 def retrieval_accuracy(csi_enc, env_enc, ds, indices, shapes, pilot_snr_db, seed: int = 0) -> float:
-    """Top-1 CSI -> environment retrieval accuracy within a batch of ``indices``."""
+    """Top-1 CSI -> environment retrieval accuracy among the samples ``indices`` of ``ds``."""
     rng = np.random.default_rng(seed)
     with torch.no_grad():
         a, b = encode_pair(csi_enc, env_enc, ds.read_batch(indices, PAIR_FIELDS), shapes, pilot_snr_db, rng)
@@ -67,8 +68,14 @@ def pretrain_encoders(data_dir: str | Path, out_dir: str | Path, cfg: PretrainCo
         raise ValueError(f"{data_dir} has no training samples (the train split is empty)")
     shapes = ds.shapes()
     usable = np.flatnonzero(ds.column("has_paths"))
-    held = rng.choice(usable, size=min(256, len(usable) // 5), replace=False)
-    train_idx = np.setdiff1d(usable, held)
+    # Retrieval is scored on areas pretraining never saw (the validation areas) when the data has them.
+    val = AirTwinDataset(data_dir, split="validation")
+    if len(val) and val.shapes() == shapes:
+        held_ds, held = val, np.sort(rng.choice(val.usable(), size=min(256, len(val.usable())), replace=False))
+        train_idx, held_where = usable, "held-out areas"
+    else:
+        held_ds, held = ds, rng.choice(usable, size=min(256, len(usable) // 5), replace=False)
+        train_idx, held_where = np.setdiff1d(usable, held), "held-out drops of the training areas"
     csi_enc, env_enc = CSIEncoder(cfg.embed_dim), EnvEncoder(cfg.embed_dim)
     reset_parameters(csi_enc, gen)
     reset_parameters(env_enc, gen)
@@ -93,11 +100,11 @@ def pretrain_encoders(data_dir: str | Path, out_dir: str | Path, cfg: PretrainCo
             log(f"pretrain step {step}/{cfg.steps}: InfoNCE {loss.item():.3f} ({time.perf_counter() - start:.0f} s)")
     csi_enc.eval()
     env_enc.eval()
-    acc = retrieval_accuracy(csi_enc, env_enc, ds, held, shapes, cfg.pilot_snr_db)
+    acc = retrieval_accuracy(csi_enc, env_enc, held_ds, held, shapes, cfg.pilot_snr_db)
     chance = 1 / len(held)
-    metrics = {"heldout_retrieval_top1": acc, "chance": chance, "final_loss": float(loss.item()),
+    metrics = {"heldout_retrieval_top1": acc, "chance": chance, "heldout": held_where, "final_loss": float(loss.item()),
                "train_samples": int(len(train_idx)), "seconds": time.perf_counter() - start}
-    log(f"held-out CSI->environment retrieval top-1 {acc:.3f} among {len(held)} (chance {chance:.4f})")
+    log(f"CSI->environment retrieval top-1 {acc:.3f} among {len(held)} {held_where} (chance {chance:.4f})")
     save_encoders(out_dir, csi_enc, env_enc, shapes, cfg, metrics, str(data_dir))
     return csi_enc, env_enc, metrics
 

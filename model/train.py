@@ -12,6 +12,7 @@ optimizer); ``RUN_DIR/metrics.jsonl`` one JSON line per evaluation.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import asdict
@@ -94,7 +95,7 @@ def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
     """A fresh model for ``cfg`` and the dataset's numerology, on the CPU (move it with ``.to``)."""
     shapes = ds.shapes()
     mcfg = ModelConfig(shapes=shapes, variant=cfg.variant, backbone=cfg.backbone, seed=cfg.seed, tasks=cfg.tasks,
-                       precoder_head=cfg.precoder_head)
+                       precoder_head=cfg.precoder_head, position_head=cfg.position_head)
     if mcfg.frozen_encoders:
         if cfg.encoders is None:
             raise ValueError(f"variant {cfg.variant!r} needs --encoders (run `airtwin pretrain-encoders` first)")
@@ -135,6 +136,16 @@ def training_step(model: UniversalModel, opt: torch.optim.Optimizer, params: lis
     torch.nn.utils.clip_grad_norm_(params, 1.0)
     opt.step()
     return losses
+
+
+def learning_rate_factor(step: int, steps: int) -> float:
+    """Multiplier of the learning rate at ``step`` of ``steps``: linear warm-up over the first 5 %, then a
+    cosine decay to 0.05 (a function of the step alone, so a resumed run continues the same schedule)."""
+    warm = max(1, steps // 20)
+    if step < warm:
+        return (step + 1) / warm
+    t = (step - warm) / max(1, steps - warm)
+    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
 
 
 def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> UniversalModel:
@@ -178,6 +189,8 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
     losses: dict[str, list[float]] = {t: [] for t in cfg.tasks}
     model.train()
     while step < cfg.steps:
+        for group in opt.param_groups:  # linear warm-up over 5 % of the steps, then cosine decay to 5 %
+            group["lr"] = cfg.lr * learning_rate_factor(step, cfg.steps)
         step_losses = training_step(model, opt, params, train_ds, indices, cfg.tasks, cfg.batch_size,
                                     np.random.default_rng([cfg.seed, step]), where=f"step {step + 1}")
         for task, value in step_losses.items():

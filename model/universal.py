@@ -55,7 +55,7 @@ class UniversalModel(nn.Module):
                 n = 1 if cfg.variant == "sp" else len(TASK_NAMES)
                 self.prefix = nn.Parameter(torch.randn(n, cfg.prefix_len, width, generator=generator)
                                            * embed.weight.std().item())
-        self.heads = nn.ModuleDict({t: nn.Linear(width, TASKS[t].head_size(cfg.shapes)) for t in cfg.tasks})
+        self.heads = nn.ModuleDict({t: nn.Linear(width, self.head_size(t)) for t in cfg.tasks})
         reset_parameters(self.adapters, generator)
         reset_parameters(self.heads, generator)
         if cfg.precoder_head == "refine" and "precoding" in self.heads:  # start at the classical eigen-precoder
@@ -95,6 +95,12 @@ class UniversalModel(nn.Module):
                 reset_lora(backbone, generator)
         return cls(cfg, csi_encoder, env_encoder, backbone, tokenizer, generator)
 
+    def head_size(self, task: str) -> int:
+        """Outputs of the task's head: the table's, but 3 for the polar positioning head (range, cos, sin)."""
+        if task == "positioning" and self.cfg.position_head == "polar":
+            return 3
+        return TASKS[task].head_size(self.cfg.shapes)
+
     # ------------------------------------------------------------------ inputs
     @property
     def device(self) -> torch.device:
@@ -109,12 +115,12 @@ class UniversalModel(nn.Module):
         """Radio embedding ``[B, embed_dim]`` of the task's modality from an observation batch.
 
         CSI tasks read ``csi`` ``[B, 2, A, K]`` and ``rx_power_db`` ``[B, 1]``; environment tasks
-        ``height_map`` ``[B, H, W]``, ``bs_position`` and ``ue_position`` ``[B, 3]`` (see
-        :func:`airtwin.phy.tasks.observe`).
+        ``height_map`` ``[B, R, R]`` in the BS's frame, ``map_range_m`` ``[B, 1]``, ``bs_position``,
+        ``bs_orientation_deg`` and ``ue_position`` ``[B, 3]`` (see :func:`airtwin.phy.tasks.observe`).
         """
         if TASKS[task].modality == "csi":
             return self.csi_encoder(*csi_inputs(obs))
-        return self.env_encoder(*env_inputs(obs, self.cfg.shapes.map_resolution_m))
+        return self.env_encoder(*env_inputs(obs))
 
     def instruction(self, task: str) -> torch.Tensor:
         """Instruction embeddings ``[L, width]``: learnable prefix (if any) then fixed keywords."""
@@ -148,6 +154,8 @@ class UniversalModel(nn.Module):
         precoder and training can only move away from it where that helps.
         """
         spec = TASKS[task]
+        if task == "positioning" and self.cfg.position_head == "polar":
+            return polar_to_xy(out, obs["bs_orientation_deg"][:, 0], spec.scale)
         if spec.head == "regression":
             y = out * spec.scale + spec.center
             return y[:, 0] if y.shape[1] == 1 else y
@@ -187,6 +195,18 @@ def estimate_eigen_precoders(csi: torch.Tensor, num_subbands: int) -> torch.Tens
     return torch.stack(out, dim=1).to(torch.complex64)
 
 
+def polar_to_xy(out: torch.Tensor, yaw_deg: torch.Tensor, scale_m: float) -> torch.Tensor:
+    """Polar head output ``[B, 3]`` (range / ``scale_m`` before a softplus, then the bearing from the BS's
+    boresight as an unnormalised (cos, sin)) and the BS's yaw ``[B]`` [deg] -> UE (x, y) relative to the BS
+    ``[B, 2]`` [m] in the scene's frame (the convention of :mod:`airtwin.phy.envmap`)."""
+    rng = scale_m * F.softplus(out[:, 0])
+    direction = out[:, 1:3] / torch.linalg.vector_norm(out[:, 1:3], dim=1, keepdim=True).clamp_min(1e-6)
+    yaw = torch.deg2rad(yaw_deg.to(out.dtype))
+    c, s = torch.cos(yaw), torch.sin(yaw)
+    x, y = rng * direction[:, 0], rng * direction[:, 1]
+    return torch.stack([c * x - s * y, s * x + c * y], dim=1)
+
+
 def precoder_from_head(out: torch.Tensor, num_subbands: int, num_antennas: int) -> torch.Tensor:
     """Head output ``[B, S*A*2]`` -> unit-norm complex precoders ``[B, S, A]``."""
     x = out.view(-1, num_subbands, num_antennas, 2)
@@ -213,6 +233,8 @@ def task_loss(model: UniversalModel, task: str, obs: dict[str, torch.Tensor], ta
     spec = TASKS[task]
     obs, target = model.to_device(obs), target.to(model.device)
     out = model.forward(task, obs)
+    if task == "positioning" and model.cfg.position_head == "polar":
+        return LOSSES[spec.loss](model.decode(task, out, obs) / spec.scale, target.float() / spec.scale)
     if spec.head == "regression":
         out = out if target.dim() == 2 else out[:, 0]
         return LOSSES[spec.loss](out, (target.float() - spec.center) / spec.scale)

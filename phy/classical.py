@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from airtwin.phy import envmap
 from airtwin.phy.beams import element_positions
 
 SPEED_OF_LIGHT = 299_792_458.0
@@ -75,26 +76,26 @@ def path_loss_umi(d3d_m: np.ndarray, d2d_m: np.ndarray, h_bs_m: float | np.ndarr
     return np.where(np.asarray(los, bool), pl_los, pl_nlos)
 
 
-def map_line_of_sight(height_map: np.ndarray, resolution_m: float, bs_position: np.ndarray,
-                      ue_positions: np.ndarray, step_m: float | None = None) -> np.ndarray:
+def map_line_of_sight(height_map: np.ndarray, map_range_m: float, bs_position: np.ndarray, bs_yaw_deg: float,
+                      ue_positions: np.ndarray) -> np.ndarray:
     """``[N]`` bool: the straight BS-UE segment clears every building of the height map.
 
-    ``height_map`` ``[H, W]`` [m] is centred on the BS (row = y, column = x, as the twin's). The segment is
-    sampled every ``step_m`` (half a cell by default); points outside the map count as clear.
+    ``height_map`` ``[R, R]`` [m] is in the BS's frame (range x bearing, :mod:`airtwin.phy.envmap`), out to
+    ``map_range_m``. The segment runs down the UE's bearing column; each range cell nearer than the UE
+    blocks it when its roof stands above the segment there. Cells beyond the map count as clear.
     """
     height_map = np.asarray(height_map, np.float64)
-    h, w = height_map.shape
+    cells = height_map.shape[0]
     bs = np.asarray(bs_position, np.float64)
     ue = np.asarray(ue_positions, np.float64).reshape(-1, 3)
-    step = step_m or resolution_m / 2
-    longest = float(np.max(np.linalg.norm(ue[:, :2] - bs[:2], axis=1), initial=0.0))
-    t = np.linspace(0.0, 1.0, max(2, int(np.ceil(longest / step)) + 1))[1:-1]  # interior points
-    pts = bs[None, None, :] + t[None, :, None] * (ue[:, None, :] - bs[None, None, :])  # [N, T, 3]
-    col = np.rint((pts[..., 0] - bs[0]) / resolution_m + (w - 1) / 2).astype(int)
-    row = np.rint((pts[..., 1] - bs[1]) / resolution_m + (h - 1) / 2).astype(int)
-    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-    roof = np.where(inside, height_map[np.clip(row, 0, h - 1), np.clip(col, 0, w - 1)], -np.inf)
-    return ~(roof > pts[..., 2]).any(axis=1)
+    rng, bearing = envmap.to_bs_frame(bs, bs_yaw_deg, ue)
+    _, col = envmap.map_cell(rng, bearing, cells, map_range_m)
+    col = np.rint(col).astype(int) % cells
+    r = (np.arange(cells) + 0.5) * map_range_m / cells  # [R] cell-centre ranges
+    frac = r[None, :] / np.maximum(rng[:, None], 1e-9)  # [N, R] position along the segment
+    ray = bs[2] + frac * (ue[:, 2:3] - bs[2])
+    roof = height_map[:, col].T  # [N, R]
+    return ~((frac < 1.0) & (roof > ray)).any(axis=1)
 
 
 def delay_profile(csi: np.ndarray, offsets_hz: np.ndarray, delays_s: np.ndarray) -> np.ndarray:

@@ -38,10 +38,13 @@ from airtwin.phy.metrics import (
     summarize,
 )
 
-#: Dataset fields each input modality is observed from.
-MODALITY_FIELDS = {"csi": ("csi",), "env": ("height_map", "bs_position", "ue_position")}
+#: Dataset fields each input modality is observed from. Both know the serving BS's heading, which fixes
+#: the frame its array and its environment map are seen in (:mod:`airtwin.phy.envmap`).
+MODALITY_FIELDS = {"csi": ("csi", "bs_orientation_deg"),
+                   "env": ("height_map", "map_range_m", "bs_position", "bs_orientation_deg", "ue_position")}
 #: Observation keys of each modality (what environments emit and the model consumes).
-OBSERVATION_KEYS = {"csi": ("csi", "rx_power_db"), "env": ("height_map", "bs_position", "ue_position")}
+OBSERVATION_KEYS = {"csi": ("csi", "rx_power_db", "bs_orientation_deg"),
+                    "env": ("height_map", "map_range_m", "bs_position", "bs_orientation_deg", "ue_position")}
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,10 @@ class DataShapes:
     num_subbands: int
     num_beams: int
     map_cells: int
-    map_resolution_m: float
 
     def __post_init__(self) -> None:
         for name in ("num_antennas", "num_subcarriers", "num_subbands", "num_beams", "map_cells"):
             check_range(f"DataShapes.{name}", getattr(self, name), 1)
-        check_range("DataShapes.map_resolution_m", self.map_resolution_m, 0.0, low_open=True)
 
     @classmethod
     def of_scenario(cls, spec, bs: int = 0) -> DataShapes:
@@ -66,8 +67,7 @@ class DataShapes:
         array, book = spec.bs[bs].array, spec.codebook
         num_beams = dft_codebook(array, book.oversampling_h, book.oversampling_v).num_beams
         return cls(num_antennas=array.num_antennas, num_subcarriers=spec.radio.num_subcarriers,
-                   num_subbands=book.num_subbands, num_beams=num_beams, map_cells=spec.environment.size_cells,
-                   map_resolution_m=spec.environment.resolution_m)
+                   num_subbands=book.num_subbands, num_beams=num_beams, map_cells=spec.environment.size_cells)
 
 
 @dataclass(frozen=True)
@@ -167,13 +167,17 @@ def observe(modality: str, fields: dict[str, np.ndarray], pilot_snr_db: float,
             rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The observation of one modality from raw fields, batched over the leading axis.
 
-    ``"csi"``: ``{"csi": [N, 2, A, K] float32 estimate, "rx_power_db": [N, 1] float32}`` from ``fields["csi"]``
-    ``[N, A, K]`` (pilot noise from ``rng``); ``"env"``: ``height_map [N, H, W]`` [m],
-    ``bs_position`` and ``ue_position`` ``[N, 3]`` [m], float32.
+    ``"csi"``: ``{"csi": [N, 2, A, K] float32 estimate, "rx_power_db": [N, 1] float32, "bs_orientation_deg":
+    [N, 3]}`` from ``fields["csi"]`` ``[N, A, K]`` (pilot noise from ``rng``); ``"env"``: ``height_map [N, R, R]``
+    [m] in the BS's frame, ``map_range_m [N, 1]`` [m], ``bs_position``, ``bs_orientation_deg`` and
+    ``ue_position`` ``[N, 3]``, float32.
     """
     if modality == "csi":
         est, power = estimate_csi(fields["csi"], pilot_snr_db, rng)
-        return {"csi": est, "rx_power_db": power[..., None]}
+        orientation = np.broadcast_to(np.asarray(fields["bs_orientation_deg"], np.float32), (len(est), 3))
+        return {"csi": est, "rx_power_db": power[..., None], "bs_orientation_deg": orientation.copy()}
     if modality == "env":
-        return {k: np.array(fields[k], dtype=np.float32) for k in MODALITY_FIELDS["env"]}  # copies
+        out = {k: np.array(fields[k], dtype=np.float32) for k in MODALITY_FIELDS["env"]}  # copies
+        out["map_range_m"] = out["map_range_m"].reshape(-1, 1)
+        return out
     raise ValueError(f"modality = {modality!r}; allowed: {', '.join(MODALITY_FIELDS)}")

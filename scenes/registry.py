@@ -5,7 +5,8 @@ Scenario names:
 - ``free-space``: an empty world (no ground): every path is the LoS path (Friis checks).
 - ``munich``, ``etoile``: built-in Sionna city scenes with a rooftop BS.
 - ``city-NNNNN``: the procedural city of seed ``NNNNN`` (any non-negative integer);
-  ``city-tiny-NNNNN`` is a 120 m x 120 m variant for tests.
+  ``city-tiny-NNNNN`` is a 120 m x 120 m variant for tests; ``city-mix-NNNNN`` draws the family's
+  street widths, block sizes, building heights, area size, carrier band and BS edge and mast from the seed.
 - ``footprints-example``: a district of 30 real-style building footprints shipped as GeoJSON
   (``scenes/data/example_footprints.geojson``; the same buildings as OSM XML beside it), with a
   rooftop BS. :func:`footprint_scenario` makes a scenario of any footprint file.
@@ -50,6 +51,9 @@ HELDOUT_SEEDS = range(10_000, 20_000)
 
 _CITY_RE = re.compile(r"^city-(tiny-)?(\d{1,9})$")
 _CELLS_RE = re.compile(r"^city-(tiny-)?cells(\d{1,2})-(\d{1,9})$")
+_MIX_RE = re.compile(r"^city-mix-(\d{1,9})$")
+#: Carrier bands of the mixed family ``city-mix-NNNNN`` [Hz] (FR1: 2.6, 3.5 and 6 GHz).
+MIX_CARRIERS_HZ = (2.6e9, 3.5e9, 6.0e9)
 #: Site counts of the multi-site procedural family ``city-cellsK-NNNNN``.
 CELL_SITE_COUNTS = range(2, 17)
 #: Height of a street mast and of a rooftop mast above the roof in the multi-site family [m].
@@ -66,7 +70,7 @@ def _canyon_test() -> ScenarioSpec:
         radio=RadioConfig(num_subcarriers=16, bandwidth_hz=10e6),
         ue=UERegion(min_distance_m=5.0, max_distance_m=200.0),
         tracing=TracingConfig(samples_per_src=20_000, max_paths=16),
-        environment=EnvironmentMapConfig(size_cells=32, resolution_m=4.0),
+        environment=EnvironmentMapConfig(size_cells=32),
     )
 
 
@@ -80,7 +84,7 @@ def _free_space() -> ScenarioSpec:
         ue=UERegion(x_range_m=(5.0, 500.0), y_range_m=(-500.0, 500.0), min_distance_m=5.0, max_distance_m=500.0),
         mobility=Mobility(model="random_direction"),
         tracing=TracingConfig(samples_per_src=1_000, max_depth=0),
-        environment=EnvironmentMapConfig(size_cells=16, resolution_m=4.0),
+        environment=EnvironmentMapConfig(size_cells=16),
     )
 
 
@@ -138,7 +142,7 @@ def procedural_scenario(seed: int, *, tiny: bool = False) -> ScenarioSpec:
         radio=RadioConfig(num_subcarriers=32),
         ue=UERegion(min_distance_m=5.0, max_distance_m=1e4),
         tracing=TracingConfig(samples_per_src=50_000 if tiny else 100_000),
-        environment=EnvironmentMapConfig(size_cells=64, resolution_m=2.0 if tiny else 4.0),
+        environment=EnvironmentMapConfig(size_cells=64),
     )
 
 
@@ -197,6 +201,50 @@ def procedural_cells_scenario(seed: int, num_sites: int = 3, *, tiny: bool = Fal
         description=f"Procedural city area, seed {seed} ({split} split), {num_sites} sites (street masts and rooftops).")
 
 
+def procedural_mix_scenario(seed: int) -> ScenarioSpec:
+    """``city-mix-NNNNN``: a procedural area whose family parameters are drawn from ``seed``, for training
+    at scale (issue 12).
+
+    Drawn per seed: street widths (8-14 m up to 4-10 m wider), block sides (20-40 m up to 15-40 m longer),
+    building heights (5-12 m up to 20-60 m), the share of empty lots (5-30 %), the area's side (200-280 m),
+    the carrier (:data:`MIX_CARRIERS_HZ`), and the BS: a 15-35 m street mast in the middle of one of the four
+    edge streets, facing the area. The numerology is that of ``city-NNNNN`` (2x8 array, 32 subcarriers over
+    20 MHz, a 64-cell map). Seeds split as for ``city-NNNNN`` (10000-19999 held out).
+    """
+    rng = np.random.default_rng([seed, 0x6D6978])
+    street_lo, block_lo, height_lo = rng.uniform(8, 14), rng.uniform(20, 40), rng.uniform(5, 12)
+    side = float(rng.uniform(200, 280))
+    city = CityParams(seed=seed, size_m=(round(side, 1), round(side, 1)),
+                      street_width_m=(round(street_lo, 1), round(street_lo + rng.uniform(4, 10), 1)),
+                      block_size_m=(round(block_lo, 1), round(block_lo + rng.uniform(15, 40), 1)),
+                      building_height_m=(round(height_lo, 1), round(float(rng.uniform(20, 60)), 1)),
+                      empty_lot_prob=round(float(rng.uniform(0.05, 0.3)), 3))
+    carrier = float(MIX_CARRIERS_HZ[int(rng.integers(len(MIX_CARRIERS_HZ)))])
+    edge = int(rng.integers(4))  # 0 west, 1 south, 2 east, 3 north: the BS faces the area from there
+    mast = round(float(rng.uniform(15, 35)), 1)
+    layout = generate_city(city)
+    x0, y0, x1, y1 = layout.bounds
+    street_x = ((x0 + layout.blocks_x[0][0]) / 2, (layout.blocks_x[-1][1] + x1) / 2) if layout.blocks_x else (
+        x0 + 5.0, x1 - 5.0)
+    street_y = ((y0 + layout.blocks_y[0][0]) / 2, (layout.blocks_y[-1][1] + y1) / 2) if layout.blocks_y else (
+        y0 + 5.0, y1 - 5.0)
+    xy, yaw = [((street_x[0], 0.0), 0.0), ((0.0, street_y[0]), 90.0), ((street_x[1], 0.0), 180.0),
+               ((0.0, street_y[1]), -90.0)][edge]
+    split = "held-out" if seed in HELDOUT_SEEDS else "train"
+    return ScenarioSpec(
+        name=f"city-mix-{seed:05d}",
+        description=f"Procedural city area with drawn family parameters, seed {seed} ({split} split); "
+                    f"{carrier / 1e9:g} GHz, BS on a {mast:g} m mast at the {['west', 'south', 'east', 'north'][edge]} edge.",
+        scene=SceneSource(kind="procedural", city=city),
+        bs=(BSSite(name="bs0", position=(round(float(xy[0]), 3), round(float(xy[1]), 3), mast),
+                   orientation_deg=(yaw, 0.0, 0.0), array=ArraySpec(num_rows=2, num_cols=8)),),
+        radio=RadioConfig(carrier_frequency_hz=carrier, num_subcarriers=32),
+        ue=UERegion(min_distance_m=5.0, max_distance_m=1e4),
+        tracing=TracingConfig(samples_per_src=100_000),
+        environment=EnvironmentMapConfig(size_cells=64),
+    )
+
+
 #: Example footprint files shipped with AirTwin (GeoJSON and OSM XML of the same 30 buildings).
 EXAMPLE_FOOTPRINTS = files("airtwin.scenes") / "data" / "example_footprints.geojson"
 EXAMPLE_FOOTPRINTS_OSM = files("airtwin.scenes") / "data" / "example_footprints.osm"
@@ -228,7 +276,7 @@ def footprint_scenario(path: str | Path, *, name: str | None = None, rooftop: st
         radio=RadioConfig(num_subcarriers=32),
         ue=UERegion(min_distance_m=5.0),
         tracing=TracingConfig(samples_per_src=100_000),
-        environment=EnvironmentMapConfig(size_cells=64, resolution_m=4.0),
+        environment=EnvironmentMapConfig(size_cells=64),
     )
 
 
@@ -272,15 +320,18 @@ def get_scenario(name: str) -> ScenarioSpec:
     match = _CELLS_RE.match(name)
     if match:
         return procedural_cells_scenario(int(match.group(3)), int(match.group(2)), tiny=bool(match.group(1)))
+    match = _MIX_RE.match(name)
+    if match:
+        return procedural_mix_scenario(int(match.group(1)))
     raise ValueError(f"unknown scenario {name!r}; allowed: {', '.join(_FIXED)}, city-NNNNN, city-tiny-NNNNN, "
                      f"city-cellsK-NNNNN, city-tiny-cellsK-NNNNN (K = {CELL_SITE_COUNTS.start}.."
-                     f"{CELL_SITE_COUNTS.stop - 1} sites), "
+                     f"{CELL_SITE_COUNTS.stop - 1} sites), city-mix-NNNNN, "
                      "or a scenario (.toml/.json) or footprint (.geojson/.osm/.pbf) file")
 
 
 def area_split(name: str) -> str:
     """``"train"``, ``"validation"`` or ``"test"`` for a scenario name: a property of the area, not of a suite."""
-    match = _CITY_RE.match(name) or _CELLS_RE.match(name)
+    match = _CITY_RE.match(name) or _CELLS_RE.match(name) or _MIX_RE.match(name)
     if match:
         seed = int(match.group(match.lastindex))
         if seed in HELDOUT_SEEDS or seed not in TRAIN_SEEDS:
@@ -292,4 +343,4 @@ def area_split(name: str) -> str:
 
 def list_scenarios() -> list[str]:
     """Names of the fixed scenarios plus one example of each procedural family."""
-    return [*_FIXED, "city-00000", "city-tiny-00000", "city-10000", "city-cells3-10000"]
+    return [*_FIXED, "city-00000", "city-tiny-00000", "city-10000", "city-cells3-10000", "city-mix-00000"]

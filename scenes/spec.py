@@ -364,16 +364,18 @@ class CodebookConfig:
 
 @dataclass(frozen=True)
 class EnvironmentMapConfig:
-    """The environment modality: a building height map centred on the serving BS."""
+    """The environment modality: a building height map in the serving BS's frame (range x bearing,
+    :mod:`airtwin.phy.envmap`)."""
 
     size_cells: int = 64
-    """Height map is ``[size_cells, size_cells]``."""
-    resolution_m: float = 4.0
-    """Cell side [m]."""
+    """The map is ``[size_cells (range), size_cells (bearing)]``."""
+    range_m: float | None = None
+    """Largest range the map covers [m]; ``None``: the farthest point of the UE region from the BS."""
 
     def __post_init__(self) -> None:
         check_range("EnvironmentMapConfig.size_cells", self.size_cells, 4, 1024)
-        check_range("EnvironmentMapConfig.resolution_m", self.resolution_m, 0.1, 100.0)
+        if self.range_m is not None:
+            check_range("EnvironmentMapConfig.range_m", self.range_m, 1.0, 1e5)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ scenario file paths are resolved against the suite file's folder.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -112,11 +113,34 @@ def load_suite(name_or_path: str | Path) -> Suite:
     return _read((_builtin_dir() / f"{name_or_path}.toml").read_text(), f"{name_or_path}.toml", None)
 
 
+_RANGE_RE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+
+
+def expand_ranges(names: list) -> list:
+    """Scenario entries with one brace range expanded, as in a shell: ``"city-mix-{00000..01023}"`` gives
+    ``city-mix-00000`` ... ``city-mix-01023`` (zero-padded to the width of the first bound)."""
+    out = []
+    for name in names:
+        match = _RANGE_RE.search(name) if isinstance(name, str) else None
+        if match is None:
+            out.append(name)
+            continue
+        lo, hi = int(match.group(1)), int(match.group(2))
+        if hi < lo or hi - lo >= 100_000:
+            raise ConfigError(f"scenario range {name!r}: allowed is {{LO..HI}} with LO <= HI and at most "
+                              "100000 names")
+        width = len(match.group(1))
+        out += [name[:match.start()] + f"{i:0{width}d}" + name[match.end():] for i in range(lo, hi + 1)]
+    return out
+
+
 def _read(text: str, where: str, folder: Path | None) -> Suite:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML ({exc})") from exc
+    if isinstance(data.get("scenarios"), list):
+        data["scenarios"] = expand_ranges(data["scenarios"])
     if folder is not None and isinstance(data.get("scenarios"), list):
         data["scenarios"] = [str(folder / s) if isinstance(s, str) and Path(s).suffix in SCENARIO_FILE_SUFFIXES
                              and not Path(s).is_absolute() else s for s in data["scenarios"]]

@@ -18,7 +18,7 @@ from airtwin.datagen.plan import GenerateConfig, plan_shards
 from airtwin.datagen.reader import AirTwinDataset, TaskView
 from airtwin.phy.tasks import TASK_NAMES as TASKS
 from airtwin.scenes.suites import load_suite
-from airtwin.datagen.schema import SAMPLE_FIELDS, schema_markdown
+from airtwin.datagen.schema import SAMPLE_FIELDS, SCHEMA_VERSION, schema_markdown
 
 TINY = dict(suite="tiny", samples=48, shard_size=12, batch_size=12, seed=3)
 
@@ -46,7 +46,7 @@ def test_plan_is_deterministic_and_covers_all_samples():
 
 def test_dataset_contents(reference):
     manifest = read_manifest(reference)
-    assert manifest["complete"] and manifest["schema_version"] == 2
+    assert manifest["complete"] and manifest["schema_version"] == SCHEMA_VERSION == 3
     assert {"sionna", "mitsuba", "drjit", "numpy"} <= set(manifest["versions"])
     assert manifest["splits"]["train"] == ["city-tiny-00000"] and manifest["splits"]["test"] == ["canyon-test"]
     ds = AirTwinDataset(reference)
@@ -56,6 +56,15 @@ def test_dataset_contents(reference):
         assert f.name in sample, f.name
     assert sample["csi"].dtype == torch.complex64 and sample["csi"].shape == (4, 16)  # canyon-test: 4 ant, 16 sc
     assert sample["height_map"].shape == (32, 32)
+    # What the map covers is recorded: it reaches every drop of the shard (the UE region's farthest point).
+    from airtwin.phy import envmap
+
+    for split in ("train", "test"):
+        part = AirTwinDataset(reference, split=split)
+        fields = part.read_batch(np.arange(len(part)), ("map_range_m", "bs_position", "bs_orientation_deg",
+                                                        "ue_position"))
+        rng, _ = envmap.to_bs_frame(fields["bs_position"], fields["bs_orientation_deg"][:, 0], fields["ue_position"])
+        assert envmap.covered(rng, fields["map_range_m"]).all(), split
     # The aged CSI is the same channel a few ms later: close in power, not identical for a moving UE.
     canyon = AirTwinDataset(reference, split="test")
     csi, aged = canyon.column("csi"), canyon.column("csi_aged")
@@ -77,9 +86,10 @@ def test_task_views(reference, task):
     assert 0 < len(view) <= 24
     inputs, target = view[0]
     if task in ("positioning", "los", "precoding"):
-        assert set(inputs) == {"csi"} and inputs["csi"].dtype == torch.complex64
+        assert set(inputs) == {"csi", "bs_orientation_deg"} and inputs["csi"].dtype == torch.complex64
     else:
-        assert set(inputs) == {"height_map", "bs_position", "ue_position"}
+        assert set(inputs) == {"height_map", "map_range_m", "bs_position", "bs_orientation_deg", "ue_position"}
+        assert inputs["map_range_m"].ndim == 0 and float(inputs["map_range_m"]) > 0
     expected = {"positioning": (2,), "los": (), "precoding": (4, 16), "beam_selection": (), "path_loss": ()}[task]
     assert tuple(target.shape) == expected
     loader = torch.utils.data.DataLoader(view, batch_size=8)

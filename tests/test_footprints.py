@@ -87,7 +87,7 @@ def test_non_convex_and_holed_footprints_extrude_to_closed_meshes(kind):
 
 
 def test_footprint_twin_through_the_python_api():
-    from airtwin.twin.geometry import grid_centers
+    from airtwin.phy.envmap import grid_points
     from airtwin.twin.twin import Twin
 
     spec = get_scenario("footprints-example")
@@ -99,9 +99,10 @@ def test_footprint_twin_through_the_python_api():
     inside = shapely.contains_xy(shapely.union_all(list(layout.polygons)), pos[:, 0], pos[:, 1])
     assert not inside.any()
     assert (shapely.distance(layout.union, shapely.points(pos[:, :2])) >= 1.0 - 1e-6).all()
-    env = spec.environment
-    xs, ys = grid_centers(tuple(twin.bs_position[:2]), env.size_cells, env.resolution_m)
-    assert np.isclose(twin.height_map, layout.height_map(xs, ys), atol=1e-3).mean() > 0.98
+    points = grid_points(twin.bs_position, spec.bs[0].orientation_deg[0], spec.environment.size_cells,
+                         twin.map_range_of(0))
+    heights = np.array([layout.height_map(np.array([x]), np.array([y]))[0, 0] for x, y in points.reshape(-1, 2)])
+    assert np.isclose(twin.height_map, heights.reshape(points.shape[:-1]), atol=1e-3).mean() > 0.98
     batch = twin.trace(pos[:24])
     assert batch.has_paths.mean() >= 0.9
     assert np.isfinite(batch.csi).all()

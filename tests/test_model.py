@@ -16,8 +16,7 @@ from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.train import task_batch
 from airtwin.model.universal import UniversalModel, task_loss
 
-SHAPES = DataShapes(num_antennas=4, num_subcarriers=8, num_subbands=2, num_beams=4, map_cells=16,
-                    map_resolution_m=2.0)
+SHAPES = DataShapes(num_antennas=4, num_subcarriers=8, num_subbands=2, num_beams=4, map_cells=16)
 
 
 def tiny_batch(n=4, seed=0):
@@ -26,7 +25,9 @@ def tiny_batch(n=4, seed=0):
     c = lambda *s: (g.standard_normal(s) + 1j * g.standard_normal(s)).astype(np.complex64)  # noqa: E731
     w = c(n, 2, 4)
     return {"csi": c(n, 4, 8), "csi_aged": c(n, 4, 8), "height_map": (g.random((n, 16, 16)) * 30).astype(np.float32),
-            "bs_position": np.zeros((n, 3), np.float32), "ue_position": (g.standard_normal((n, 3)) * 10).astype(np.float32),
+            "map_range_m": np.full(n, 40.0, np.float32), "bs_position": np.zeros((n, 3), np.float32),
+            "bs_orientation_deg": np.tile(np.array([30.0, 0.0, 0.0], np.float32), (n, 1)),
+            "ue_position": (g.standard_normal((n, 3)) * 10).astype(np.float32),
             "los": np.array([0, 1] * (n // 2), bool), "precoders": w / np.sqrt((np.abs(w) ** 2).sum(-1, keepdims=True)),
             "best_beam": np.arange(n) % 4, "beam_gain_db": g.standard_normal((n, 4)).astype(np.float32),
             "path_loss_db": (g.random(n) * 40 + 80).astype(np.float32)}

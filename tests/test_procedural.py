@@ -95,14 +95,22 @@ def test_ue_samples_never_inside_a_footprint(make_twin):
     assert (pos[:, 0] >= x0).all() and (pos[:, 0] <= x1).all()
 
 
+def layout_heights(layout, points):
+    """``[...]`` heights [m] of a layout at ``points [..., 2]`` (cell by cell, from its own footprints)."""
+    flat = points.reshape(-1, 2)
+    out = np.array([layout.height_map(np.array([x]), np.array([y]))[0, 0] for x, y in flat])
+    return out.reshape(points.shape[:-1])
+
+
 def test_ray_cast_height_map_matches_layout(make_twin):
     twin = make_twin("city-tiny-00000")
-    hm = twin.height_map  # [64, 64] centred on the BS at 2 m
-    from airtwin.twin.geometry import grid_centers
+    hm = twin.height_map  # [64 ranges, 64 bearings] in the BS's frame
+    from airtwin.phy.envmap import grid_points
 
-    env = twin.spec.environment
-    xs, ys = grid_centers(tuple(twin.bs_position[:2]), env.size_cells, env.resolution_m)
-    ref = twin.layout.height_map(xs, ys)
+    spec = twin.spec
+    points = grid_points(twin.bs_position, spec.bs[0].orientation_deg[0], spec.environment.size_cells,
+                         twin.map_range_of(0))
+    ref = layout_heights(twin.layout, points)
     # Cells exactly on a wall may go either way; everywhere else the two agree to float precision.
     agree = np.isclose(hm, ref, atol=1e-3)
     assert agree.mean() > 0.99

@@ -44,9 +44,10 @@ class ChannelBatch:
         ue_positions: ``[num_ue, 3]`` float32 [m].
         ue_velocities: ``[num_ue, 3]`` float32 [m/s].
         bs_position: ``[3]`` float32 [m].
-        height_map: ``[map_cells, map_cells]`` float32 building heights around the BS [m]
-            (row = y, column = x, centred on the BS; see ``twin.geometry.height_map_around``).
-        height_map_resolution_m: cell side of ``height_map`` [m].
+        bs_orientation_deg: ``[3]`` float32 (yaw, pitch, roll) of the BS [deg].
+        height_map: ``[map_cells (range), map_cells (bearing)]`` float32 building heights [m] in the BS's
+            frame (:mod:`airtwin.phy.envmap`).
+        map_range_m: largest range ``height_map`` covers [m].
         subcarrier_frequencies_hz: ``[num_subcarriers]`` float64, baseband offsets from the carrier [Hz].
         time_step_s: spacing of ``csi_evolution`` [s] (0 when absent).
         scenario: scenario name; ``bs_name``: serving BS; ``seed``: tracer seed used.
@@ -73,8 +74,9 @@ class ChannelBatch:
     ue_positions: np.ndarray
     ue_velocities: np.ndarray
     bs_position: np.ndarray
+    bs_orientation_deg: np.ndarray
     height_map: np.ndarray
-    height_map_resolution_m: float
+    map_range_m: float
     subcarrier_frequencies_hz: np.ndarray
     scenario: str
     bs_name: str
@@ -103,10 +105,20 @@ class ChannelBatch:
                 out[f.name] = value
         return out
 
+    def observed_fields(self) -> dict[str, np.ndarray]:
+        """Per-UE views ``{field: [num_ue, ...]}`` of what the task table observes
+        (:data:`airtwin.phy.tasks.MODALITY_FIELDS`): ``csi``, ``ue_position`` and the serving BS's environment
+        (``height_map``, ``map_range_m``, ``bs_position``, ``bs_orientation_deg``) broadcast to every UE."""
+        n = self.num_ue
+        per_bs = {"height_map": self.height_map, "map_range_m": np.float32(self.map_range_m),
+                  "bs_position": self.bs_position, "bs_orientation_deg": self.bs_orientation_deg}
+        out = {k: np.broadcast_to(np.asarray(v), (n, *np.shape(v))) for k, v in per_bs.items()}
+        return {"csi": self.csi, "ue_position": self.ue_positions, **out}
+
     def select(self, index: np.ndarray | slice) -> ChannelBatch:
         """The sub-batch of UEs ``index`` (per-UE arrays indexed, shared ones kept)."""
         per_ue = {name for name, v in self.arrays().items() if v.ndim >= 1 and v.shape[0] == self.num_ue
-                  and name not in ("bs_position", "height_map", "subcarrier_frequencies_hz")}
+                  and name not in ("bs_position", "bs_orientation_deg", "height_map", "subcarrier_frequencies_hz")}
         kwargs = {}
         for f in fields(self):
             value = getattr(self, f.name)

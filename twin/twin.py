@@ -8,6 +8,7 @@ from functools import cached_property
 
 import numpy as np
 
+from airtwin.phy import envmap
 from airtwin.phy.beams import Codebook, beam_gains, dft_codebook, eigen_precoders, to_db
 from airtwin.phy.link import LinkBudget
 from airtwin.phy.ofdm import frequency_response, subcarrier_offsets_hz
@@ -15,7 +16,7 @@ from airtwin.scenes.layout import scene_layout
 from airtwin.scenes.spec import ScenarioSpec
 from airtwin.twin.backend import sionna_rt
 from airtwin.twin.channel import NO_PATH_LOSS_DB, ChannelBatch, SiteBatch
-from airtwin.twin.geometry import OutdoorRaster, height_map_around
+from airtwin.twin.geometry import OutdoorRaster, surface_height
 from airtwin.twin.mobility import MotionState, init_motion, sample_drops, step_motion
 
 #: Resolution of the outdoor raster used to place UEs in non-procedural scenes [m].
@@ -152,16 +153,31 @@ class Twin:
 
     @property
     def height_map(self) -> np.ndarray:
-        """Building height map ``[cells, cells]`` [m] centred on the serving BS (cached per BS)."""
+        """Building height map ``[cells (range), cells (bearing)]`` [m] in the serving BS's frame (cached per BS)."""
         return self.height_map_of(self._bs_index)
 
     def height_map_of(self, site: int) -> np.ndarray:
-        """Building height map ``[cells, cells]`` [m] centred on site ``site`` (an index into ``spec.bs``; cached)."""
+        """Building height map ``[cells (range), cells (bearing)]`` [m] in the frame of site ``site`` (an index
+        into ``spec.bs``), out to :meth:`map_range_of` (:mod:`airtwin.phy.envmap`; cached)."""
         if site not in self._height_maps:
-            env = self.spec.environment
-            xy = tuple(float(v) for v in self.spec.bs[site].position[:2])
-            self._height_maps[site] = height_map_around(self.scene.mi_scene, xy, env.size_cells, env.resolution_m)
+            bs = self.spec.bs[site]
+            points = envmap.grid_points(np.asarray(bs.position), bs.orientation_deg[0],
+                                        self.spec.environment.size_cells, self.map_range_of(site))
+            heights = surface_height(self.scene.mi_scene, points[..., 0], points[..., 1])
+            self._height_maps[site] = np.maximum(heights, 0.0).astype(np.float32)
         return self._height_maps[site]
+
+    def map_range_of(self, site: int) -> float:
+        """Range the environment map of site ``site`` covers [m]: ``spec.environment.range_m``, else the
+        farthest corner of the UE region (:attr:`area_bounds`) from the site, at most ``ue.max_distance_m``,
+        rounded up to a whole metre."""
+        env = self.spec.environment
+        if env.range_m is not None:
+            return float(env.range_m)
+        x0, y0, x1, y1 = self.area_bounds
+        corners = np.array([[x0, y0], [x0, y1], [x1, y0], [x1, y1]])
+        far = float(np.max(np.linalg.norm(corners - np.asarray(self.spec.bs[site].position[:2]), axis=1)))
+        return float(np.ceil(max(1.0, min(far, self.spec.ue.max_distance_m))))
 
     # ------------------------------------------------------------------ where UEs may be
     @cached_property
@@ -394,8 +410,9 @@ class Twin:
             ue_positions=positions.astype(f32),
             ue_velocities=velocities.astype(f32),
             bs_position=np.asarray(spec.bs[site].position, dtype=f32),
+            bs_orientation_deg=np.asarray(spec.bs[site].orientation_deg, dtype=f32),
             height_map=self.height_map_of(site),
-            height_map_resolution_m=spec.environment.resolution_m,
+            map_range_m=self.map_range_of(site),
             subcarrier_frequencies_hz=freqs.astype(np.float64),
             scenario=spec.name,
             bs_name=spec.bs[site].name,
