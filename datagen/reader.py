@@ -20,6 +20,10 @@ from airtwin.datagen.schema import SAMPLE_FIELDS
 from airtwin.phy.tasks import DataShapes, get_task
 
 
+#: Shard files a dataset keeps open at once (a dataset of 1000+ areas would exceed the usual 1024 descriptors).
+MAX_OPEN_SHARDS = 128
+
+
 class AirTwinDataset(torch.utils.data.Dataset):
     """All samples of a dataset directory (optionally one split), as dicts of tensors.
 
@@ -46,6 +50,7 @@ class AirTwinDataset(torch.utils.data.Dataset):
         sizes = [r["num_samples"] for r in self.records]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self._files: dict[int, h5py.File] = {}
+        self._verified: set[int] = set()
         self._env: dict[int, dict[str, torch.Tensor]] = {}
         self.numerologies = {name: scenario_numerology(self.manifest, name)
                              for name in dict.fromkeys(r["scenario"] for r in self.records)}
@@ -102,11 +107,15 @@ class AirTwinDataset(torch.utils.data.Dataset):
     def _file(self, s: int) -> h5py.File:
         if s not in self._files:
             record = self.records[s]
-            if self.verify:
+            if self.verify and s not in self._verified:
                 verify_shard(self.root, record, self.manifest)
+                self._verified.add(s)
+            if len(self._files) >= MAX_OPEN_SHARDS:  # close the least recently opened one
+                self._files.pop(next(iter(self._files))).close()
             f = h5py.File(self.root / record["file"], "r")
             self._files[s] = f
-            self._env[s] = {k: torch.from_numpy(np.asarray(v)) for k, v in f["env"].items()}
+            if s not in self._env:
+                self._env[s] = {k: torch.from_numpy(np.asarray(v)) for k, v in f["env"].items()}
         return self._files[s]
 
     def column(self, name: str) -> np.ndarray:

@@ -13,8 +13,9 @@ Training-free (geometry and textbook models, :mod:`airtwin.phy.classical`):
 Fitted on another split (training areas in the zero-shot protocol, drops of the same area in the
 site-specific one):
 
-- positioning and LoS, ``k-NN fingerprint``: k nearest angle-delay magnitude profiles of the estimate;
-- beam selection, ``position lookup``: the best beam of the nearest fitting UE position relative to the BS;
+- positioning and LoS, ``k-NN fingerprint``: k nearest angle-delay magnitude profiles of the estimate
+  (their positions averaged in the BS's frame, where the array sees them);
+- beam selection, ``position lookup``: the best beam of the nearest fitting UE position in the BS's frame;
 - path loss, ``log-distance``: a least-squares fit ``PL = a + 10 n log10(d_3D)``.
 
 They see the same observations as the universal model (:func:`airtwin.phy.tasks.observe`).
@@ -25,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from airtwin.datagen.reader import AirTwinDataset
-from airtwin.phy import classical
+from airtwin.phy import classical, envmap
 from airtwin.phy.beams import dft_codebook, eigen_precoders
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB, power_feature, to_complex
 from airtwin.phy.metrics import TASK_METRICS, best_method, summarize
@@ -47,6 +48,19 @@ def fingerprint(obs: dict[str, np.ndarray]) -> np.ndarray:
     profile = np.abs(np.fft.ifft(np.fft.fft(h, axis=1), axis=2)).reshape(len(h), -1)
     profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
     return np.concatenate([profile, power_feature(obs["rx_power_db"])], axis=1)
+
+
+def bs_frame_xy(fields: dict[str, np.ndarray]) -> np.ndarray:
+    """``[N, 2]`` UE positions in the serving BS's frame [m] (x along the boresight, y to its left)."""
+    r, b = envmap.to_bs_frame(fields["bs_position"], fields["bs_orientation_deg"][:, 0], fields["ue_position"])
+    return np.stack([r * np.cos(b), r * np.sin(b)], axis=1)
+
+
+def scene_frame_xy(local: np.ndarray, fields: dict[str, np.ndarray]) -> np.ndarray:
+    """``[N, 2]`` positions in the BS's frame -> (x, y) relative to the BS in the scene's frame [m]."""
+    yaw = np.radians(fields["bs_orientation_deg"][:, 0])
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.stack([c * local[:, 0] - s * local[:, 1], s * local[:, 0] + c * local[:, 1]], axis=1)
 
 
 def _knn(train: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
@@ -120,20 +134,20 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
     obs_te = observe("csi", te, pilot_snr_db, np.random.default_rng([seed, 1]))
     out = training_free_samples(test_ds, te, obs_te)
     # Positioning and LoS: fingerprints of the fitting split.
+    # Positions are matched in the BS's frame, where the array sees them (areas differ in heading).
     nn = _knn(fingerprint(obs_tr), fingerprint(obs_te), k)
-    rel_tr = TASKS["positioning"].target(tr)
+    local_tr, local_te = bs_frame_xy(tr), bs_frame_xy(te)
     los_votes = tr["los"][nn].mean(axis=1) > 0.5
-    out["k-NN fingerprint"] = {**TASKS["positioning"].samples(rel_tr[nn].mean(axis=1), te),
+    out["k-NN fingerprint"] = {**TASKS["positioning"].samples(scene_frame_xy(local_tr[nn].mean(axis=1), te), te),
                                **TASKS["los"].samples(np.stack([~los_votes, los_votes], axis=1).astype(float), te)}
     # LoS: first-path power ratio, threshold fitted on the fitting split.
     threshold = classical.fit_threshold(classical.first_path_ratio(to_complex(obs_tr["csi"])), tr["los"])
     called = classical.first_path_ratio(to_complex(obs_te["csi"])) > threshold
     out["first-path ratio"] = TASKS["los"].samples(np.stack([~called, called], axis=1).astype(float), te)
     # Beam lookup from the relative position: score = -distance of the nearest fitting UE with that beam.
-    rel_te = TASKS["positioning"].target(te)
-    d = np.linalg.norm(rel_te[:, None, :] - rel_tr[None, :, :], axis=-1)
+    d = np.linalg.norm(local_te[:, None, :] - local_tr[None, :, :], axis=-1)
     num_beams = te["beam_gain_db"].shape[1]
-    scores = np.full((len(rel_te), num_beams), -np.inf)
+    scores = np.full((len(local_te), num_beams), -np.inf)
     for b in range(num_beams):
         mask = tr["best_beam"] == b
         if mask.any():

@@ -60,11 +60,13 @@ def test_38901_umi_path_loss_matches_the_formula_at_two_distances():
 
 
 def test_map_line_of_sight_sees_a_wall():
-    hmap = np.zeros((32, 32), np.float32)
-    hmap[:, 20] = 30.0  # a 30 m wall across the map, x = +18 m from the BS (cell 20 of 32 at 4 m)
+    from airtwin.phy.envmap import grid_points
+
     bs = np.array([0.0, 0.0, 25.0])
-    ue = np.array([[40.0, 0.0, 1.5], [-40.0, 0.0, 1.5], [10.0, 5.0, 1.5]])
-    assert map_line_of_sight(hmap, 4.0, bs, ue).tolist() == [False, True, True]
+    points = grid_points(bs, 0.0, 64, 64.0)  # 1 m range cells, the BS facing east
+    hmap = np.where((points[..., 0] > 16) & (points[..., 0] < 20), 30.0, 0.0)  # a 30 m wall at x = 16..20 m
+    ue = np.array([[40.0, 0.0, 1.5], [-40.0, 0.0, 1.5], [10.0, 5.0, 1.5], [40.0, 20.0, 1.5]])
+    assert map_line_of_sight(hmap, 64.0, bs, 0.0, ue).tolist() == [False, True, True, False]
 
 
 def test_first_path_ratio_separates_one_path_from_two():

@@ -356,3 +356,15 @@ def test_documented_h5py_snippet_reads_a_dataset(reference):
     scope = {"DATA": str(reference)}
     exec(compile(code, "docs/dataset.md", "exec"), scope)  # noqa: S102 (our own documentation)
     assert scope["csi"].dtype == np.complex64 and scope["csi"].ndim == 3
+
+
+def test_reader_keeps_few_shards_open(reference, monkeypatch):
+    import airtwin.datagen.reader as reader
+
+    monkeypatch.setattr(reader, "MAX_OPEN_SHARDS", 1)
+    ds = AirTwinDataset(reference, split="train")
+    assert len(ds.records) > 1
+    every = ds.read_batch(np.arange(len(ds)), ("path_loss_db", "height_map"))
+    assert len(ds._files) == 1 and len(ds._verified) == len(ds.records)  # each shard verified once
+    again = AirTwinDataset(reference, split="train").read_batch(np.arange(len(ds)), ("path_loss_db", "height_map"))
+    np.testing.assert_array_equal(every["path_loss_db"], again["path_loss_db"])

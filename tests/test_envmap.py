@@ -1,0 +1,107 @@
+"""The environment map in the BS's frame: the convention, its coverage of the UE region, line of sight on it,
+the polar positioning head, and the mixed procedural family that trains on it."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from airtwin.config import ConfigError
+from airtwin.phy import envmap
+from airtwin.phy.classical import map_line_of_sight
+
+
+def test_bs_frame_known_answers_and_round_trip():
+    bs = np.array([10.0, 5.0, 25.0])
+    # A BS facing north (yaw 90): a point due north is at bearing 0, one due west at +90 degrees.
+    r, b = envmap.to_bs_frame(bs, 90.0, np.array([[10.0, 25.0, 1.5], [0.0, 5.0, 1.5], [10.0, -5.0, 1.5]]))
+    np.testing.assert_allclose(r, [20.0, 10.0, 10.0])
+    np.testing.assert_allclose(b, [0.0, math.pi / 2, -math.pi], atol=1e-12)
+    pts = np.random.default_rng(0).uniform(-300, 300, (50, 2))
+    r, b = envmap.to_bs_frame(bs, -37.0, pts)
+    np.testing.assert_allclose(envmap.from_bs_frame(bs, -37.0, r, b), pts, atol=1e-9)
+
+
+def test_grid_points_and_cells_agree():
+    bs, n, reach = np.array([0.0, 0.0, 20.0]), 8, 80.0
+    pts = envmap.grid_points(bs, 30.0, n, reach)
+    assert pts.shape == (n, n, 2)
+    r, b = envmap.to_bs_frame(bs, 30.0, pts)
+    np.testing.assert_allclose(r[:, 0], (np.arange(n) + 0.5) * 10.0)
+    row, col = envmap.map_cell(r, b, n, reach)
+    np.testing.assert_allclose(row, np.arange(n)[:, None] * np.ones(n), atol=1e-9)
+    np.testing.assert_allclose(col, np.ones(n)[:, None] * np.arange(n), atol=1e-9)
+    assert envmap.covered(np.array([79.9, 80.0, 80.1]), reach).tolist() == [True, True, False]
+
+
+def test_map_line_of_sight_on_the_polar_map():
+    n, reach = 16, 160.0  # 10 m range cells, 22.5 degree bearing cells
+    hm = np.zeros((n, n), np.float32)
+    bs = np.array([0.0, 0.0, 20.0])
+    east = np.array([[100.0, 0.0, 1.5]])  # bearing 0 from a BS facing east: column 8 (the column at 0 + 11.25 deg)
+    _, col = envmap.map_cell(*envmap.to_bs_frame(bs, 0.0, east), n, reach)
+    c = int(np.rint(col[0]))
+    hm[5, c] = 15.0  # a 15 m building 55 m out: the ray is at 20 - 18.5 * 55 / 100 = 9.8 m there
+    assert not map_line_of_sight(hm, reach, bs, 0.0, east)[0]
+    hm[5, c] = 9.0
+    assert map_line_of_sight(hm, reach, bs, 0.0, east)[0]
+    hm[5, c] = 15.0
+    assert map_line_of_sight(hm, reach, bs, 0.0, np.array([[45.0, 0.0, 1.5]]))[0]  # the building is behind the UE
+    # The same scene seen from a BS facing north: the UE to the east is now at bearing -90 degrees.
+    hm_north = np.roll(hm, -n // 4, axis=1)
+    assert not map_line_of_sight(hm_north, reach, bs, 90.0, east)[0]
+
+
+def test_polar_head_decodes_range_and_bearing_in_the_bs_frame():
+    from airtwin.model.universal import polar_to_xy
+
+    softplus_inv = lambda y: math.log(math.expm1(y))  # noqa: E731
+    out = torch.tensor([[softplus_inv(0.5), 2.0, 0.0], [softplus_inv(1.0), 0.0, -3.0]])
+    # 50 m along the boresight of a BS facing north; 100 m to the right of a BS facing east.
+    xy = polar_to_xy(out, torch.tensor([90.0, 0.0]), 100.0)
+    np.testing.assert_allclose(xy.numpy(), [[0.0, 50.0], [0.0, -100.0]], atol=1e-4)
+
+
+def test_learning_rate_schedule():
+    from airtwin.model.train import learning_rate_factor
+
+    steps = 200
+    f = [learning_rate_factor(s, steps) for s in range(steps)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)  # 10 warm-up steps
+    assert all(a >= b for a, b in zip(f[9:], f[10:]))
+    assert f[-1] == pytest.approx(0.05, abs=1e-3)
+
+
+def test_suite_brace_ranges():
+    from airtwin.scenes.suites import expand_ranges, load_suite
+
+    assert expand_ranges(["city-mix-{00008..00011}", "munich"]) == [
+        "city-mix-00008", "city-mix-00009", "city-mix-00010", "city-mix-00011", "munich"]
+    with pytest.raises(ConfigError, match="LO <= HI"):
+        expand_ranges(["city-mix-{5..1}"])
+    suite = load_suite("mix-train")
+    assert len(suite.scenarios) == 1024 and suite.scenarios[-1] == "city-mix-01023"
+    assert set(suite.splits.values()) == {"train", "validation"}
+    assert set(load_suite("mix-heldout").splits.values()) == {"test"}
+
+
+def test_mixed_family_draws_areas_and_the_map_covers_every_drop():
+    from airtwin.scenes.registry import area_split, get_scenario
+    from airtwin.twin.twin import Twin
+
+    specs = [get_scenario(f"city-mix-{s:05d}") for s in range(8)]
+    assert len({s.scene.city.building_height_m for s in specs}) == 8
+    assert len({s.bs[0].orientation_deg[0] for s in specs}) > 1
+    assert {s.radio.carrier_frequency_hz for s in specs} <= {2.6e9, 3.5e9, 6.0e9}
+    for s in specs:  # every BS faces the area's centre
+        x, y, _ = s.bs[0].position
+        yaw = math.radians(s.bs[0].orientation_deg[0])
+        assert math.cos(yaw) * -x + math.sin(yaw) * -y > 0.9 * math.hypot(x, y)
+    assert area_split("city-mix-10003") == "test" and area_split("city-mix-00007") == "validation"
+    twin = Twin(specs[1])
+    ue = twin.sample_ue_positions(300, np.random.default_rng(0))
+    r, _ = envmap.to_bs_frame(twin.bs_position, specs[1].bs[0].orientation_deg[0], ue)
+    assert envmap.covered(r, twin.map_range_of(0)).all()
+    hm = twin.height_map
+    assert hm.shape == (64, 64) and hm.max() > 5.0
