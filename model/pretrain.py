@@ -72,7 +72,7 @@ def pretrain_encoders(data_dir: str | Path, out_dir: str | Path, cfg: PretrainCo
     val = AirTwinDataset(data_dir, split="validation")
     if len(val) and val.shapes() == shapes:
         held_ds, held = val, np.sort(rng.choice(val.usable(), size=min(256, len(val.usable())), replace=False))
-        train_idx, held_where = usable, "held-out areas"
+        train_idx, held_where = usable, "drops of held-out areas"
     else:
         held_ds, held = ds, rng.choice(usable, size=min(256, len(usable) // 5), replace=False)
         train_idx, held_where = np.setdiff1d(usable, held), "held-out drops of the training areas"

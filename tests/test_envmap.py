@@ -105,3 +105,29 @@ def test_mixed_family_draws_areas_and_the_map_covers_every_drop():
     assert envmap.covered(r, twin.map_range_of(0)).all()
     hm = twin.height_map
     assert hm.shape == (64, 64) and hm.max() > 5.0
+
+
+def test_model_sees_the_ue_cell_and_the_ray_in_the_bs_frame():
+    from airtwin.model.features import angle_delay, env_inputs
+
+    n, reach = 16, 160.0
+    obs = {"height_map": torch.zeros(2, n, n), "map_range_m": torch.tensor([[reach], [reach]]),
+           "bs_position": torch.tensor([[0.0, 0.0, 20.0]] * 2), "bs_orientation_deg": torch.tensor([[0.0, 0, 0],
+                                                                                                   [90.0, 0, 0]]),
+           "ue_position": torch.tensor([[55.0 * math.cos(t), 55.0 * math.sin(t), 1.5]
+                                        for t in (math.pi / 16, math.pi / 2 + math.pi / 16)])}
+    maps, scalars = env_inputs(obs)
+    assert maps.shape == (2, 3, n, n) and scalars.shape == (2, 6)
+    blob, ray = maps[:, 1], maps[:, 2]
+    # 55 m out at 11.25 degrees left of each BS's boresight: row 5 (50-60 m), column 8 (the centre of 0..22.5 deg).
+    for i in range(2):
+        assert np.unravel_index(int(blob[i].argmax()), (n, n)) == (5, 8)
+        assert ray[i, :6, 8].min() > 0.99 and ray[i, 6:].max() == 0.0 and ray[i, :, 6].max() < 1e-3
+    np.testing.assert_allclose(scalars[:, 0].numpy(), 55.0 / 200.0, rtol=1e-6)
+    np.testing.assert_allclose(scalars[:, 2:4].numpy(), [[math.cos(math.pi / 16), math.sin(math.pi / 16)]] * 2,
+                               atol=1e-6)
+    # The angle-delay image of one path is one bright cell: its angle bin and its delay tap.
+    a, k = 8, 16
+    h = np.exp(2j * np.pi * (np.arange(a)[:, None] * 3 / a - np.arange(k)[None, :] * 5 / k))
+    img = angle_delay(torch.tensor(np.stack([h.real, h.imag])[None], dtype=torch.float32))[0]
+    assert np.unravel_index(int(img.argmax()), img.shape) == (3, 5) and img.max() > 0.9 * math.sqrt(a * k)
