@@ -58,9 +58,9 @@ def bs_frame_xy(fields: dict[str, np.ndarray]) -> np.ndarray:
 
 def scene_frame_xy(local: np.ndarray, fields: dict[str, np.ndarray]) -> np.ndarray:
     """``[N, 2]`` positions in the BS's frame -> (x, y) relative to the BS in the scene's frame [m]."""
-    yaw = np.radians(fields["bs_orientation_deg"][:, 0])
-    c, s = np.cos(yaw), np.sin(yaw)
-    return np.stack([c * local[:, 0] - s * local[:, 1], s * local[:, 0] + c * local[:, 1]], axis=1)
+    origin = np.zeros((len(local), 2))
+    return envmap.from_bs_frame(origin, fields["bs_orientation_deg"][:, 0], np.hypot(local[:, 0], local[:, 1]),
+                                np.arctan2(local[:, 1], local[:, 0]))
 
 
 def _knn(train: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
