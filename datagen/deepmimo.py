@@ -199,7 +199,7 @@ def import_deepmimo(folder: str | Path, out_dir: str | Path, *, spec: ScenarioSp
     from airtwin.datagen.plan import ShardTask
     from airtwin.datagen.schema import FORMAT_NAME, SAMPLE_FIELDS, SCHEMA_VERSION
     from airtwin.datagen.shard import ShardRecord, sample_columns, write_shard
-    from airtwin.phy.beams import beam_gains, dft_codebook, eigen_precoders, to_db
+    from airtwin.phy.beams import beam_gains, dft_codebook, eigen_precoders, element_positions, to_db
     from airtwin.phy.classical import steering_vectors
     from airtwin.phy.link import LinkBudget
     from airtwin.phy.ofdm import frequency_response, subcarrier_offsets_hz
@@ -271,7 +271,7 @@ def import_deepmimo(folder: str | Path, out_dir: str | Path, *, spec: ScenarioSp
         ue_velocities=np.zeros((n, 3), f32), bs_position=tx.astype(f32),
         bs_orientation_deg=np.asarray(site.orientation_deg, f32), height_map=hmap, map_range_m=map_range,
         subcarrier_frequencies_hz=offsets.astype(np.float64),
-        scenario=name, bs_name=site.name, seed=0, time_step_s=0.0)
+        antenna_positions=element_positions(site.array).astype(f32), scenario=name, bs_name=site.name, seed=0, time_step_s=0.0)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []

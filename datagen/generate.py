@@ -218,12 +218,17 @@ def read_manifest(out_dir: Path) -> dict:
     return manifest
 
 
-def scenario_numerology(manifest: dict, scenario: str, bs_name: str | None = None) -> tuple[int, int, int]:
-    """``(BS antennas, subcarriers, height-map cells)`` of a scenario recorded in a manifest (BS ``bs_name``, else the first)."""
+def scenario_site(manifest: dict, scenario: str, bs_name: str | None = None):
+    """``(ScenarioSpec, BSSite)`` of a scenario recorded in a manifest (BS ``bs_name``, else the first)."""
     from airtwin.scenes.spec import ScenarioSpec  # noqa: PLC0415
 
     spec = ScenarioSpec.from_dict(next(sc["spec"] for sc in manifest["scenarios"] if sc["name"] == scenario))
-    bs = next((b for b in spec.bs if b.name == bs_name), spec.bs[0])
+    return spec, next((b for b in spec.bs if b.name == bs_name), spec.bs[0])
+
+
+def scenario_numerology(manifest: dict, scenario: str, bs_name: str | None = None) -> tuple[int, int, int]:
+    """``(BS antennas, subcarriers, height-map cells)`` of a scenario recorded in a manifest (BS ``bs_name``, else the first)."""
+    spec, bs = scenario_site(manifest, scenario, bs_name)
     return bs.array.num_antennas, spec.radio.num_subcarriers, spec.environment.size_cells
 
 

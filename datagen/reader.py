@@ -15,9 +15,10 @@ import h5py
 import numpy as np
 import torch
 
-from airtwin.datagen.generate import iter_shard_records, read_manifest, scenario_numerology, verify_shard
+from airtwin.datagen.generate import iter_shard_records, read_manifest, scenario_numerology, scenario_site, verify_shard
+from airtwin.phy.beams import element_positions
 from airtwin.datagen.schema import SAMPLE_FIELDS
-from airtwin.phy.tasks import DataShapes, get_task
+from airtwin.phy.tasks import DataShapes, Numerology, get_task
 
 
 #: Shard files a dataset keeps open at once (a dataset of 1000+ areas would exceed the usual 1024 descriptors).
@@ -30,7 +31,8 @@ class AirTwinDataset(torch.utils.data.Dataset):
     ``dataset[i]`` holds every field of :data:`datagen.schema.SAMPLE_FIELDS` for sample ``i``
     plus the shard's environment fields (:data:`datagen.schema.ENV_FIELDS`: ``height_map`` ``[R, R]``,
     ``map_range_m`` ``[]``, ``bs_position`` and ``bs_orientation_deg`` ``[3]``, ``subcarrier_frequencies_hz``
-    ``[K]``). Complex fields are complex64 tensors.
+    ``[K]``), and ``antenna_positions`` ``[A, 3]`` [wavelengths] of the serving BS's array, derived from the
+    scenario's spec in the manifest. Complex fields are complex64 tensors.
 
     Args:
         root: dataset directory (with ``manifest.json``).
@@ -76,6 +78,17 @@ class AirTwinDataset(torch.utils.data.Dataset):
                           num_subbands=int(first["precoders"].shape[0]), num_beams=int(first["beam_gain_db"].shape[0]),
                           map_cells=int(first["height_map"].shape[0]))
 
+    def numerology(self) -> Numerology:
+        """The physical numerology of the selected samples (array, subcarrier grid, codebook), from the manifest's
+        spec of the first shard's scenario; the selected samples must share one (:meth:`require_uniform`)."""
+        self.require_uniform()
+        if not self.records:
+            raise ValueError(f"{self.root}: no samples selected, so no numerology")
+        bs_name = self._file(0).attrs.get("bs_name")
+        bs_name = bs_name.decode() if isinstance(bs_name, bytes) else bs_name
+        spec, site = scenario_site(self.manifest, self.records[0]["scenario"], bs_name)
+        return Numerology.of_scenario(spec, spec.bs.index(site))
+
     def usable(self) -> np.ndarray:
         """Indices of the samples at least one path reached (no task has a target without one)."""
         return np.flatnonzero(self.column("has_paths"))
@@ -116,6 +129,10 @@ class AirTwinDataset(torch.utils.data.Dataset):
             self._files[s] = f
             if s not in self._env:
                 self._env[s] = {k: torch.from_numpy(np.asarray(v)) for k, v in f["env"].items()}
+                bs_name = f.attrs.get("bs_name")
+                bs_name = bs_name.decode() if isinstance(bs_name, bytes) else bs_name
+                site = scenario_site(self.manifest, record["scenario"], bs_name)[1]
+                self._env[s]["antenna_positions"] = torch.from_numpy(element_positions(site.array).astype(np.float32))
         return self._files[s]
 
     def column(self, name: str) -> np.ndarray:

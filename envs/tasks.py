@@ -25,6 +25,8 @@ from airtwin.twin.channel import ChannelBatch
 #: Bound of the observation boxes for positions [m] and powers [dB].
 POSITION_BOUND_M = 1e5
 POWER_BOUND_DB = -NO_SIGNAL_DB
+#: Bounds of the numerology in CSI observations: subcarrier offsets [Hz] and element positions [wavelengths].
+FREQUENCY_BOUND_HZ, ARRAY_BOUND_WL = 1e10, 1e4
 #: The serving BS's (yaw, pitch, roll) [deg], the frame of its array and of its environment map.
 ORIENTATION_SPACE = spaces.Box(-360.0, 360.0, (3,), np.float32)
 
@@ -123,7 +125,10 @@ class Task:
         bound = float(np.sqrt(a * k))
         return {"csi": spaces.Box(-bound, bound, (2, a, k), np.float32),
                 "rx_power_db": spaces.Box(-POWER_BOUND_DB, POWER_BOUND_DB, (1,), np.float32),
-                "bs_orientation_deg": ORIENTATION_SPACE}
+                "bs_orientation_deg": ORIENTATION_SPACE,
+                "subcarrier_frequencies_hz": spaces.Box(-FREQUENCY_BOUND_HZ, FREQUENCY_BOUND_HZ, (k,), np.float32),
+                "antenna_positions": spaces.Box(-ARRAY_BOUND_WL, ARRAY_BOUND_WL, (a, 3), np.float32),
+                "bs_height_above_ue_m": spaces.Box(-POSITION_BOUND_M, POSITION_BOUND_M, (1,), np.float32)}
 
     def observe_modality(self, batch: ChannelBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """The task table's observation of UE 0 (:func:`airtwin.phy.tasks.observe`), unbatched."""

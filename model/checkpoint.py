@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
@@ -160,7 +160,7 @@ def load_checkpoint(ckpt_dir: str | Path, *, backbone: str | None = None, device
     cfg, config = read_config(ckpt)
     verify_files(ckpt, config)
     if backbone is not None:
-        cfg = ModelConfig(**{**asdict(cfg), "backbone": backbone, "shapes": cfg.shapes})
+        cfg = replace(cfg, backbone=backbone)
     weights = ckpt / "weights.safetensors"
     if not weights.exists():
         raise CheckpointError(f"{ckpt}: weights.safetensors is missing")

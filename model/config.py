@@ -9,9 +9,10 @@ from typing import Literal
 
 from airtwin.config import check_range
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
-from airtwin.phy.tasks import TASK_NAMES, DataShapes
+from airtwin.phy.tasks import TASK_NAMES, DataShapes, Numerology
 
 VARIANTS = ("full", "fp", "sp", "te", "wl", "rl", "wm")
+POSITION_HEADS = ("cartesian", "polar", "first-path")
 #: The one instruction of the SP ablation (the task keywords are in the task table).
 SHARED_KEYWORDS = "user information"
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -58,9 +59,14 @@ class ModelConfig:
     precoder_head: Literal["direct", "refine"] = "refine"
     """``direct``: the head outputs the precoders; ``refine``: a residual on the eigen-precoder of the observed
     estimate (zero at initialisation, so the untrained model is that classical precoder)."""
-    position_head: Literal["cartesian", "polar"] = "polar"
+    numerology: Numerology | None = None
+    """The physical numerology of the training data (array, subcarrier grid, codebook); with it the model runs on
+    other numerologies through :mod:`airtwin.model.numerology`. None in checkpoints that predate it."""
+    position_head: Literal["cartesian", "polar", "first-path"] = "first-path"
     """``cartesian``: the head outputs (x, y) relative to the BS; ``polar``: range and bearing in the BS's frame
-    (what the array and the delays see), turned into (x, y) with the BS's heading from the observation."""
+    (what the array and the delays see), turned into (x, y) with the BS's heading from the observation;
+    ``first-path``: polar, blended by a learnt gate with the classical first-path estimate of the observation
+    (:func:`airtwin.model.features.first_path_prior`), which is exact for line-of-sight drops."""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -76,8 +82,11 @@ class ModelConfig:
         check_range("ModelConfig.pilot_snr_db", self.pilot_snr_db, -30.0, 100.0)
         if self.precoder_head not in ("direct", "refine"):
             raise ValueError(f"ModelConfig.precoder_head = {self.precoder_head!r}; allowed: 'direct', 'refine'")
-        if self.position_head not in ("cartesian", "polar"):
-            raise ValueError(f"ModelConfig.position_head = {self.position_head!r}; allowed: 'cartesian', 'polar'")
+        if self.numerology is not None and self.numerology.shapes() != self.shapes:
+            raise ValueError(f"ModelConfig.numerology gives the sizes {self.numerology.shapes()}, not ModelConfig.shapes "
+                             f"{self.shapes}")
+        if self.position_head not in POSITION_HEADS:
+            raise ValueError(f"ModelConfig.position_head = {self.position_head!r}; allowed: {', '.join(POSITION_HEADS)}")
 
     @property
     def uses_backbone(self) -> bool:
@@ -153,14 +162,17 @@ class TrainConfig:
     """Seed of the initialisation, the batches and the pilot noise."""
     precoder_head: Literal["direct", "refine"] = "refine"
     """Precoding head: ``direct`` precoders, or ``refine``, a residual on the eigen-precoder of the estimate."""
-    position_head: Literal["cartesian", "polar"] = "polar"
-    """Positioning head: ``cartesian`` (x, y), or ``polar``, range and bearing in the BS's frame."""
+    position_head: Literal["cartesian", "polar", "first-path"] = "first-path"
+    """Positioning head: ``cartesian`` (x, y); ``polar``, range and bearing in the BS's frame; ``first-path``,
+    polar blended by a learnt gate with the classical first-path estimate (see :class:`ModelConfig`)."""
     device: str = "auto"
     """Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'. A run may resume on
     another device."""
 
     def __post_init__(self) -> None:
         check_device("TrainConfig.device", self.device)
+        if self.position_head not in POSITION_HEADS:
+            raise ValueError(f"TrainConfig.position_head = {self.position_head!r}; allowed: {', '.join(POSITION_HEADS)}")
         if self.variant not in VARIANTS:
             raise ValueError(f"TrainConfig.variant = {self.variant!r}; allowed: {', '.join(VARIANTS)}")
         bad = [t for t in self.tasks if t not in TASK_NAMES]

@@ -9,6 +9,8 @@
   UE's bearing column out to its range); plus ``[B, ENV_SCALARS]`` scalars: the UE's range / 200 m,
   log10 of it, cos and sin of its bearing from boresight, the BS's height above the UE / 50 m and the
   map's range / 200 m.
+- First-path prior (positioning): the classical first-path range and bearing of the estimate
+  (:func:`airtwin.phy.classical.first_path_polar`), from the numerology the CSI observation carries.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from airtwin.phy import envmap
-from airtwin.phy.estimation import power_feature
+from airtwin.phy import classical, envmap
+from airtwin.phy.estimation import power_feature, to_complex
 from airtwin.phy.tasks import observe
 
 HEIGHT_SCALE_M = 50.0
@@ -73,3 +75,25 @@ def env_inputs(obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor
     scalars = np.stack([rng / RANGE_SCALE_M, np.log10(np.maximum(rng, 1.0)), np.cos(bearing), np.sin(bearing),
                         (bs[:, 2] - ue[:, 2]) / HEIGHT_SCALE_M, map_range / RANGE_SCALE_M], axis=1)
     return maps, torch.from_numpy(scalars).float().to(device)
+
+
+def first_path_prior(obs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``[B, 2]`` (horizontal range [m], bearing from the boresight [rad]) of the first path of each CSI
+    observation (:func:`airtwin.phy.classical.first_path_polar`): needs ``csi``, ``subcarrier_frequencies_hz``
+    ``[B, K]``, ``antenna_positions`` ``[B, A, 3]``, ``bs_orientation_deg`` and ``bs_height_above_ue_m``."""
+    missing = [k for k in ("subcarrier_frequencies_hz", "antenna_positions", "bs_height_above_ue_m") if k not in obs]
+    if missing:
+        raise ValueError(f"the first-path prior needs the CSI observation's numerology; missing: {', '.join(missing)} "
+                         "(see airtwin.phy.tasks.observe)")
+    np_of = lambda k: obs[k].detach().cpu().double().numpy()  # noqa: E731
+    csi = to_complex(obs["csi"].detach().cpu().float().numpy())
+    freqs, positions, orient = np_of("subcarrier_frequencies_hz"), np_of("antenna_positions"), np_of("bs_orientation_deg")
+    height = np_of("bs_height_above_ue_m").reshape(-1)
+    out = np.zeros((len(csi), 2))
+    # Samples sharing a subcarrier grid are estimated together (a batch usually has one).
+    _, group = np.unique(freqs, axis=0, return_inverse=True)
+    for g in np.unique(group):
+        rows = np.flatnonzero(group.reshape(-1) == g)
+        rng, bearing = classical.first_path_polar(csi[rows], freqs[rows[0]], positions[rows], orient[rows], height[rows])
+        out[rows] = np.stack([rng, bearing], axis=1)
+    return torch.from_numpy(out).float().to(obs["csi"].device)

@@ -25,11 +25,11 @@ from airtwin.model.device import resolve_device
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.features import csi_inputs, env_inputs, observation_batch
 from airtwin.model.init import reset_parameters
-from airtwin.phy.tasks import DataShapes
+from airtwin.phy.tasks import MODALITY_FIELDS, DataShapes
 
 ENCODER_FORMAT = "airtwin-encoders-v2"
 """v2: CSI with its angle-delay magnitude (3 channels), the map in the BS's frame (3 channels, 6 scalars)."""
-PAIR_FIELDS = ("csi", "height_map", "map_range_m", "bs_position", "bs_orientation_deg", "ue_position", "has_paths")
+PAIR_FIELDS = tuple(dict.fromkeys((*MODALITY_FIELDS["csi"], *MODALITY_FIELDS["env"], "has_paths")))
 
 
 def encode_pair(csi_enc: CSIEncoder, env_enc: EnvEncoder, batch: dict[str, np.ndarray], shapes: DataShapes,

@@ -22,7 +22,7 @@ from torch import nn
 from airtwin.model.backbone import hidden_size, load_backbone, lora_targets
 from airtwin.model.config import SHARED_KEYWORDS, ModelConfig
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
-from airtwin.model.features import csi_inputs, env_inputs
+from airtwin.model.features import csi_inputs, env_inputs, first_path_prior
 from airtwin.model.init import reset_lora, reset_parameters
 from airtwin.phy.beams import subband_slices
 from airtwin.phy.tasks import TASK_NAMES, TASKS
@@ -96,9 +96,10 @@ class UniversalModel(nn.Module):
         return cls(cfg, csi_encoder, env_encoder, backbone, tokenizer, generator)
 
     def head_size(self, task: str) -> int:
-        """Outputs of the task's head: the table's, but 3 for the polar positioning head (range, cos, sin)."""
-        if task == "positioning" and self.cfg.position_head == "polar":
-            return 3
+        """Outputs of the task's head: the table's, but 3 for the polar positioning head (range, cos, sin) and 4
+        for the first-path one (and the gate's logit)."""
+        if task == "positioning" and self.cfg.position_head != "cartesian":
+            return 3 if self.cfg.position_head == "polar" else 4
         return TASKS[task].head_size(self.cfg.shapes)
 
     # ------------------------------------------------------------------ inputs
@@ -154,8 +155,14 @@ class UniversalModel(nn.Module):
         precoder and training can only move away from it where that helps.
         """
         spec = TASKS[task]
-        if task == "positioning" and self.cfg.position_head == "polar":
-            return polar_to_xy(out, obs["bs_orientation_deg"][:, 0], spec.scale)
+        if task == "positioning" and self.cfg.position_head != "cartesian":
+            local = polar_local(out[:, :3], spec.scale)
+            if self.cfg.position_head == "first-path":  # gate between the first-path estimate and the model's
+                prior = first_path_prior(obs)
+                prior_local = prior[:, :1] * torch.stack([torch.cos(prior[:, 1]), torch.sin(prior[:, 1])], dim=1)
+                gate = torch.sigmoid(out[:, 3:4])
+                local = gate * prior_local + (1 - gate) * local
+            return rotate_by_yaw(local, obs["bs_orientation_deg"][:, 0])
         if spec.head == "regression":
             y = out * spec.scale + spec.center
             return y[:, 0] if y.shape[1] == 1 else y
@@ -195,16 +202,26 @@ def estimate_eigen_precoders(csi: torch.Tensor, num_subbands: int) -> torch.Tens
     return torch.stack(out, dim=1).to(torch.complex64)
 
 
-def polar_to_xy(out: torch.Tensor, yaw_deg: torch.Tensor, scale_m: float) -> torch.Tensor:
+def polar_local(out: torch.Tensor, scale_m: float) -> torch.Tensor:
     """Polar head output ``[B, 3]`` (range / ``scale_m`` before a softplus, then the bearing from the BS's
-    boresight as an unnormalised (cos, sin)) and the BS's yaw ``[B]`` [deg] -> UE (x, y) relative to the BS
-    ``[B, 2]`` [m] in the scene's frame (the convention of :mod:`airtwin.phy.envmap`)."""
+    boresight as an unnormalised (cos, sin)) -> (x along the boresight, y to its left) ``[B, 2]`` [m]."""
     rng = scale_m * F.softplus(out[:, 0])
     direction = out[:, 1:3] / torch.linalg.vector_norm(out[:, 1:3], dim=1, keepdim=True).clamp_min(1e-6)
-    yaw = torch.deg2rad(yaw_deg.to(out.dtype))
+    return rng[:, None] * direction
+
+
+def rotate_by_yaw(local: torch.Tensor, yaw_deg: torch.Tensor) -> torch.Tensor:
+    """Points ``[B, 2]`` in the BS's frame and the BS's yaw ``[B]`` [deg] -> (x, y) relative to the BS in the
+    scene's frame [m] (the torch twin of :func:`airtwin.phy.envmap.from_bs_frame`, differentiable)."""
+    yaw = torch.deg2rad(yaw_deg.to(local.dtype))
     c, s = torch.cos(yaw), torch.sin(yaw)
-    x, y = rng * direction[:, 0], rng * direction[:, 1]
-    return torch.stack([c * x - s * y, s * x + c * y], dim=1)
+    return torch.stack([c * local[:, 0] - s * local[:, 1], s * local[:, 0] + c * local[:, 1]], dim=1)
+
+
+def polar_to_xy(out: torch.Tensor, yaw_deg: torch.Tensor, scale_m: float) -> torch.Tensor:
+    """Polar head output ``[B, 3]`` (see :func:`polar_local`) and the BS's yaw ``[B]`` [deg] -> UE (x, y)
+    relative to the BS ``[B, 2]`` [m] in the scene's frame (the convention of :mod:`airtwin.phy.envmap`)."""
+    return rotate_by_yaw(polar_local(out, scale_m), yaw_deg)
 
 
 def precoder_from_head(out: torch.Tensor, num_subbands: int, num_antennas: int) -> torch.Tensor:
@@ -233,7 +250,7 @@ def task_loss(model: UniversalModel, task: str, obs: dict[str, torch.Tensor], ta
     spec = TASKS[task]
     obs, target = model.to_device(obs), target.to(model.device)
     out = model.forward(task, obs)
-    if task == "positioning" and model.cfg.position_head == "polar":
+    if task == "positioning" and model.cfg.position_head != "cartesian":
         return LOSSES[spec.loss](model.decode(task, out, obs) / spec.scale, target.float() / spec.scale)
     if spec.head == "regression":
         out = out if target.dim() == 2 else out[:, 0]

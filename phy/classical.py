@@ -4,8 +4,8 @@
 - :func:`geometric_beam_scores`: the DFT beam toward the UE's position (line-of-sight direction).
 - :func:`path_loss_umi`: 3GPP TR 38.901 UMi street canyon path loss (LoS and NLoS), Table 7.4.1-1.
 - :func:`map_line_of_sight`: LoS from the building height map (is the BS-UE segment above every roof?).
-- :func:`delay_profile`, :func:`estimate_position`: first-path delay (range) and the beamspace angle of the
-  CSI estimate at that delay, to a UE position (known UE height).
+- :func:`delay_profile`, :func:`first_path_polar`, :func:`estimate_position`: first-path delay (range) and the
+  beamspace angle of the CSI estimate at that delay, to a UE position (known UE height), for any array.
 - :func:`first_path_ratio`: share of the received power in the strongest delay tap (a Rician K-factor
   proxy), thresholded for a LoS detector.
 
@@ -135,32 +135,47 @@ def first_path_delay(csi: np.ndarray, offsets_hz: np.ndarray, *, threshold_db: f
     return grid[first] + np.clip(shift, -0.5, 0.5) * (grid[1] - grid[0])
 
 
-def estimate_position(csi: np.ndarray, offsets_hz: np.ndarray, array, orientation_deg, bs_position: np.ndarray,
-                      ue_height_m: float, *, azimuth_step_deg: float = 0.25) -> np.ndarray:
-    """UE ``(x, y)`` ``[N, 2]`` [m] from CSI ``[N, A, K]``: range from the first-path delay, azimuth from the
-    beamspace peak at that delay, elevation from the known UE height.
+def first_path_polar(csi: np.ndarray, offsets_hz: np.ndarray, positions_wl: np.ndarray, orientation_deg: np.ndarray,
+                     height_above_ue_m: np.ndarray, *, azimuth_step_deg: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """First-path ``(horizontal range [N] m, bearing [N] rad from the boresight)`` of CSI ``[N, A, K]``: range from
+    the first-path delay, bearing from the beamspace peak at that delay over the array's front half-space,
+    elevation from the BS's height above the UE.
 
+    ``positions_wl`` ``[A, 3]`` or ``[N, A, 3]`` are the element positions in the array frame [wavelengths]
+    (:func:`airtwin.phy.beams.element_positions`), so any array works; ``orientation_deg`` ``[3]`` or ``[N, 3]``
+    (only pitch and roll matter: the bearing is from the boresight); ``height_above_ue_m`` scalar or ``[N]``.
     The CSI keeps the absolute propagation delay (as the twin's does), so the range is ``c τ`` (modulo
     ``c / Δf``). Exact for a line-of-sight path; biased when the first path is a reflection.
     """
-    bs = np.asarray(bs_position, np.float64)
+    csi = np.asarray(csi)
+    n = len(csi)
     tau = first_path_delay(csi, offsets_hz)
     r = SPEED_OF_LIGHT * tau
-    dh = ue_height_m - bs[2]
+    dh = -np.broadcast_to(np.asarray(height_above_ue_m, np.float64), (n,))  # UE below the BS: dh < 0
     horiz = np.sqrt(np.maximum(r ** 2 - dh ** 2, 0.0))
     # Channel across the array at the first-path delay.
-    g = np.einsum("nak,nk->na", np.asarray(csi).astype(np.complex128),
-                  np.exp(2j * np.pi * offsets_hz[None, :] * tau[:, None]))
-    yaw = orientation_deg[0]
-    az = np.radians(np.arange(yaw - 90.0, yaw + 90.0 + 1e-9, azimuth_step_deg))  # the array's front half-space
-    n = len(tau)
+    g = np.einsum("nak,nk->na", csi.astype(np.complex128), np.exp(2j * np.pi * np.asarray(offsets_hz)[None, :] * tau[:, None]))
+    az = np.radians(np.arange(-90.0, 90.0 + 1e-9, azimuth_step_deg))  # [Z], the array's front half-space
     el = np.arctan2(dh, np.maximum(horiz, 1e-6))  # [N]
     dirs = np.stack([np.cos(el)[:, None] * np.cos(az)[None, :], np.cos(el)[:, None] * np.sin(az)[None, :],
-                     np.broadcast_to(np.sin(el)[:, None], (n, len(az)))], axis=-1)  # [N, Z, 3]
-    a = steering_vectors(array, orientation_deg, dirs)  # [N, Z, A]
+                     np.broadcast_to(np.sin(el)[:, None], (n, len(az)))], axis=-1)  # [N, Z, 3], yaw removed
+    orient = np.broadcast_to(np.asarray(orientation_deg, np.float64), (n, 3))
+    rot = np.stack([array_rotation((0.0, p, q)) for p, q in orient[:, 1:]])  # [N, 3, 3]
+    local = np.einsum("nzi,nij->nzj", dirs, rot)  # world (yaw removed) -> array frame
+    pos = np.broadcast_to(np.asarray(positions_wl, np.float64), (n, *np.shape(positions_wl)[-2:]))
+    a = np.exp(2j * np.pi * np.einsum("nzj,naj->nza", local, pos))  # [N, Z, A]
     power = np.abs(np.einsum("nza,na->nz", np.conj(a), g)) ** 2
-    best = az[power.argmax(axis=1)]
-    return np.stack([bs[0] + horiz * np.cos(best), bs[1] + horiz * np.sin(best)], axis=-1)
+    return horiz, az[power.argmax(axis=1)]
+
+
+def estimate_position(csi: np.ndarray, offsets_hz: np.ndarray, array, orientation_deg, bs_position: np.ndarray,
+                      ue_height_m: float, *, azimuth_step_deg: float = 0.25) -> np.ndarray:
+    """UE ``(x, y)`` ``[N, 2]`` [m] from CSI ``[N, A, K]`` (:func:`first_path_polar` with a known UE height),
+    in the scene's frame."""
+    bs = np.asarray(bs_position, np.float64)
+    horiz, bearing = first_path_polar(csi, offsets_hz, element_positions(array), orientation_deg, bs[2] - ue_height_m,
+                                      azimuth_step_deg=azimuth_step_deg)
+    return envmap.from_bs_frame(bs, orientation_deg[0], horiz, bearing)
 
 
 def first_path_ratio(csi: np.ndarray) -> np.ndarray:

@@ -39,11 +39,15 @@ from airtwin.phy.metrics import (
 )
 
 #: Dataset fields each input modality is observed from. Both know the serving BS's heading, which fixes
-#: the frame its array and its environment map are seen in (:mod:`airtwin.phy.envmap`).
-MODALITY_FIELDS = {"csi": ("csi", "bs_orientation_deg"),
+#: the frame its array and its environment map are seen in (:mod:`airtwin.phy.envmap`). The CSI modality
+#: also knows its numerology (subcarrier offsets, element positions) and the BS's height above the UE
+#: (the UE's height is known, as for the classical first-path estimate), read from the positions.
+MODALITY_FIELDS = {"csi": ("csi", "bs_orientation_deg", "subcarrier_frequencies_hz", "antenna_positions",
+                           "bs_position", "ue_position"),
                    "env": ("height_map", "map_range_m", "bs_position", "bs_orientation_deg", "ue_position")}
 #: Observation keys of each modality (what environments emit and the model consumes).
-OBSERVATION_KEYS = {"csi": ("csi", "rx_power_db", "bs_orientation_deg"),
+OBSERVATION_KEYS = {"csi": ("csi", "rx_power_db", "bs_orientation_deg", "subcarrier_frequencies_hz", "antenna_positions",
+                            "bs_height_above_ue_m"),
                     "env": ("height_map", "map_range_m", "bs_position", "bs_orientation_deg", "ue_position")}
 
 
@@ -68,6 +72,54 @@ class DataShapes:
         num_beams = dft_codebook(array, book.oversampling_h, book.oversampling_v).num_beams
         return cls(num_antennas=array.num_antennas, num_subcarriers=spec.radio.num_subcarriers,
                    num_subbands=book.num_subbands, num_beams=num_beams, map_cells=spec.environment.size_cells)
+
+
+@dataclass(frozen=True)
+class Numerology:
+    """The physical numerology behind :class:`DataShapes`: the serving BS's planar array (its attributes are
+    :class:`airtwin.scenes.spec.ArraySpec`'s, so it serves as one), the subcarrier grid, the DFT codebook and
+    the map. A model records the one it was trained on, so that :mod:`airtwin.model.numerology` can resample
+    observations of another numerology into it."""
+
+    num_rows: int
+    num_cols: int
+    vertical_spacing: float
+    horizontal_spacing: float
+    """Element spacings [wavelengths]."""
+    num_subcarriers: int
+    subcarrier_spacing_hz: float
+    oversampling_h: int
+    oversampling_v: int
+    num_subbands: int
+    map_cells: int
+
+    def __post_init__(self) -> None:
+        for name in ("num_rows", "num_cols", "num_subcarriers", "oversampling_h", "oversampling_v", "num_subbands",
+                     "map_cells"):
+            check_range(f"Numerology.{name}", getattr(self, name), 1)
+        for name in ("vertical_spacing", "horizontal_spacing", "subcarrier_spacing_hz"):
+            check_range(f"Numerology.{name}", getattr(self, name), 1e-9)
+
+    @property
+    def num_antennas(self) -> int:
+        return self.num_rows * self.num_cols
+
+    @classmethod
+    def of_scenario(cls, spec, bs: int = 0) -> Numerology:
+        """The numerology of BS ``bs`` of a :class:`airtwin.scenes.spec.ScenarioSpec`."""
+        a, book = spec.bs[bs].array, spec.codebook
+        return cls(num_rows=a.num_rows, num_cols=a.num_cols, vertical_spacing=a.vertical_spacing,
+                   horizontal_spacing=a.horizontal_spacing, num_subcarriers=spec.radio.num_subcarriers,
+                   subcarrier_spacing_hz=spec.radio.subcarrier_spacing_hz, oversampling_h=book.oversampling_h,
+                   oversampling_v=book.oversampling_v, num_subbands=book.num_subbands,
+                   map_cells=spec.environment.size_cells)
+
+    def shapes(self) -> DataShapes:
+        """The tensor sizes of this numerology."""
+        return DataShapes(num_antennas=self.num_antennas, num_subcarriers=self.num_subcarriers,
+                          num_subbands=self.num_subbands, num_beams=self.num_rows * self.oversampling_v
+                          * self.num_cols * self.oversampling_h if self.num_rows > 1
+                          else self.num_cols * self.oversampling_h, map_cells=self.map_cells)
 
 
 @dataclass(frozen=True)
@@ -168,14 +220,21 @@ def observe(modality: str, fields: dict[str, np.ndarray], pilot_snr_db: float,
     """The observation of one modality from raw fields, batched over the leading axis.
 
     ``"csi"``: ``{"csi": [N, 2, A, K] float32 estimate, "rx_power_db": [N, 1] float32, "bs_orientation_deg":
-    [N, 3]}`` from ``fields["csi"]`` ``[N, A, K]`` (pilot noise from ``rng``); ``"env"``: ``height_map [N, R, R]``
+    [N, 3], "subcarrier_frequencies_hz": [N, K] (offsets from the carrier), "antenna_positions": [N, A, 3]
+    [wavelengths, array frame], "bs_height_above_ue_m": [N, 1]}`` from ``fields["csi"]`` ``[N, A, K]`` (pilot
+    noise from ``rng``) and the fields of :data:`MODALITY_FIELDS`; ``"env"``: ``height_map [N, R, R]``
     [m] in the BS's frame, ``map_range_m [N, 1]`` [m], ``bs_position``, ``bs_orientation_deg`` and
     ``ue_position`` ``[N, 3]``, float32.
     """
     if modality == "csi":
         est, power = estimate_csi(fields["csi"], pilot_snr_db, rng)
-        orientation = np.broadcast_to(np.asarray(fields["bs_orientation_deg"], np.float32), (len(est), 3))
-        return {"csi": est, "rx_power_db": power[..., None], "bs_orientation_deg": orientation.copy()}
+        n, (a, k) = len(est), est.shape[-2:]
+        per_sample = lambda name, shape: np.broadcast_to(np.asarray(fields[name], np.float32), (n, *shape)).copy()  # noqa: E731
+        height = (np.asarray(fields["bs_position"], np.float32)[..., 2] - np.asarray(fields["ue_position"], np.float32)[..., 2])
+        return {"csi": est, "rx_power_db": power[..., None], "bs_orientation_deg": per_sample("bs_orientation_deg", (3,)),
+                "subcarrier_frequencies_hz": per_sample("subcarrier_frequencies_hz", (k,)),
+                "antenna_positions": per_sample("antenna_positions", (a, 3)),
+                "bs_height_above_ue_m": np.broadcast_to(height, (n,)).reshape(n, 1).copy()}
     if modality == "env":
         out = {k: np.array(fields[k], dtype=np.float32) for k in MODALITY_FIELDS["env"]}  # copies
         out["map_range_m"] = out["map_range_m"].reshape(-1, 1)

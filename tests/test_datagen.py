@@ -86,7 +86,9 @@ def test_task_views(reference, task):
     assert 0 < len(view) <= 24
     inputs, target = view[0]
     if task in ("positioning", "los", "precoding"):
-        assert set(inputs) == {"csi", "bs_orientation_deg"} and inputs["csi"].dtype == torch.complex64
+        assert set(inputs) == {"csi", "bs_orientation_deg", "subcarrier_frequencies_hz", "antenna_positions",
+                               "bs_position", "ue_position"} and inputs["csi"].dtype == torch.complex64
+        assert tuple(inputs["antenna_positions"].shape) == (16, 3)  # the 2x8 array, from the manifest's spec
     else:
         assert set(inputs) == {"height_map", "map_range_m", "bs_position", "bs_orientation_deg", "ue_position"}
         assert inputs["map_range_m"].ndim == 0 and float(inputs["map_range_m"]) > 0

@@ -63,6 +63,47 @@ def test_polar_head_decodes_range_and_bearing_in_the_bs_frame():
     np.testing.assert_allclose(xy.numpy(), [[0.0, 50.0], [0.0, -100.0]], atol=1e-4)
 
 
+def _one_path_csi(array, yaw_deg, bs, ue, offsets_hz):
+    """``[1, A, K]`` CSI of a single line-of-sight path (the conventions of :mod:`airtwin.phy.classical`)."""
+    from airtwin.phy.beams import element_positions
+    from airtwin.phy.classical import SPEED_OF_LIGHT, array_rotation
+
+    d = np.asarray(ue, float) - np.asarray(bs, float)
+    tau = np.linalg.norm(d) / SPEED_OF_LIGHT
+    local = (d / np.linalg.norm(d)) @ array_rotation((yaw_deg, 0.0, 0.0))
+    a = np.exp(2j * np.pi * element_positions(array) @ local)  # [A]
+    return (a[:, None] * np.exp(-2j * np.pi * offsets_hz[None, :] * tau))[None], element_positions(array)
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 4), (2, 8), (4, 4)])
+def test_first_path_head_with_its_gate_open_is_the_classical_estimate(rows, cols):
+    from airtwin.model.config import ModelConfig
+    from airtwin.model.encoders import CSIEncoder, EnvEncoder
+    from airtwin.model.universal import UniversalModel
+    from airtwin.phy.ofdm import subcarrier_offsets_hz
+    from airtwin.phy.tasks import DataShapes, observe
+    from airtwin.scenes.spec import ArraySpec
+
+    array = ArraySpec(num_rows=rows, num_cols=cols)
+    offsets = subcarrier_offsets_hz(32, 625e3)
+    bs, yaw, ue = np.array([5.0, -3.0, 25.0]), 120.0, np.array([-40.0, 60.0, 1.5])
+    csi, positions = _one_path_csi(array, yaw, bs, ue, offsets)
+    fields = {"csi": csi.astype(np.complex64), "bs_orientation_deg": np.array([[yaw, 0.0, 0.0]]),
+              "subcarrier_frequencies_hz": offsets[None], "antenna_positions": positions[None],
+              "bs_position": bs[None], "ue_position": ue[None]}
+    obs = {k: torch.from_numpy(np.asarray(v)) for k, v in observe("csi", fields, 40.0, np.random.default_rng(0)).items()}
+    shapes = DataShapes(num_antennas=rows * cols, num_subcarriers=32, num_subbands=2, num_beams=4, map_cells=16)
+    model = UniversalModel.build(ModelConfig(shapes=shapes, variant="wm", position_head="first-path", tasks=("positioning",)),
+                                 CSIEncoder(), EnvEncoder())
+    opened = torch.tensor([[0.0, 1.0, 0.0, 30.0]])  # gate logit 30: the first-path estimate alone
+    xy = model.decode("positioning", opened, obs).numpy()[0]
+    np.testing.assert_allclose(xy, ue[:2] - bs[:2], atol=1.0)  # one path, any array: the estimate is the truth
+    shut = torch.tensor([[0.0, 1.0, 0.0, -30.0]])  # shut: the polar head (softplus(0) * 100 m along the boresight)
+    xy = model.decode("positioning", shut, obs).numpy()[0]
+    expected = 100 * math.log(2) * np.array([math.cos(math.radians(yaw)), math.sin(math.radians(yaw))])
+    np.testing.assert_allclose(xy, expected, atol=1e-3)
+
+
 def test_learning_rate_schedule():
     from airtwin.model.train import learning_rate_factor
 

@@ -30,7 +30,9 @@ def tiny_batch(n=4, seed=0):
             "ue_position": (g.standard_normal((n, 3)) * 10).astype(np.float32),
             "los": np.array([0, 1] * (n // 2), bool), "precoders": w / np.sqrt((np.abs(w) ** 2).sum(-1, keepdims=True)),
             "best_beam": np.arange(n) % 4, "beam_gain_db": g.standard_normal((n, 4)).astype(np.float32),
-            "path_loss_db": (g.random(n) * 40 + 80).astype(np.float32)}
+            "path_loss_db": (g.random(n) * 40 + 80).astype(np.float32),
+            "subcarrier_frequencies_hz": np.tile((np.arange(8) - 4) * 625e3, (n, 1)),
+            "antenna_positions": np.tile(np.stack([np.zeros(4), (np.arange(4) - 1.5) / 2, np.zeros(4)], 1), (n, 1, 1))}
 
 
 def obs(model, task, batch, seed=0):

@@ -49,6 +49,8 @@ class ChannelBatch:
             frame (:mod:`airtwin.phy.envmap`).
         map_range_m: largest range ``height_map`` covers [m].
         subcarrier_frequencies_hz: ``[num_subcarriers]`` float64, baseband offsets from the carrier [Hz].
+        antenna_positions: ``[num_bs_ant, 3]`` float32, the serving BS's element positions in its array frame
+            [wavelengths] (:func:`airtwin.phy.beams.element_positions`).
         time_step_s: spacing of ``csi_evolution`` [s] (0 when absent).
         scenario: scenario name; ``bs_name``: serving BS; ``seed``: tracer seed used.
     """
@@ -78,6 +80,7 @@ class ChannelBatch:
     height_map: np.ndarray
     map_range_m: float
     subcarrier_frequencies_hz: np.ndarray
+    antenna_positions: np.ndarray
     scenario: str
     bs_name: str
     seed: int
@@ -108,17 +111,20 @@ class ChannelBatch:
     def observed_fields(self) -> dict[str, np.ndarray]:
         """Per-UE views ``{field: [num_ue, ...]}`` of what the task table observes
         (:data:`airtwin.phy.tasks.MODALITY_FIELDS`): ``csi``, ``ue_position`` and the serving BS's environment
-        (``height_map``, ``map_range_m``, ``bs_position``, ``bs_orientation_deg``) broadcast to every UE."""
+        (``height_map``, ``map_range_m``, ``bs_position``, ``bs_orientation_deg``) and numerology
+        (``subcarrier_frequencies_hz``, ``antenna_positions``) broadcast to every UE."""
         n = self.num_ue
         per_bs = {"height_map": self.height_map, "map_range_m": np.float32(self.map_range_m),
-                  "bs_position": self.bs_position, "bs_orientation_deg": self.bs_orientation_deg}
+                  "bs_position": self.bs_position, "bs_orientation_deg": self.bs_orientation_deg,
+                  "subcarrier_frequencies_hz": self.subcarrier_frequencies_hz, "antenna_positions": self.antenna_positions}
         out = {k: np.broadcast_to(np.asarray(v), (n, *np.shape(v))) for k, v in per_bs.items()}
         return {"csi": self.csi, "ue_position": self.ue_positions, **out}
 
     def select(self, index: np.ndarray | slice) -> ChannelBatch:
         """The sub-batch of UEs ``index`` (per-UE arrays indexed, shared ones kept)."""
         per_ue = {name for name, v in self.arrays().items() if v.ndim >= 1 and v.shape[0] == self.num_ue
-                  and name not in ("bs_position", "bs_orientation_deg", "height_map", "subcarrier_frequencies_hz")}
+                  and name not in ("bs_position", "bs_orientation_deg", "height_map", "subcarrier_frequencies_hz",
+                                            "antenna_positions")}
         kwargs = {}
         for f in fields(self):
             value = getattr(self, f.name)

@@ -9,7 +9,7 @@ from functools import cached_property
 import numpy as np
 
 from airtwin.phy import envmap
-from airtwin.phy.beams import Codebook, beam_gains, dft_codebook, eigen_precoders, to_db
+from airtwin.phy.beams import Codebook, beam_gains, dft_codebook, eigen_precoders, element_positions, to_db
 from airtwin.phy.link import LinkBudget
 from airtwin.phy.ofdm import frequency_response, subcarrier_offsets_hz
 from airtwin.scenes.layout import scene_layout
@@ -414,6 +414,7 @@ class Twin:
             height_map=self.height_map_of(site),
             map_range_m=self.map_range_of(site),
             subcarrier_frequencies_hz=freqs.astype(np.float64),
+            antenna_positions=element_positions(spec.bs[site].array).astype(f32),
             scenario=spec.name,
             bs_name=spec.bs[site].name,
             seed=seed,
