@@ -247,20 +247,21 @@ def _offline_path_loss(spec, suite: Suite, run: _Run, policies) -> dict:
     """Universal-model path loss on fresh drops vs. the twin (when the model fits the scenario)."""
     if "universal" not in policies:
         return {}
-    import torch
-
-    from airtwin.model.features import to_tensors
+    from airtwin.model.numerology import adapter_for, predict_on_site
+    from airtwin.phy.tasks import Numerology
 
     model = run.universal_model()
-    if model.cfg.shapes.map_cells != spec.environment.size_cells:
-        return {}
     twin = run.pool.get(spec)  # the twin the episodes above already loaded
     rng = np.random.default_rng(suite.evaluation.seed)
     batch = twin.trace(twin.sample_ue_positions(suite.evaluation.offline_samples, rng))
     keep = batch.has_paths
     fields = {k: v[keep] for k, v in batch.observed_fields().items()}
-    with torch.no_grad():
-        pred = model.predict("path_loss", to_tensors(observe("env", fields, model.cfg.pilot_snr_db, rng))).cpu().numpy()
+    try:
+        adapter = adapter_for(model, Numerology.of_scenario(spec, twin.serving_bs))
+    except ValueError as exc:
+        run.skipped[f"{spec.name}/universal (offline path loss)"] = str(exc)
+        return {}
+    pred = predict_on_site(model, adapter, "path_loss", observe("env", fields, model.cfg.pilot_snr_db, rng))
     true = batch.path_loss_db[keep]
     return {"universal": {"true_db": [round(float(v), 2) for v in true], "pred_db": [round(float(v), 2) for v in pred],
                           "rmse_db": rmse(pred, true)}}

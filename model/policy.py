@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from gymnasium import spaces
 
 from airtwin.envs.policies import current_task, task_action, task_space
-from airtwin.model.features import to_tensors
-from airtwin.phy.tasks import OBSERVATION_KEYS, TASKS, DataShapes, observe
+from airtwin.model.numerology import predict_on_site
+from airtwin.phy.tasks import OBSERVATION_KEYS, TASKS, Numerology, observe
 
 
 def _loaded(checkpoint, device: str):
@@ -22,20 +21,24 @@ def _loaded(checkpoint, device: str):
     return model
 
 
-def _require_fit(model, spec, site: int) -> None:
-    """Raise ``ValueError`` unless site ``site`` of ``spec`` has the model's numerology."""
-    mine = DataShapes.of_scenario(spec, site)
-    if mine != model.cfg.shapes:
-        raise ValueError(f"the model was trained for {model.cfg.shapes}, site {spec.bs[site].name} of {spec.name} "
-                         f"has {mine}")
+def _site_adapter(model, spec, site: int):
+    """The :class:`airtwin.model.numerology.NumerologyAdapter` from site ``site`` of ``spec`` to the model's
+    numerology, or None when they are the same (raises for a checkpoint without a numerology that does not fit)."""
+    from airtwin.model.numerology import adapter_for
+
+    try:
+        return adapter_for(model, Numerology.of_scenario(spec, site))
+    except ValueError as exc:
+        raise ValueError(f"site {spec.bs[site].name} of {spec.name}: {exc}") from exc
 
 
 class UniversalModelPolicy:
     """The universal model reading only the observation, which is exactly its input.
 
     Beam selection from the environment fields; the precoder and the position from the observed
-    (estimated) CSI; the model predicts the position relative to the serving BS. The model's data
-    shapes must match the environment's scenario (array, subcarriers, subbands, codebook, height map).
+    (estimated) CSI; the model predicts the position relative to the serving BS. A scenario of another
+    numerology (array, subcarriers, subbands, codebook, map cells) is served through
+    :class:`airtwin.model.numerology.NumerologyAdapter`.
 
     Args:
         env: the environment (for the serving BS and the multi-task action layout).
@@ -46,16 +49,15 @@ class UniversalModelPolicy:
     def __init__(self, env, checkpoint, device: str = "auto"):
         self.env = env
         self.model = _loaded(checkpoint, device)
-        _require_fit(self.model, env.unwrapped.twin.spec, env.unwrapped.twin.serving_bs)
+        self.adapter = _site_adapter(self.model, env.unwrapped.twin.spec, env.unwrapped.twin.serving_bs)
 
     def reset(self) -> None:
         pass
 
     def act(self, obs: Any) -> Any:
         task = TASKS[current_task(self.env)]
-        batch = to_tensors({k: np.asarray(obs[k])[None] for k in OBSERVATION_KEYS[task.modality]})
-        with torch.no_grad():
-            out = self.model.predict(task.name, batch)[0].cpu().numpy()
+        batch = {k: np.asarray(obs[k])[None] for k in OBSERVATION_KEYS[task.modality]}
+        out = predict_on_site(self.model, self.adapter, task.name, batch)[0]
         action = task.to_action(out, self.env.unwrapped.twin.bs_position)
         space = task_space(self.env, task.name)
         if isinstance(space, spaces.Box):
@@ -72,7 +74,7 @@ class UniversalCellPolicy:
     beam). The height maps are the network's static knowledge of the area, not the true channel.
 
     Args:
-        env: the cell environment; every site's numerology must be the model's.
+        env: the cell environment (sites of another numerology than the model's are adapted).
         checkpoint: a checkpoint directory, or a loaded ``UniversalModel``.
         hysteresis_db: predicted path-loss margin a handover needs [dB].
         device: where a checkpoint directory is loaded ('auto', 'cpu', 'cuda', ...).
@@ -82,9 +84,8 @@ class UniversalCellPolicy:
         self.env, self.hysteresis_db = env, hysteresis_db
         self.model = _loaded(checkpoint, device)
         twin = env.unwrapped.twin
-        for i in range(len(twin.spec.bs)):
-            _require_fit(self.model, twin.spec, i)
         n = len(twin.spec.bs)
+        self.adapters = [_site_adapter(self.model, twin.spec, i) for i in range(n)]
         self.env_fields = {"height_map": np.stack([twin.height_map_of(i) for i in range(n)]),
                            "map_range_m": np.array([twin.map_range_of(i) for i in range(n)]),
                            "bs_position": np.array([b.position for b in twin.spec.bs]),
@@ -97,10 +98,13 @@ class UniversalCellPolicy:
         """``(predicted path loss [num_bs] dB, beam logits [num_bs, num_beams])`` for a UE at ``ue_position``."""
         n = len(self.env_fields["bs_position"])
         fields = {**self.env_fields, "ue_position": np.repeat(np.asarray(ue_position, np.float32)[None], n, axis=0)}
-        batch = to_tensors(observe("env", fields, self.model.cfg.pilot_snr_db, np.random.default_rng(0)))
-        with torch.no_grad():
-            pl = self.model.predict("path_loss", batch).cpu().numpy().reshape(n)
-            logits = self.model.predict("beam_selection", batch).cpu().numpy()
+        batch = observe("env", fields, self.model.cfg.pilot_snr_db, np.random.default_rng(0))
+        if all(a is None for a in self.adapters):  # one batch over the sites
+            return (predict_on_site(self.model, None, "path_loss", batch).reshape(n),
+                    predict_on_site(self.model, None, "beam_selection", batch))
+        rows = [{k: v[i:i + 1] for k, v in batch.items()} for i in range(n)]
+        pl = np.concatenate([predict_on_site(self.model, a, "path_loss", r).reshape(1) for a, r in zip(self.adapters, rows)])
+        logits = np.concatenate([predict_on_site(self.model, a, "beam_selection", r) for a, r in zip(self.adapters, rows)])
         return pl, logits
 
     def act(self, obs: Any) -> np.ndarray:
@@ -120,7 +124,7 @@ class UniversalMultiUserPolicy:
     zero-forces between them (:func:`airtwin.phy.multiuser.mu_precoders`).
 
     Args:
-        env: the multi-user environment; the serving site's numerology must be the model's.
+        env: the multi-user environment (a serving site of another numerology is adapted).
         checkpoint: a checkpoint directory, or a loaded ``UniversalModel``.
         combine: ``"mrt"`` or ``"zf"``.
         device: where a checkpoint directory is loaded ('auto', 'cpu', 'cuda', ...).
@@ -131,17 +135,15 @@ class UniversalMultiUserPolicy:
             raise ValueError(f"combine = {combine!r}; allowed: 'mrt', 'zf'")
         self.env, self.combine = env, combine
         self.model = _loaded(checkpoint, device)
-        _require_fit(self.model, env.unwrapped.twin.spec, env.unwrapped.twin.serving_bs)
+        self.adapter = _site_adapter(self.model, env.unwrapped.twin.spec, env.unwrapped.twin.serving_bs)
 
     def reset(self) -> None:
         pass
 
     def precoders(self, obs: Any) -> np.ndarray:
         """``[U, S, A]`` complex: the model's precoder of each UE."""
-        batch = to_tensors({"csi": np.asarray(obs["csi"], np.float32),
-                            "rx_power_db": np.asarray(obs["rx_power_db"], np.float32)[:, None]})
-        with torch.no_grad():
-            return self.model.predict("precoding", batch).cpu().numpy().astype(np.complex128)
+        batch = {"csi": np.asarray(obs["csi"], np.float32), "rx_power_db": np.asarray(obs["rx_power_db"], np.float32)[:, None]}
+        return predict_on_site(self.model, self.adapter, "precoding", batch).astype(np.complex128)
 
     def act(self, obs: Any) -> np.ndarray:
         from airtwin.envs.multicell import precoders_to_matrix_action

@@ -27,9 +27,10 @@ from airtwin.model.config import ModelConfig, TrainConfig
 from airtwin.model.device import resolve_device
 from airtwin.model.features import observation_batch
 from airtwin.model.pretrain import load_encoders
+from airtwin.model.numerology import adapter_for, predict_on_site
 from airtwin.model.universal import UniversalModel, task_loss
 from airtwin.phy.metrics import summarize
-from airtwin.phy.tasks import TASKS
+from airtwin.phy.tasks import TASKS, observe
 
 
 def task_batch(model: UniversalModel, task: str, fields: dict[str, np.ndarray], rng: np.random.Generator
@@ -55,14 +56,19 @@ def model_samples(model: UniversalModel, ds: AirTwinDataset, max_samples: int | 
     """Per-sample metrics of every task head, ``{task: {metric: [N]}}``, on ``indices`` (default:
     ``ds.sample_indices(max_samples, seed)``).
 
+    Data of another numerology than the model's goes through :class:`airtwin.model.numerology.NumerologyAdapter`.
+
     Raises:
-        ValueError: ``ds`` is empty, mixes numerologies, or its numerology is not the model's.
+        ValueError: ``ds`` is empty, mixes numerologies, or its numerology is not the model's and the checkpoint
+        records none to adapt from.
     """
     if len(ds) == 0:
         raise ValueError(f"{ds.root}: the selected split has no samples")
     idx = ds.sample_indices(max_samples, seed) if indices is None else np.asarray(indices)
     ds.require_uniform()
-    check_fits(model, ds)
+    if model.cfg.numerology is None:
+        check_fits(model, ds)
+    adapter = adapter_for(model, ds.numerology())
     was_training = model.training
     model.eval()
     rng = np.random.default_rng([seed, 1])
@@ -72,8 +78,7 @@ def model_samples(model: UniversalModel, ds: AirTwinDataset, max_samples: int | 
         preds, fields = [], []
         for start in range(0, len(idx), batch_size):
             f = ds.read_batch(idx[start:start + batch_size], spec.fields)
-            obs = observation_batch(spec.modality, f, model.cfg.pilot_snr_db, rng)
-            preds.append(model.predict(task, obs).cpu().numpy())
+            preds.append(predict_on_site(model, adapter, task, observe(spec.modality, f, model.cfg.pilot_snr_db, rng)))
             fields.append(f)
         out[task] = spec.samples(np.concatenate(preds), {k: np.concatenate([f[k] for f in fields]) for k in spec.fields})
     model.train(was_training)
@@ -94,8 +99,8 @@ def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int |
 def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
     """A fresh model for ``cfg`` and the dataset's numerology, on the CPU (move it with ``.to``)."""
     shapes = ds.shapes()
-    mcfg = ModelConfig(shapes=shapes, variant=cfg.variant, backbone=cfg.backbone, seed=cfg.seed, tasks=cfg.tasks,
-                       precoder_head=cfg.precoder_head, position_head=cfg.position_head)
+    mcfg = ModelConfig(shapes=shapes, numerology=ds.numerology(), variant=cfg.variant, backbone=cfg.backbone,
+                       seed=cfg.seed, tasks=cfg.tasks, precoder_head=cfg.precoder_head, position_head=cfg.position_head)
     if mcfg.frozen_encoders:
         if cfg.encoders is None:
             raise ValueError(f"variant {cfg.variant!r} needs --encoders (run `airtwin pretrain-encoders` first)")

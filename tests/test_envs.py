@@ -183,8 +183,8 @@ def test_universal_model_policy_acts_in_every_env(env_id, tmp_path):
     from airtwin.model.checkpoint import save_checkpoint
     from airtwin.model.config import ModelConfig
     from airtwin.model.policy import UniversalModelPolicy
-    from airtwin.phy.tasks import DataShapes
     from airtwin.model.universal import UniversalModel
+    from airtwin.phy.tasks import DataShapes, Numerology
 
     env = gym.make(env_id, scenario=SCENARIO)
     base = env.unwrapped
@@ -202,8 +202,19 @@ def test_universal_model_policy_acts_in_every_env(env_id, tmp_path):
         obs, reward, _, _, _ = env.step(action)
         assert np.isfinite(reward)
     other = gym.make(env_id, scenario="city-tiny-00000")
-    with pytest.raises(ValueError, match="the model was trained for"):
+    with pytest.raises(ValueError, match="the model was trained for"):  # a checkpoint without a numerology
         UniversalModelPolicy(other, tmp_path / "ckpt")
+    # With its numerology recorded, the same model plays the 2x8-array, 32-subcarrier city through the adapter.
+    model = UniversalModel.build(ModelConfig(shapes=shapes, numerology=Numerology.of_scenario(spec), variant="wm"),
+                                 CSIEncoder(), EnvEncoder())
+    policy = UniversalModelPolicy(other, model)
+    assert policy.adapter is not None
+    obs, _ = other.reset(seed=0)
+    for _ in range(2):
+        action = policy.act(obs)
+        assert other.action_space.contains(action)
+        obs, reward, _, _, _ = other.step(action)
+        assert np.isfinite(reward)
 
 
 def test_environments_share_a_twin_only_through_an_explicit_pool():

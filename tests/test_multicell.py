@@ -218,7 +218,7 @@ def test_universal_model_manages_cells_per_site(pool, tmp_path):
     shapes = dataclasses.replace(DataShapes.of_scenario(spec), num_subcarriers=16)  # another numerology
     save_checkpoint(UniversalModel.build(ModelConfig(shapes=shapes, variant="wm"), CSIEncoder(), EnvEncoder()),
                     tmp_path / "other")
-    with pytest.raises(ValueError, match="site bs0 of city-tiny-cells3-00000 has"):
+    with pytest.raises(ValueError, match="site bs0 of city-tiny-cells3-00000: the model was trained for"):
         UniversalCellPolicy(env, tmp_path / "other", device="cpu")
 
 

@@ -1,0 +1,182 @@
+"""Run a model on another numerology: resample observations into the model's, map its outputs back.
+
+A checkpoint is trained on one numerology (:class:`airtwin.phy.tasks.Numerology`: array, subcarrier grid,
+codebook, map cells). :class:`NumerologyAdapter` lets it serve a site with another one, by the physics the
+two share, not by retraining:
+
+- **Array** (virtual array transformation, as in array interpolation for direction finding): ``T_a``
+  ``[A_model, A_site]`` is the regularised least-squares map that takes the site array's response to a plane
+  wave, over a grid of directions in the front half-space, to the model array's response to the same wave.
+  A channel is a sum of plane waves, so ``T_a h`` is the channel the model's array would see, up to the
+  resolution the site's aperture has.
+- **Subcarriers**: ``T_f`` ``[K_model, K_site]`` does the same over a grid of delays: the channel at the model's
+  subcarriers of the paths the site's subcarriers resolve (within the site's delay period).
+- **Outputs**: a precoder ``w`` for the model's array becomes ``T_a^T w`` for the site's (the same gain on the
+  virtual channel, since ``(T_a h)^T w = h^T (T_a^T w)``), per subband, taking the model subband at each site
+  subband's centre frequency. Beam logits over the model's codebook become, for each site beam, the log of the
+  expected match ``sum_b p_b |<w_site, T_a^T w_b>|^2`` of that beam with the model's beams. Positions, LoS and
+  path loss carry no numerology.
+- **Map**: the height map (same polar convention, same range) is resampled to the model's cell count.
+
+Observations keep their keys; ``subcarrier_frequencies_hz`` and ``antenna_positions`` become the model's, so
+that everything downstream (the first-path prior included) sees one consistent numerology.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from airtwin.phy.beams import dft_codebook, element_positions, subband_slices
+from airtwin.phy.estimation import to_complex
+from airtwin.phy.ofdm import subcarrier_offsets_hz
+from airtwin.phy.tasks import Numerology
+
+#: Direction grid of the array map: azimuth over the front half-space, elevation from 70 degrees below the
+#: array's horizon to 20 degrees above it [deg].
+AZIMUTH_GRID_DEG = np.arange(-90.0, 90.0 + 1e-9, 1.0)
+ELEVATION_GRID_DEG = np.arange(-70.0, 20.0 + 1e-9, 2.5)
+#: Tikhonov regularisation of both least-squares maps, relative to the mean eigenvalue of the site's Gram matrix.
+REGULARISATION = 1e-3
+
+
+def _directions() -> np.ndarray:
+    az, el = np.meshgrid(np.radians(AZIMUTH_GRID_DEG), np.radians(ELEVATION_GRID_DEG), indexing="ij")
+    return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1).reshape(-1, 3)
+
+
+def _least_squares_map(site: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """``T`` ``[M, S]`` minimising ``||T site - model||^2 + λ ||T||^2`` for responses ``site`` ``[S, G]``,
+    ``model`` ``[M, G]`` over the same grid."""
+    gram = site @ site.conj().T
+    lam = REGULARISATION * np.real(np.trace(gram)) / len(gram)
+    return model @ site.conj().T @ np.linalg.inv(gram + lam * np.eye(len(gram)))
+
+
+def array_map(site: Numerology, model: Numerology) -> np.ndarray:
+    """``T_a`` ``[A_model, A_site]`` complex128 (see the module docstring)."""
+    d = _directions()
+    steer = lambda num: np.exp(2j * np.pi * element_positions(num) @ d.T)  # noqa: E731  [A, G]
+    return _least_squares_map(steer(site), steer(model))
+
+
+def subcarrier_map(site: Numerology, model: Numerology) -> np.ndarray:
+    """``T_f`` ``[K_model, K_site]`` complex128 over delays within the site's period ``1 / Δf`` (see the module
+    docstring); ``h_k ∝ exp(-j 2π f_k τ)`` as :mod:`airtwin.phy.ofdm`."""
+    f_site = subcarrier_offsets_hz(site.num_subcarriers, site.subcarrier_spacing_hz)
+    f_model = subcarrier_offsets_hz(model.num_subcarriers, model.subcarrier_spacing_hz)
+    bandwidth = max(site.num_subcarriers * site.subcarrier_spacing_hz, model.num_subcarriers * model.subcarrier_spacing_hz)
+    period = 1.0 / site.subcarrier_spacing_hz
+    tau = np.arange(0.0, period, 1.0 / (4 * bandwidth))
+    resp = lambda f: np.exp(-2j * np.pi * np.outer(f, tau))  # noqa: E731  [K, D]
+    return _least_squares_map(resp(f_site), resp(f_model))
+
+
+class NumerologyAdapter:
+    """Observations of ``site``'s numerology in, the model's out; the model's predictions back to ``site``'s.
+
+    Args:
+        site: the numerology the observations and actions have.
+        model: the model's (``model.cfg.numerology``).
+    """
+
+    def __init__(self, site: Numerology, model: Numerology):
+        self.site, self.model = site, model
+        self.t_array = array_map(site, model)
+        self.t_freq = subcarrier_map(site, model)
+        self.model_offsets = subcarrier_offsets_hz(model.num_subcarriers, model.subcarrier_spacing_hz)
+        self.model_positions = element_positions(model)
+        site_book = dft_codebook(site, site.oversampling_h, site.oversampling_v).weights.astype(np.complex128)
+        model_book = dft_codebook(model, model.oversampling_h, model.oversampling_v).weights.astype(np.complex128)
+        back = model_book @ self.t_array  # [B_model, A_site]: each model beam as site weights, T_a^T w_b (rows)
+        back /= np.maximum(np.linalg.norm(back, axis=1, keepdims=True), 1e-12)
+        self.beam_match = np.abs(site_book.conj() @ back.T) ** 2  # [B_site, B_model]
+        # The model subband at each site subband's centre frequency.
+        f_site = subcarrier_offsets_hz(site.num_subcarriers, site.subcarrier_spacing_hz)
+        centres = [f_site[sl].mean() for sl in subband_slices(site.num_subcarriers, site.num_subbands)]
+        edges = [self.model_offsets[sl] for sl in subband_slices(model.num_subcarriers, model.num_subbands)]
+        self.subband_of = np.array([int(np.argmin([np.abs(e - c).min() for e in edges])) for c in centres])
+
+    def csi(self, csi: np.ndarray) -> np.ndarray:
+        """Complex CSI ``[N, A_site, K_site]`` -> ``[N, A_model, K_model]`` (``T_a h T_f^T``)."""
+        return np.einsum("ba,nak,ck->nbc", self.t_array, np.asarray(csi, np.complex128), self.t_freq)
+
+    def observation(self, modality: str, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A batched observation (:func:`airtwin.phy.tasks.observe`) of the site -> the model's numerology."""
+        out = dict(obs)
+        n = len(next(iter(obs.values())))
+        if modality == "csi":
+            h = self.csi(to_complex(np.asarray(obs["csi"])))
+            h /= np.sqrt(np.maximum(np.mean(np.abs(h) ** 2, axis=(1, 2), keepdims=True), 1e-30))  # unit mean power
+            out["csi"] = np.stack([h.real, h.imag], axis=1).astype(np.float32)
+            if "subcarrier_frequencies_hz" in obs:
+                out["subcarrier_frequencies_hz"] = np.tile(self.model_offsets.astype(np.float32), (n, 1))
+            if "antenna_positions" in obs:
+                out["antenna_positions"] = np.tile(self.model_positions.astype(np.float32), (n, 1, 1))
+        elif modality == "env":
+            cells = np.asarray(obs["height_map"]).shape[-1]
+            idx = ((np.arange(self.model.map_cells) + 0.5) * cells / self.model.map_cells).astype(int)
+            out["height_map"] = np.asarray(obs["height_map"])[:, idx][:, :, idx]
+        else:
+            raise ValueError(f"modality = {modality!r}; allowed: 'csi', 'env'")
+        return out
+
+    def predict(self, model, task: str, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """``model.predict`` of a batched site observation, in the site's numerology (NumPy, physical units).
+
+        Precoding: the site's own eigen-precoder of the estimate plus the model's residual on its eigen-precoder
+        of the virtual estimate, mapped back (phase-aligned); so the untrained residual gives exactly the
+        classical precoder of the site. Beam selection: see the module docstring.
+        """
+        import torch
+
+        from airtwin.model.features import to_tensors
+        from airtwin.model.universal import estimate_eigen_precoders
+
+        modality = "csi" if task in ("positioning", "los", "precoding") else "env"
+        adapted = self.observation(modality, obs)
+        with torch.no_grad():
+            pred = model.predict(task, to_tensors(adapted)).cpu().numpy()
+            if task == "precoding":
+                base_model = estimate_eigen_precoders(torch.from_numpy(adapted["csi"]), self.model.num_subbands).numpy()
+                base_site = estimate_eigen_precoders(torch.from_numpy(np.asarray(obs["csi"], np.float32)),
+                                                     self.site.num_subbands).numpy().astype(np.complex128)
+        if task == "precoding":  # [N, S_model, A_model] -> [N, S_site, A_site]
+            to_site = lambda w: np.einsum("nsb,ba->nsa", np.asarray(w, np.complex128)[:, self.subband_of], self.t_array)  # noqa: E731
+            mapped_base = to_site(base_model)
+            phase = np.sum(mapped_base.conj() * base_site, axis=-1, keepdims=True)
+            phase = phase / np.maximum(np.abs(phase), 1e-30)
+            w = base_site + phase * (to_site(pred) - mapped_base)
+            return (w / np.maximum(np.linalg.norm(w, axis=-1, keepdims=True), 1e-12)).astype(np.complex64)
+        if task == "beam_selection":  # logits [N, B_model] -> [N, B_site]
+            logits = np.asarray(pred, np.float64)
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            return np.log(np.maximum(p @ self.beam_match.T, 1e-30)).astype(np.float32)
+        return pred
+
+
+def predict_on_site(model, adapter: NumerologyAdapter | None, task: str, obs: dict[str, np.ndarray]) -> np.ndarray:
+    """The model's prediction (NumPy, physical units, the site's numerology) of a batched site observation,
+    through ``adapter`` when there is one (:func:`adapter_for`)."""
+    if adapter is not None:
+        return adapter.predict(model, task, obs)
+    import torch
+
+    from airtwin.model.features import to_tensors
+
+    with torch.no_grad():
+        return model.predict(task, to_tensors(obs)).cpu().numpy()
+
+
+def adapter_for(model, site: Numerology) -> NumerologyAdapter | None:
+    """None when ``site`` is the model's numerology (nothing to adapt), else a :class:`NumerologyAdapter`.
+
+    Raises ``ValueError`` for a checkpoint that records no numerology and does not fit ``site`` as it is.
+    """
+    cfg = model.cfg
+    if cfg.numerology is None:
+        if cfg.shapes == site.shapes():
+            return None
+        raise ValueError(f"the model was trained for {cfg.shapes} and its checkpoint records no numerology to adapt "
+                         f"from; the site has {site.shapes()} (retrain, or use a checkpoint with a numerology)")
+    return None if cfg.numerology == site else NumerologyAdapter(site, cfg.numerology)
