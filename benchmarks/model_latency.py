@@ -22,9 +22,13 @@ from airtwin.model.features import to_tensors
 from airtwin.model.universal import UniversalModel
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
 from airtwin.phy.tasks import TASK_NAMES as TASKS
-from airtwin.phy.tasks import DataShapes, observe
+from airtwin.phy.beams import element_positions
+from airtwin.phy.ofdm import subcarrier_offsets_hz
+from airtwin.phy.tasks import DataShapes, Numerology, observe
 
 SHAPES = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=4, num_beams=16, map_cells=64)
+ARRAY = Numerology(num_rows=2, num_cols=8, vertical_spacing=0.5, horizontal_spacing=0.5, num_subcarriers=32,
+                   subcarrier_spacing_hz=625e3, oversampling_h=1, oversampling_v=1, num_subbands=4, map_cells=64)
 
 
 def batch_of(n: int) -> dict[str, torch.Tensor]:
@@ -32,14 +36,16 @@ def batch_of(n: int) -> dict[str, torch.Tensor]:
     g = np.random.default_rng(0)
     fields = {"csi": g.standard_normal((n, 16, 32)) + 1j * g.standard_normal((n, 16, 32)),
               "height_map": g.random((n, 64, 64)) * 30, "map_range_m": np.full(n, 260.0), "bs_position": np.zeros((n, 3)),
-              "bs_orientation_deg": np.zeros((n, 3)), "ue_position": g.standard_normal((n, 3)) * 50}
+              "bs_orientation_deg": np.zeros((n, 3)), "ue_position": g.standard_normal((n, 3)) * 50,
+              "subcarrier_frequencies_hz": subcarrier_offsets_hz(32, 625e3), "antenna_positions": element_positions(ARRAY)}
     return to_tensors({**observe("csi", fields, DEFAULT_PILOT_SNR_DB, g), **observe("env", fields, 0.0, g)})
 
 
 @torch.no_grad()
-def latency_ms(model: UniversalModel, n: int, repeats: int) -> float:
+def latency_ms(model: UniversalModel, n: int, repeats: int) -> dict[str, float]:
+    """Per-sample latency [ms] of each task's ``predict`` at batch ``n`` (median over ``repeats``)."""
     batch = batch_of(n)
-    per_task = []
+    per_task = {}
     for task in TASKS:
         model.predict(task, batch)  # warm-up
         times = []
@@ -47,8 +53,8 @@ def latency_ms(model: UniversalModel, n: int, repeats: int) -> float:
             start = time.perf_counter()
             model.predict(task, batch)
             times.append(time.perf_counter() - start)
-        per_task.append(statistics.median(times))
-    return 1e3 * statistics.mean(per_task) / n
+        per_task[task] = 1e3 * statistics.median(times) / n
+    return per_task
 
 
 def main() -> None:
@@ -57,12 +63,15 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; per-sample latency, mean over the 5 tasks")
-    print(f"{'variant':>7} | {'trainable':>10} | {'total':>11} | {'batch 1 [ms]':>12} | {'batch 64 [ms/sample]':>20}")
+    print(f"{'variant':>7} | {'trainable':>10} | {'total':>11} | {'batch 1 [ms]':>12} | {'batch 64 [ms/sample]':>20} | "
+          f"batch 1 per task [ms]")
     for variant in args.variants:
         model = UniversalModel.build(ModelConfig(shapes=SHAPES, variant=variant), CSIEncoder(), EnvEncoder()).eval()
         trainable, total = model.parameter_counts()
-        print(f"{variant:>7} | {trainable:>10,} | {total:>11,} | {latency_ms(model, 1, args.repeats):>12.2f} | "
-              f"{latency_ms(model, 64, args.repeats):>20.3f}")
+        one, many = latency_ms(model, 1, args.repeats), latency_ms(model, 64, args.repeats)
+        tasks = ", ".join(f"{t} {v:.1f}" for t, v in one.items())
+        print(f"{variant:>7} | {trainable:>10,} | {total:>11,} | {statistics.mean(one.values()):>12.2f} | "
+              f"{statistics.mean(many.values()):>20.3f} | {tasks}")
 
 
 if __name__ == "__main__":
