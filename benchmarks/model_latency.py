@@ -66,7 +66,7 @@ def main() -> None:
     print(f"{'variant':>7} | {'trainable':>10} | {'total':>11} | {'batch 1 [ms]':>12} | {'batch 64 [ms/sample]':>20} | "
           f"batch 1 per task [ms]")
     for variant in args.variants:
-        model = UniversalModel.build(ModelConfig(shapes=SHAPES, variant=variant), CSIEncoder(), EnvEncoder()).eval()
+        model = UniversalModel.build(ModelConfig(shapes=SHAPES, variant=variant), CSIEncoder(), EnvEncoder()).for_inference()
         trainable, total = model.parameter_counts()
         one, many = latency_ms(model, 1, args.repeats), latency_ms(model, 64, args.repeats)
         tasks = ", ".join(f"{t} {v:.1f}" for t, v in one.items())

@@ -127,7 +127,7 @@ def evaluate_multicell(cfg: MulticellEvalConfig, log=print, pool=None, spec=None
         from airtwin.model.checkpoint import default_checkpoint, load_checkpoint
         from airtwin.model.policy import UniversalMultiUserPolicy
 
-        model = load_checkpoint(cfg.checkpoint or default_checkpoint(), device=cfg.device)
+        model = load_checkpoint(cfg.checkpoint or default_checkpoint(), device=cfg.device).for_inference()
         try:
             for combine in ("mrt", "zf"):
                 policies[f"universal model ({combine} of its per-user precoders)"] = UniversalMultiUserPolicy(

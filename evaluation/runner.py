@@ -167,7 +167,7 @@ class _Run:
         if self._model is None:
             from airtwin.model.checkpoint import load_checkpoint
 
-            self._model = load_checkpoint(self.checkpoint, device=self.device)
+            self._model = load_checkpoint(self.checkpoint, device=self.device).for_inference()
         return self._model
 
     def make(self, env_id: str, **kwargs):

@@ -16,9 +16,9 @@ def _loaded(checkpoint, device: str):
     """A checkpoint directory loaded on ``device``, or an already loaded model, in eval mode."""
     from airtwin.model.checkpoint import load_checkpoint
 
-    model = load_checkpoint(checkpoint, device=device) if not hasattr(checkpoint, "predict") else checkpoint
-    model.eval()
-    return model
+    if hasattr(checkpoint, "predict"):  # the caller's model: evaluated as it is, never merged
+        return checkpoint.eval()
+    return load_checkpoint(checkpoint, device=device).for_inference()
 
 
 def _site_adapter(model, spec, site: int):

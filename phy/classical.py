@@ -103,8 +103,10 @@ def delay_profile(csi: np.ndarray, offsets_hz: np.ndarray, delays_s: np.ndarray)
 
     ``csi`` ``[N, A, K]`` complex; ``delays_s`` ``[T]``. Unambiguous over one period ``1 / Δf``.
     """
-    steer = np.exp(2j * np.pi * np.outer(offsets_hz, delays_s))  # [K, T]
-    y = np.asarray(csi).astype(np.complex64) @ steer.astype(np.complex64)  # [N, A, T]
+    steer = np.exp(2j * np.pi * np.outer(offsets_hz, delays_s)).astype(np.complex64)  # [K, T]
+    h = np.asarray(csi).astype(np.complex64)
+    # A few rows (one decision): einsum's own loop, as BLAS costs milliseconds to start its threads there.
+    y = np.einsum("nak,kt->nat", h, steer) if h.shape[0] * h.shape[1] <= 1024 else h @ steer  # [N, A, T]
     return np.sum(np.abs(y) ** 2, axis=1)
 
 

@@ -394,3 +394,18 @@ def test_predictions_and_a_training_step_match_on_cpu_and_cuda(tmp_path):
     assert torch.isfinite(loss)
     save_checkpoint(gpu, tmp_path / "moved")
     assert load_checkpoint(tmp_path / "moved", device="cpu").device.type == "cpu"
+
+
+def test_merging_lora_for_inference_keeps_the_outputs():
+    model = build("full")
+    with torch.no_grad():  # non-zero LoRA B, so that merging has something to merge
+        for name, p in model.backbone.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1)) * 0.05)
+    batch = tiny_batch()
+    before = {t: model.eval().predict(t, obs(model, t, batch)) for t in ("los", "beam_selection")}
+    assert model.for_inference() is model and not model.training
+    for t, want in before.items():
+        torch.testing.assert_close(model.predict(t, obs(model, t, batch)), want, atol=1e-4, rtol=1e-4)
+    merged = [m for m in model.backbone.modules() if hasattr(m, "merged")]
+    assert merged and all(m.merged for m in merged)
