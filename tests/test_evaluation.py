@@ -67,10 +67,24 @@ def test_builtin_suites_load_and_bad_input_is_clear(tmp_path):
         write_report(load_suite("tiny"), ("telepathy",), tmp_path, log=lambda m: None)
 
 
-def test_universal_policy_that_does_not_fit_is_skipped_with_a_reason(tmp_path):
-    metrics = write_report(load_suite("tiny"), ("universal", "oracle"), tmp_path, log=lambda m: None)
-    assert "canyon-test/universal" in metrics["skipped"]
-    assert json.loads((tmp_path / "metrics.json").read_text())["skipped"]
+def test_the_shipped_model_plays_every_numerology_and_a_legacy_one_is_skipped_with_a_reason(tmp_path):
+    import dataclasses
+
+    from airtwin.model.checkpoint import default_checkpoint, load_checkpoint, save_checkpoint
+
+    # The shipped checkpoint (2x8 array, 32 subcarriers) plays canyon-test (1x4, 16) through the adapter.
+    metrics = write_report(load_suite("tiny"), ("universal", "oracle"), tmp_path / "shipped", log=lambda m: None)
+    assert not metrics["skipped"]
+    rows = json.dumps(metrics)
+    assert '"canyon-test"' in rows and "universal" in rows
+    # A checkpoint that records no numerology cannot be adapted: skipped, with the reason in the report.
+    legacy = load_checkpoint(default_checkpoint(), device="cpu")
+    legacy.cfg = dataclasses.replace(legacy.cfg, numerology=None)
+    save_checkpoint(legacy, tmp_path / "legacy")
+    metrics = write_report(load_suite("tiny"), ("universal", "oracle"), tmp_path / "out", checkpoint=tmp_path / "legacy",
+                           log=lambda m: None)
+    assert "records no numerology" in metrics["skipped"]["canyon-test/universal"]
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["skipped"]
 
 
 @pytest.mark.slow
