@@ -106,7 +106,7 @@ def subband_slices(num_subcarriers: int, num_subbands: int) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def eigen_precoders(csi: np.ndarray, num_subbands: int) -> np.ndarray:
+def eigen_precoders(csi: np.ndarray, num_subbands: int, full_band_weight: float = 0.0) -> np.ndarray:
     """Optimal (maximum-ratio, rank-1) precoder per subband.
 
     ``w_s`` is the principal eigenvector of ``R_s = sum_{k in s} conj(h_k) h_k^T``, i.e. the unit
@@ -115,15 +115,21 @@ def eigen_precoders(csi: np.ndarray, num_subbands: int) -> np.ndarray:
 
     Args:
         csi: ``[num_ue, num_bs_ant, num_subcarriers]`` complex.
+        full_band_weight: ``a`` in ``(1 - a) R_s / |s| + a R / K``: each subband's covariance smoothed with the
+            full band's (per subcarrier). 0 is the exact optimum for ``csi``; a channel that ages before the
+            precoder is applied scrambles the paths' phase relations, and smoothing averages them out.
     Returns:
         ``[num_ue, num_subbands, num_bs_ant]`` complex64.
     """
     num_ue, num_ant, num_sc = csi.shape
     h = csi.astype(np.complex128)
     out = np.zeros((num_ue, num_subbands, num_ant), dtype=np.complex128)
+    full = np.einsum("nak,nbk->nab", np.conj(h), h) / num_sc if full_band_weight else 0.0
     for s, sl in enumerate(subband_slices(num_sc, num_subbands)):
         hs = h[:, :, sl]
         cov = np.einsum("nak,nbk->nab", np.conj(hs), hs)
+        if full_band_weight:
+            cov = (1.0 - full_band_weight) * cov / hs.shape[-1] + full_band_weight * full
         _, vecs = np.linalg.eigh(cov)
         w = vecs[:, :, -1]
         ref = w[np.arange(num_ue), np.argmax(np.abs(w) > 1e-6 * np.abs(w).max(axis=1, keepdims=True), axis=1)]

@@ -22,7 +22,7 @@ from airtwin.datagen.reader import AirTwinDataset
 from airtwin.model.checkpoint import load_checkpoint
 from airtwin.model.features import first_path_prior, observation_batch
 from airtwin.model.universal import polar_local, rotate_by_yaw
-from airtwin.phy.beams import eigen_precoders, subband_slices
+from airtwin.phy.beams import eigen_precoders
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.metrics import paired_difference
 from airtwin.phy.tasks import TASKS, observe
@@ -69,13 +69,8 @@ def precoding(ds: AirTwinDataset, idx: np.ndarray, pilot_snr_db: float, seed: in
     print(f"precoding, SGCS against the applied channel's eigen-precoder ({len(idx)} drops):")
     print(f"  eigen of the noise-free channel at the pilot instant: {sgcs(eigen_precoders(f['csi'], num_subbands)).mean():.4f}")
     print(f"  eigen of the {pilot_snr_db:g} dB estimate:                   {base.mean():.4f}")
-    full = np.einsum("nak,nbk->nab", est.conj(), est) / est.shape[-1]
     for alpha in (0.25, 0.5):
-        w = []
-        for sl in subband_slices(est.shape[-1], num_subbands):
-            sub = np.einsum("nak,nbk->nab", est[..., sl].conj(), est[..., sl]) / (sl.stop - sl.start)
-            w.append(np.linalg.eigh((1 - alpha) * sub + alpha * full)[1][..., -1])
-        smoothed = sgcs(np.stack(w, axis=1))
+        smoothed = sgcs(eigen_precoders(est, num_subbands, alpha))
         d, low, high = paired_difference({"sgcs": smoothed}, {"sgcs": base}, np.random.default_rng(seed))["sgcs"]
         print(f"  subband covariance + {alpha:g} x full band:        {smoothed.mean():.4f} "
               f"(difference {d:+.4f} [{low:+.4f}, {high:+.4f}])")

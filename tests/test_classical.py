@@ -104,3 +104,16 @@ def test_bootstrap_intervals_and_paired_differences():
                              {"beam_top1": (rng.random(200) < 0.5).astype(float)}, np.random.default_rng(3),
                              num_resamples=300)["beam_top1"]
     assert better("beam_top1", same) == "not distinguishable"
+
+
+def test_smoothed_eigen_precoders_span_subband_and_wideband():
+    from airtwin.phy.beams import eigen_precoders, sgcs
+
+    g = np.random.default_rng(3)
+    h = g.standard_normal((5, 8, 32)) + 1j * g.standard_normal((5, 8, 32))
+    np.testing.assert_array_equal(eigen_precoders(h, 4, 0.0), eigen_precoders(h, 4))
+    wide = eigen_precoders(h, 1)
+    full = eigen_precoders(h, 4, 1.0)  # only the full band: every subband gets the wideband precoder
+    np.testing.assert_allclose(sgcs(full, np.repeat(wide, 4, axis=1)), 1.0, atol=1e-5)
+    half = eigen_precoders(h, 4, 0.5)
+    assert (sgcs(half, eigen_precoders(h, 4)) < 1 - 1e-4).any() and (sgcs(half, full) < 1 - 1e-4).any()
