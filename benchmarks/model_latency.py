@@ -4,7 +4,7 @@ Shapes are those of the procedural suites (2x8 BS array, 32 subcarriers, 4 subba
 64x64 height map). Latency is the median over repeats of one ``predict`` call per task, averaged
 over the five tasks, divided by the batch size (per-sample latency).
 
-    python benchmarks/model_latency.py [--variants full wm] [--repeats 5]
+    python benchmarks/model_latency.py [--variants full wm] [--repeats 5] [--threads 1]
 """
 
 from __future__ import annotations
@@ -61,7 +61,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--variants", nargs="+", default=list(VARIANTS))
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads (default: torch's, one per core); 1 suits batch-1 decisions")
     args = p.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; per-sample latency, mean over the 5 tasks")
     print(f"{'variant':>7} | {'trainable':>10} | {'total':>11} | {'batch 1 [ms]':>12} | {'batch 64 [ms/sample]':>20} | "
           f"batch 1 per task [ms]")
