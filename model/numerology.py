@@ -29,7 +29,7 @@ import numpy as np
 from airtwin.phy.beams import dft_codebook, element_positions, subband_slices
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.ofdm import subcarrier_offsets_hz
-from airtwin.phy.tasks import Numerology
+from airtwin.phy.tasks import TASKS, Numerology
 
 #: Direction grid of the array map: azimuth over the front half-space, elevation from 70 degrees below the
 #: array's horizon to 20 degrees above it [deg].
@@ -132,8 +132,7 @@ class NumerologyAdapter:
         from airtwin.model.features import to_tensors
         from airtwin.model.universal import estimate_eigen_precoders
 
-        modality = "csi" if task in ("positioning", "los", "precoding") else "env"
-        adapted = self.observation(modality, obs)
+        adapted = self.observation(TASKS[task].modality, obs)
         with torch.no_grad():
             pred = model.predict(task, to_tensors(adapted)).cpu().numpy()
             if task == "precoding":

@@ -68,10 +68,7 @@ class DataShapes:
     @classmethod
     def of_scenario(cls, spec, bs: int = 0) -> DataShapes:
         """The sizes a :class:`airtwin.scenes.spec.ScenarioSpec` produces for its BS ``bs``."""
-        array, book = spec.bs[bs].array, spec.codebook
-        num_beams = dft_codebook(array, book.oversampling_h, book.oversampling_v).num_beams
-        return cls(num_antennas=array.num_antennas, num_subcarriers=spec.radio.num_subcarriers,
-                   num_subbands=book.num_subbands, num_beams=num_beams, map_cells=spec.environment.size_cells)
+        return Numerology.of_scenario(spec, bs).shapes()
 
 
 @dataclass(frozen=True)
@@ -117,9 +114,9 @@ class Numerology:
     def shapes(self) -> DataShapes:
         """The tensor sizes of this numerology."""
         return DataShapes(num_antennas=self.num_antennas, num_subcarriers=self.num_subcarriers,
-                          num_subbands=self.num_subbands, num_beams=self.num_rows * self.oversampling_v
-                          * self.num_cols * self.oversampling_h if self.num_rows > 1
-                          else self.num_cols * self.oversampling_h, map_cells=self.map_cells)
+                          num_subbands=self.num_subbands,
+                          num_beams=dft_codebook(self, self.oversampling_h, self.oversampling_v).num_beams,
+                          map_cells=self.map_cells)
 
 
 @dataclass(frozen=True)
