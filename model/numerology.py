@@ -93,8 +93,8 @@ class NumerologyAdapter:
         # The model subband at each site subband's centre frequency.
         f_site = subcarrier_offsets_hz(site.num_subcarriers, site.subcarrier_spacing_hz)
         centres = [f_site[sl].mean() for sl in subband_slices(site.num_subcarriers, site.num_subbands)]
-        edges = [self.model_offsets[sl] for sl in subband_slices(model.num_subcarriers, model.num_subbands)]
-        self.subband_of = np.array([int(np.argmin([np.abs(e - c).min() for e in edges])) for c in centres])
+        model_bands = [self.model_offsets[sl] for sl in subband_slices(model.num_subcarriers, model.num_subbands)]
+        self.subband_of = np.array([int(np.argmin([np.abs(b - c).min() for b in model_bands])) for c in centres])
 
     def csi(self, csi: np.ndarray) -> np.ndarray:
         """Complex CSI ``[N, A_site, K_site]`` -> ``[N, A_model, K_model]`` (``T_a h T_f^T``)."""
