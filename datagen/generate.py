@@ -226,6 +226,12 @@ def scenario_site(manifest: dict, scenario: str, bs_name: str | None = None):
     return spec, next((b for b in spec.bs if b.name == bs_name), spec.bs[0])
 
 
+def shard_bs_name(shard) -> str | None:
+    """The serving BS's name recorded in an open shard's attributes (None when absent)."""
+    name = shard.attrs.get("bs_name")
+    return name.decode() if isinstance(name, bytes) else name
+
+
 def scenario_numerology(manifest: dict, scenario: str, bs_name: str | None = None) -> tuple[int, int, int]:
     """``(BS antennas, subcarriers, height-map cells)`` of a scenario recorded in a manifest (BS ``bs_name``, else the first)."""
     spec, bs = scenario_site(manifest, scenario, bs_name)
@@ -271,10 +277,8 @@ def verify_shard(out_dir: Path, record: dict, manifest: dict | None = None) -> N
                 raise DatasetError(f"shard {path}: field samples/{spec.name} is missing or has not "
                                    f"{record['num_samples']} rows")
         if manifest is not None:
-            bs_name = f.attrs.get("bs_name")
-            bs_name = bs_name.decode() if isinstance(bs_name, bytes) else bs_name
             try:
-                antennas, subcarriers, _ = scenario_numerology(manifest, record["scenario"], bs_name)
+                antennas, subcarriers, _ = scenario_numerology(manifest, record["scenario"], shard_bs_name(f))
             except ValueError as exc:
                 raise DatasetError(f"{root / MANIFEST_NAME}: the spec of {record['scenario']} is invalid ({exc})") from None
             if samples["csi"].shape[1:] != (antennas, subcarriers):

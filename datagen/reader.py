@@ -15,9 +15,16 @@ import h5py
 import numpy as np
 import torch
 
-from airtwin.datagen.generate import iter_shard_records, read_manifest, scenario_numerology, scenario_site, verify_shard
-from airtwin.phy.beams import element_positions
+from airtwin.datagen.generate import (
+    iter_shard_records,
+    read_manifest,
+    scenario_numerology,
+    scenario_site,
+    shard_bs_name,
+    verify_shard,
+)
 from airtwin.datagen.schema import SAMPLE_FIELDS
+from airtwin.phy.beams import element_positions
 from airtwin.phy.tasks import DataShapes, Numerology, get_task
 
 
@@ -84,10 +91,12 @@ class AirTwinDataset(torch.utils.data.Dataset):
         self.require_uniform()
         if not self.records:
             raise ValueError(f"{self.root}: no samples selected, so no numerology")
-        bs_name = self._file(0).attrs.get("bs_name")
-        bs_name = bs_name.decode() if isinstance(bs_name, bytes) else bs_name
-        spec, site = scenario_site(self.manifest, self.records[0]["scenario"], bs_name)
+        spec, site = self._site(0)
         return Numerology.of_scenario(spec, spec.bs.index(site))
+
+    def _site(self, s: int):
+        """``(ScenarioSpec, BSSite)`` serving shard ``s``, from the manifest's spec."""
+        return scenario_site(self.manifest, self.records[s]["scenario"], shard_bs_name(self._file(s)))
 
     def usable(self) -> np.ndarray:
         """Indices of the samples at least one path reached (no task has a target without one)."""
@@ -129,9 +138,7 @@ class AirTwinDataset(torch.utils.data.Dataset):
             self._files[s] = f
             if s not in self._env:
                 self._env[s] = {k: torch.from_numpy(np.asarray(v)) for k, v in f["env"].items()}
-                bs_name = f.attrs.get("bs_name")
-                bs_name = bs_name.decode() if isinstance(bs_name, bytes) else bs_name
-                site = scenario_site(self.manifest, record["scenario"], bs_name)[1]
+                site = scenario_site(self.manifest, record["scenario"], shard_bs_name(f))[1]
                 self._env[s]["antenna_positions"] = torch.from_numpy(element_positions(site.array).astype(np.float32))
         return self._files[s]
 

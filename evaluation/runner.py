@@ -252,15 +252,15 @@ def _offline_path_loss(spec, suite: Suite, run: _Run, policies) -> dict:
 
     model = run.universal_model()
     twin = run.pool.get(spec)  # the twin the episodes above already loaded
+    try:
+        adapter = adapter_for(model, Numerology.of_scenario(spec, twin.serving_bs))
+    except ValueError as exc:  # before tracing: nothing to trace for a model that cannot play
+        run.skipped[f"{spec.name}/universal (offline path loss)"] = str(exc)
+        return {}
     rng = np.random.default_rng(suite.evaluation.seed)
     batch = twin.trace(twin.sample_ue_positions(suite.evaluation.offline_samples, rng))
     keep = batch.has_paths
     fields = {k: v[keep] for k, v in batch.observed_fields().items()}
-    try:
-        adapter = adapter_for(model, Numerology.of_scenario(spec, twin.serving_bs))
-    except ValueError as exc:
-        run.skipped[f"{spec.name}/universal (offline path loss)"] = str(exc)
-        return {}
     pred = predict_on_site(model, adapter, "path_loss", observe("env", fields, model.cfg.pilot_snr_db, rng))
     true = batch.path_loss_db[keep]
     return {"universal": {"true_db": [round(float(v), 2) for v in true], "pred_db": [round(float(v), 2) for v in pred],

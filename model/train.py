@@ -26,8 +26,8 @@ from airtwin.model.checkpoint import load_checkpoint, load_optimizer, read_confi
 from airtwin.model.config import ModelConfig, TrainConfig
 from airtwin.model.device import resolve_device
 from airtwin.model.features import observation_batch
-from airtwin.model.pretrain import load_encoders
 from airtwin.model.numerology import adapter_for, predict_on_site
+from airtwin.model.pretrain import load_encoders
 from airtwin.model.universal import UniversalModel, task_loss
 from airtwin.phy.metrics import summarize
 from airtwin.phy.tasks import TASKS, observe
