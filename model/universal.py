@@ -158,10 +158,8 @@ class UniversalModel(nn.Module):
         if task == "positioning" and self.cfg.position_head != "cartesian":
             local = polar_local(out[:, :3], spec.scale)
             if self.cfg.position_head == "first-path":  # gate between the first-path estimate and the model's
-                prior = first_path_prior(obs)
-                prior_local = prior[:, :1] * torch.stack([torch.cos(prior[:, 1]), torch.sin(prior[:, 1])], dim=1)
                 gate = torch.sigmoid(out[:, 3:4])
-                local = gate * prior_local + (1 - gate) * local
+                local = gate * range_bearing_local(first_path_prior(obs)) + (1 - gate) * local
             return rotate_by_yaw(local, obs["bs_orientation_deg"][:, 0])
         if spec.head == "regression":
             y = out * spec.scale + spec.center
@@ -217,6 +215,11 @@ def polar_local(out: torch.Tensor, scale_m: float) -> torch.Tensor:
     rng = scale_m * F.softplus(out[:, 0])
     direction = out[:, 1:3] / torch.linalg.vector_norm(out[:, 1:3], dim=1, keepdim=True).clamp_min(1e-6)
     return rng[:, None] * direction
+
+
+def range_bearing_local(range_bearing: torch.Tensor) -> torch.Tensor:
+    """``[B, 2]`` (range [m], bearing from the boresight [rad]) -> (x along the boresight, y to its left) [m]."""
+    return range_bearing[:, :1] * torch.stack([torch.cos(range_bearing[:, 1]), torch.sin(range_bearing[:, 1])], dim=1)
 
 
 def rotate_by_yaw(local: torch.Tensor, yaw_deg: torch.Tensor) -> torch.Tensor:

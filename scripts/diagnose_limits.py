@@ -21,7 +21,7 @@ import torch
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.model.checkpoint import load_checkpoint
 from airtwin.model.features import first_path_prior, observation_batch
-from airtwin.model.universal import polar_local, rotate_by_yaw
+from airtwin.model.universal import polar_local, range_bearing_local, rotate_by_yaw
 from airtwin.phy.beams import eigen_precoders
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.metrics import paired_difference
@@ -36,10 +36,8 @@ def positioning(model, ds: AirTwinDataset, idx: np.ndarray, seed: int) -> None:
         for s in range(0, len(idx), 128):
             obs = observation_batch("csi", {k: v[s:s + 128] for k, v in f.items()}, model.cfg.pilot_snr_db, rng)
             out = model.forward("positioning", obs)
-            prior = first_path_prior(obs)
             yaw = obs["bs_orientation_deg"][:, 0]
-            prior_xy.append(rotate_by_yaw(prior[:, :1] * torch.stack([torch.cos(prior[:, 1]), torch.sin(prior[:, 1])], 1),
-                                          yaw).numpy())
+            prior_xy.append(rotate_by_yaw(range_bearing_local(first_path_prior(obs)), yaw).numpy())
             own_xy.append(rotate_by_yaw(polar_local(out[:, :3], TASKS["positioning"].scale), yaw).numpy())
             gate.append(torch.sigmoid(out[:, 3]).numpy())
     prior_xy, own_xy, gate = np.concatenate(prior_xy), np.concatenate(own_xy), np.concatenate(gate)
