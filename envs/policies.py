@@ -29,7 +29,8 @@ from typing import Any, Protocol
 import numpy as np
 from gymnasium import spaces
 
-from airtwin.phy.beams import eigen_precoders, precoders_to_action
+from airtwin.config import check_range
+from airtwin.phy.beams import DEFAULT_FULL_BAND_WEIGHT, eigen_precoders, precoders_to_action
 from airtwin.phy.classical import estimate_position, geometric_beam_scores
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.link import BEAM_MEASUREMENT_S, sweep_overhead
@@ -91,13 +92,17 @@ class ClassicalPolicy:
     """What a base station does without learning, from the observation and its own site geometry.
 
     - beam selection: the DFT beam toward the observed UE position (line-of-sight direction);
-    - precoding: the eigen-precoder of the observed CSI estimate;
+    - precoding: the eigen-precoder of the observed CSI estimate, each subband's covariance smoothed with the
+      full band's by ``full_band_weight`` (:func:`airtwin.phy.beams.eigen_precoders`; the default is the
+      weight fitted on training areas, which absorbs part of the channel's aging before the precoder is applied);
     - positioning: range from the first-path delay and azimuth from the beamspace peak of the observed
       estimate (known UE height), see :func:`airtwin.phy.classical.estimate_position`.
     """
 
-    def __init__(self, env):
+    def __init__(self, env, full_band_weight: float = DEFAULT_FULL_BAND_WEIGHT):
+        check_range("ClassicalPolicy.full_band_weight", full_band_weight, 0.0, 1.0)
         self.env = env
+        self.full_band_weight = full_band_weight
 
     def reset(self) -> None:
         pass
@@ -111,8 +116,8 @@ class ClassicalPolicy:
                                            site.orientation_deg, twin.codebook.weights)
             action = int(scores[0].argmax())
         elif task == "precoding":
-            action = precoders_to_action(eigen_precoders(to_complex(obs["csi"])[None],
-                                                         twin.spec.codebook.num_subbands)[0])
+            action = precoders_to_action(eigen_precoders(to_complex(obs["csi"])[None], twin.spec.codebook.num_subbands,
+                                                         self.full_band_weight)[0])
         else:
             xy = estimate_position(to_complex(obs["csi"])[None], twin.frequencies_hz, site.array,
                                    site.orientation_deg, twin.bs_position, twin.spec.ue.height_m)[0]

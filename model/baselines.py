@@ -18,7 +18,7 @@ site-specific one):
 - beam selection, ``position lookup``: the best beam of the nearest fitting UE position in the BS's frame;
 - path loss, ``log-distance``: a least-squares fit ``PL = a + 10 n log10(d_3D)``;
 - precoding, ``smoothed eigen of estimate``: the eigen-precoder of each subband's covariance smoothed with the
-  full band's, the weight (:data:`SMOOTHING_WEIGHTS`) that scores best on the fitting split.
+  full band's, the weight that scores best on the fitting split (:func:`airtwin.phy.beams.fit_full_band_weight`).
 
 They see the same observations as the universal model (:func:`airtwin.phy.tasks.observe`).
 """
@@ -29,7 +29,7 @@ import numpy as np
 
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.phy import classical, envmap
-from airtwin.phy.beams import dft_codebook, eigen_precoders, sgcs
+from airtwin.phy.beams import dft_codebook, eigen_precoders, fit_full_band_weight
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB, power_feature, to_complex
 from airtwin.phy.metrics import TASK_METRICS, best_method, summarize
 from airtwin.phy.ofdm import subcarrier_offsets_hz
@@ -37,8 +37,6 @@ from airtwin.phy.tasks import TASKS, observe
 from airtwin.scenes.spec import ScenarioSpec
 
 FIELDS = tuple(dict.fromkeys([*(f for t in TASKS.values() for f in t.fields), "scenario_index"]))
-#: Candidate weights of the full band in the smoothed eigen-precoder (:func:`airtwin.phy.beams.eigen_precoders`).
-SMOOTHING_WEIGHTS = (0.0, 0.125, 0.25, 0.5)
 
 
 def _load(ds: AirTwinDataset, max_samples: int | None, seed: int, indices: np.ndarray | None = None
@@ -158,11 +156,9 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
             scores[:, b] = -d[:, mask].min(axis=1)
     out["position lookup"] = TASKS["beam_selection"].samples(scores, te)
     # Precoding: subband covariances smoothed with the full band's, the weight fitted on the fitting split.
-    num_subbands = te["precoders"].shape[1]
-    target_tr, csi_tr = TASKS["precoding"].target(tr), to_complex(obs_tr["csi"])
-    fitted = max(SMOOTHING_WEIGHTS, key=lambda a: float(np.mean(sgcs(eigen_precoders(csi_tr, num_subbands, a), target_tr))))
+    fitted = fit_full_band_weight(to_complex(obs_tr["csi"]), TASKS["precoding"].target(tr))
     out["smoothed eigen of estimate"] = TASKS["precoding"].samples(
-        eigen_precoders(to_complex(obs_te["csi"]), num_subbands, fitted), te)
+        eigen_precoders(to_complex(obs_te["csi"]), te["precoders"].shape[1], fitted), te)
     # Path loss: log-distance least squares.
     def dist(s):
         return np.maximum(np.linalg.norm(s["ue_position"] - s["bs_position"], axis=1), 1.0)

@@ -12,7 +12,7 @@ from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
 from airtwin.phy.tasks import TASK_NAMES, DataShapes, Numerology
 
 VARIANTS = ("full", "fp", "sp", "te", "wl", "rl", "wm")
-POSITION_HEADS = ("cartesian", "polar", "first-path")
+POSITION_HEADS = ("cartesian", "polar", "first-path", "first-path-refine")
 #: The one instruction of the SP ablation (the task keywords are in the task table).
 SHARED_KEYWORDS = "user information"
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -59,14 +59,19 @@ class ModelConfig:
     precoder_head: Literal["direct", "refine"] = "refine"
     """``direct``: the head outputs the precoders; ``refine``: a residual on the eigen-precoder of the observed
     estimate (zero at initialisation, so the untrained model is that classical precoder)."""
+    precoder_smoothing: float = 0.0
+    """Full-band weight of the ``refine`` head's eigen-precoder (:func:`airtwin.phy.beams.eigen_precoders`), in
+    ``[0, 1]``; training fits it on the training data (:func:`airtwin.phy.beams.fit_full_band_weight`)."""
     numerology: Numerology | None = None
     """The physical numerology of the training data (array, subcarrier grid, codebook); with it the model runs on
     other numerologies through :mod:`airtwin.model.numerology`. None in checkpoints that predate it."""
-    position_head: Literal["cartesian", "polar", "first-path"] = "first-path"
+    position_head: Literal["cartesian", "polar", "first-path", "first-path-refine"] = "first-path-refine"
     """``cartesian``: the head outputs (x, y) relative to the BS; ``polar``: range and bearing in the BS's frame
     (what the array and the delays see), turned into (x, y) with the BS's heading from the observation;
     ``first-path``: polar, blended by a learnt gate with the classical first-path estimate of the observation
-    (:func:`airtwin.model.features.first_path_prior`), which is exact for line-of-sight drops."""
+    (:func:`airtwin.model.features.first_path_prior`), which is exact for line-of-sight drops;
+    ``first-path-refine``: the same blend, but with a learnt correction of the first-path range and bearing
+    (zero at initialisation), which can remove the range bias of reflected first paths."""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -82,6 +87,7 @@ class ModelConfig:
         check_range("ModelConfig.pilot_snr_db", self.pilot_snr_db, -30.0, 100.0)
         if self.precoder_head not in ("direct", "refine"):
             raise ValueError(f"ModelConfig.precoder_head = {self.precoder_head!r}; allowed: 'direct', 'refine'")
+        check_range("ModelConfig.precoder_smoothing", self.precoder_smoothing, 0.0, 1.0)
         if self.numerology is not None and self.numerology.shapes() != self.shapes:
             raise ValueError(f"ModelConfig.numerology gives the sizes {self.numerology.shapes()}, not ModelConfig.shapes "
                              f"{self.shapes}")
@@ -162,9 +168,10 @@ class TrainConfig:
     """Seed of the initialisation, the batches and the pilot noise."""
     precoder_head: Literal["direct", "refine"] = "refine"
     """Precoding head: ``direct`` precoders, or ``refine``, a residual on the eigen-precoder of the estimate."""
-    position_head: Literal["cartesian", "polar", "first-path"] = "first-path"
+    position_head: Literal["cartesian", "polar", "first-path", "first-path-refine"] = "first-path-refine"
     """Positioning head: ``cartesian`` (x, y); ``polar``, range and bearing in the BS's frame; ``first-path``,
-    polar blended by a learnt gate with the classical first-path estimate (see :class:`ModelConfig`)."""
+    polar blended by a learnt gate with the classical first-path estimate; ``first-path-refine``, the same with a
+    learnt correction of the first-path range and bearing (see :class:`ModelConfig`)."""
     device: str = "auto"
     """Torch device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'. A run may resume on
     another device."""

@@ -123,7 +123,7 @@ class NumerologyAdapter:
     def predict(self, model, task: str, obs: dict[str, np.ndarray]) -> np.ndarray:
         """``model.predict`` of a batched site observation, in the site's numerology (NumPy, physical units).
 
-        Precoding: the site's own eigen-precoder of the estimate plus the model's residual on its eigen-precoder
+        Precoding: the site's own eigen-precoder of the estimate (smoothed as the model's) plus the model's residual on its eigen-precoder
         of the virtual estimate, mapped back (phase-aligned); so the untrained residual gives exactly the
         classical precoder of the site. Beam selection: see the module docstring.
         """
@@ -136,9 +136,11 @@ class NumerologyAdapter:
         with torch.no_grad():
             pred = model.predict(task, to_tensors(adapted)).cpu().numpy()
             if task == "precoding":
-                base_model = estimate_eigen_precoders(torch.from_numpy(adapted["csi"]), self.model.num_subbands).numpy()
+                smoothing = model.cfg.precoder_smoothing
+                base_model = estimate_eigen_precoders(torch.from_numpy(adapted["csi"]), self.model.num_subbands,
+                                                      smoothing).numpy()
                 base_site = estimate_eigen_precoders(torch.from_numpy(np.asarray(obs["csi"], np.float32)),
-                                                     self.site.num_subbands).numpy().astype(np.complex128)
+                                                     self.site.num_subbands, smoothing).numpy().astype(np.complex128)
         if task == "precoding":  # [N, S_model, A_model] -> [N, S_site, A_site]
             to_site = lambda w: np.einsum("nsb,ba->nsa", np.asarray(w, np.complex128)[:, self.subband_of], self.t_array)  # noqa: E731
             mapped_base = to_site(base_model)

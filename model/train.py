@@ -29,6 +29,8 @@ from airtwin.model.features import observation_batch
 from airtwin.model.numerology import adapter_for, predict_on_site
 from airtwin.model.pretrain import load_encoders
 from airtwin.model.universal import UniversalModel, task_loss
+from airtwin.phy.beams import fit_full_band_weight
+from airtwin.phy.estimation import to_complex
 from airtwin.phy.metrics import summarize
 from airtwin.phy.tasks import TASKS, observe
 
@@ -96,11 +98,24 @@ def evaluate_model(model: UniversalModel, ds: AirTwinDataset, max_samples: int |
     return out
 
 
+def fit_precoder_smoothing(ds: AirTwinDataset, pilot_snr_db: float, seed: int, max_samples: int = 2048) -> float:
+    """The full-band weight of the ``refine`` precoding head's eigen-precoder: the candidate of
+    :func:`airtwin.phy.beams.fit_full_band_weight` that scores best on at most ``max_samples`` drops of ``ds``,
+    from estimates at ``pilot_snr_db`` (samples and noise drawn with ``seed``)."""
+    spec = TASKS["precoding"]
+    fields = ds.read_batch(ds.sample_indices(max_samples, seed), spec.fields)
+    obs = observe(spec.modality, fields, pilot_snr_db, np.random.default_rng([seed, 0]))
+    return fit_full_band_weight(to_complex(obs["csi"]), spec.target(fields))
+
+
 def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
     """A fresh model for ``cfg`` and the dataset's numerology, on the CPU (move it with ``.to``)."""
     shapes = ds.shapes()
+    refine = cfg.precoder_head == "refine" and "precoding" in cfg.tasks
+    smoothing = fit_precoder_smoothing(ds, ModelConfig.pilot_snr_db, cfg.seed) if refine else 0.0
     mcfg = ModelConfig(shapes=shapes, numerology=ds.numerology(), variant=cfg.variant, backbone=cfg.backbone,
-                       seed=cfg.seed, tasks=cfg.tasks, precoder_head=cfg.precoder_head, position_head=cfg.position_head)
+                       seed=cfg.seed, tasks=cfg.tasks, precoder_head=cfg.precoder_head, position_head=cfg.position_head,
+                       precoder_smoothing=smoothing)
     if mcfg.frozen_encoders:
         if cfg.encoders is None:
             raise ValueError(f"variant {cfg.variant!r} needs --encoders (run `airtwin pretrain-encoders` first)")

@@ -61,6 +61,10 @@ class UniversalModel(nn.Module):
         if cfg.precoder_head == "refine" and "precoding" in self.heads:  # start at the classical eigen-precoder
             torch.nn.init.zeros_(self.heads["precoding"].weight)
             torch.nn.init.zeros_(self.heads["precoding"].bias)
+        if cfg.position_head == "first-path-refine" and "positioning" in self.heads:  # start at the first path
+            with torch.no_grad():
+                self.heads["positioning"].weight[4:].zero_()
+                self.heads["positioning"].bias[4:].zero_()
 
     @classmethod
     def build(cls, cfg: ModelConfig, csi_encoder: CSIEncoder | None = None, env_encoder: EnvEncoder | None = None,
@@ -96,10 +100,11 @@ class UniversalModel(nn.Module):
         return cls(cfg, csi_encoder, env_encoder, backbone, tokenizer, generator)
 
     def head_size(self, task: str) -> int:
-        """Outputs of the task's head: the table's, but 3 for the polar positioning head (range, cos, sin) and 4
-        for the first-path one (and the gate's logit)."""
+        """Outputs of the task's head: the table's, but 3 for the polar positioning head (range, cos, sin), 4 for
+        the first-path one (and the gate's logit) and 6 for first-path-refine (and the first path's range and
+        bearing corrections)."""
         if task == "positioning" and self.cfg.position_head != "cartesian":
-            return 3 if self.cfg.position_head == "polar" else 4
+            return {"polar": 3, "first-path": 4, "first-path-refine": 6}[self.cfg.position_head]
         return TASKS[task].head_size(self.cfg.shapes)
 
     # ------------------------------------------------------------------ inputs
@@ -151,15 +156,15 @@ class UniversalModel(nn.Module):
         """Head output -> the task's prediction in physical units (logits for classification).
 
         With ``cfg.precoder_head == "refine"`` the precoding head adds a residual to the eigen-precoder of the
-        observed estimate (:func:`estimate_eigen_precoders`), so that an untrained head is that classical
-        precoder and training can only move away from it where that helps.
+        observed estimate (:func:`estimate_eigen_precoders`, smoothed by ``cfg.precoder_smoothing``), so that an
+        untrained head is that classical precoder and training can only move away from it where that helps.
+        Likewise the ``first-path-refine`` positioning head starts at its blend of the first-path estimate.
         """
         spec = TASKS[task]
         if task == "positioning" and self.cfg.position_head != "cartesian":
-            local = polar_local(out[:, :3], spec.scale)
-            if self.cfg.position_head == "first-path":  # gate between the first-path estimate and the model's
-                gate = torch.sigmoid(out[:, 3:4])
-                local = gate * range_bearing_local(first_path_prior(obs)) + (1 - gate) * local
+            prior, local, gate = self.position_parts(out, obs)
+            if prior is not None:
+                local = gate[:, None] * prior + (1 - gate[:, None]) * local
             return rotate_by_yaw(local, obs["bs_orientation_deg"][:, 0])
         if spec.head == "regression":
             y = out * spec.scale + spec.center
@@ -168,10 +173,26 @@ class UniversalModel(nn.Module):
             s, a = self.cfg.shapes.num_subbands, self.cfg.shapes.num_antennas
             if self.cfg.precoder_head == "refine":
                 x = out.view(-1, s, a, 2)
-                w = estimate_eigen_precoders(obs["csi"], s) + torch.complex(x[..., 0], x[..., 1])
+                base = estimate_eigen_precoders(obs["csi"], s, self.cfg.precoder_smoothing)
+                w = base + torch.complex(x[..., 0], x[..., 1])
                 return w / torch.linalg.vector_norm(w, dim=-1, keepdim=True).clamp_min(1e-9)
             return precoder_from_head(out, s, a)
         return out
+
+    def position_parts(self, out: torch.Tensor, obs: dict[str, torch.Tensor]
+                       ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+        """What a polar positioning head's output ``[B, 3 | 4 | 6]`` blends, in the BS's frame (x along the
+        boresight, y to its left) [m]: ``(first-path estimate [B, 2], the model's polar estimate [B, 2], gate
+        [B])``; the first two are None for the ``polar`` head. For ``first-path-refine`` the first-path range
+        and bearing carry the head's corrections (``out[:, 4]`` x the task's scale [m], ``out[:, 5]`` [rad])."""
+        own = polar_local(out[:, :3], TASKS["positioning"].scale)
+        if self.cfg.position_head == "polar":
+            return None, own, None
+        prior = first_path_prior(obs)
+        if self.cfg.position_head == "first-path-refine":
+            rng = (prior[:, 0] + TASKS["positioning"].scale * out[:, 4]).clamp_min(0.0)
+            prior = torch.stack([rng, prior[:, 1] + out[:, 5]], dim=1)
+        return range_bearing_local(prior), own, torch.sigmoid(out[:, 3])
 
     def predict(self, task: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Task outputs in physical units (see the module docstring), on the model's device."""
@@ -194,15 +215,19 @@ class UniversalModel(nn.Module):
 
 
 @torch.no_grad()
-def estimate_eigen_precoders(csi: torch.Tensor, num_subbands: int) -> torch.Tensor:
+def estimate_eigen_precoders(csi: torch.Tensor, num_subbands: int, full_band_weight: float = 0.0) -> torch.Tensor:
     """Eigen-precoders ``[B, S, A]`` of CSI observations ``[B, 2, A, K]`` (real, imag), the torch twin of
-    :func:`airtwin.phy.beams.eigen_precoders`: principal eigenvector of ``sum_k conj(h_k) h_k^T`` per subband,
-    rotated so that its largest entry is real and positive (a fixed phase for the residual to refine)."""
+    :func:`airtwin.phy.beams.eigen_precoders`: principal eigenvector of ``sum_k conj(h_k) h_k^T`` per subband
+    (smoothed with the full band's covariance by ``full_band_weight``), rotated so that its largest entry is real
+    and positive (a fixed phase for the residual to refine)."""
     h = torch.complex(csi[:, 0].double(), csi[:, 1].double())  # [B, A, K]
+    full = torch.einsum("bak,bck->bac", h.conj(), h) / h.shape[-1] if full_band_weight else None
     out = []
     for sl in subband_slices(h.shape[-1], num_subbands):
         hs = h[..., sl]
         cov = torch.einsum("bak,bck->bac", hs.conj(), hs)
+        if full is not None:
+            cov = (1.0 - full_band_weight) * cov / hs.shape[-1] + full_band_weight * full
         w = torch.linalg.eigh(cov)[1][..., -1]  # [B, A]
         ref = w.gather(1, w.abs().argmax(dim=1, keepdim=True))
         out.append(w * (ref.conj() / ref.abs().clamp_min(1e-30)))

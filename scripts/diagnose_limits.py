@@ -1,8 +1,9 @@
 """What bounds the universal model's two zero-shot ties with classical baselines, on a test dataset.
 
 - ``positioning``: the first-path head's gate, per LoS and NLoS drops: the median error of the classical
-  first-path estimate, of the model's own polar estimate, of their blend, and of the better of the two per
-  drop (what a perfect gate would reach); the first path's range and bearing errors.
+  first-path estimate, of that estimate corrected by the ``first-path-refine`` head, of the model's own polar
+  estimate, of their blend, and of the better of the last two per drop (what a perfect gate would reach); the
+  first path's range and bearing errors.
 - ``precoding``: SGCS against the eigen-precoder of the channel when the precoder is applied (``csi_aged``)
   of the eigen-precoder of the noise-free channel at the pilot instant (the bound of any single-snapshot
   precoder that does not know the Doppler), of the noisy estimate, and of subband covariances smoothed
@@ -21,7 +22,7 @@ import torch
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.model.checkpoint import load_checkpoint
 from airtwin.model.features import first_path_prior, observation_batch
-from airtwin.model.universal import polar_local, range_bearing_local, rotate_by_yaw
+from airtwin.model.universal import range_bearing_local, rotate_by_yaw
 from airtwin.phy.beams import eigen_precoders
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.metrics import paired_difference
@@ -31,30 +32,32 @@ from airtwin.phy.tasks import TASKS, observe
 def positioning(model, ds: AirTwinDataset, idx: np.ndarray, seed: int) -> None:
     f = ds.read_batch(idx, (*TASKS["positioning"].fields, "los"))
     rng = np.random.default_rng([seed, 1])
-    prior_xy, own_xy, gate = [], [], []
+    raw_xy, prior_xy, own_xy, gate = [], [], [], []
     with torch.no_grad():
         for s in range(0, len(idx), 128):
             obs = observation_batch("csi", {k: v[s:s + 128] for k, v in f.items()}, model.cfg.pilot_snr_db, rng)
-            out = model.forward("positioning", obs)
             yaw = obs["bs_orientation_deg"][:, 0]
-            prior_xy.append(rotate_by_yaw(range_bearing_local(first_path_prior(obs)), yaw).numpy())
-            own_xy.append(rotate_by_yaw(polar_local(out[:, :3], TASKS["positioning"].scale), yaw).numpy())
-            gate.append(torch.sigmoid(out[:, 3]).numpy())
-    prior_xy, own_xy, gate = np.concatenate(prior_xy), np.concatenate(own_xy), np.concatenate(gate)
+            prior, own, g = model.position_parts(model.forward("positioning", obs), obs)
+            raw_xy.append(rotate_by_yaw(range_bearing_local(first_path_prior(obs)), yaw).numpy())
+            prior_xy.append(rotate_by_yaw(prior, yaw).numpy())
+            own_xy.append(rotate_by_yaw(own, yaw).numpy())
+            gate.append(g.numpy())
+    raw_xy, prior_xy, own_xy, gate = map(np.concatenate, (raw_xy, prior_xy, own_xy, gate))
     true = TASKS["positioning"].target(f)
     err = lambda xy: np.linalg.norm(xy - true, axis=1)  # noqa: E731
-    e_prior, e_own = err(prior_xy), err(own_xy)
+    e_raw, e_prior, e_own = err(raw_xy), err(prior_xy), err(own_xy)
     e_blend = err(gate[:, None] * prior_xy + (1 - gate[:, None]) * own_xy)
-    range_err = np.linalg.norm(prior_xy, axis=1) - np.linalg.norm(true, axis=1)
-    bearing_err = np.degrees(np.abs((np.arctan2(prior_xy[:, 1], prior_xy[:, 0]) - np.arctan2(true[:, 1], true[:, 0])
+    range_err = np.linalg.norm(raw_xy, axis=1) - np.linalg.norm(true, axis=1)
+    bearing_err = np.degrees(np.abs((np.arctan2(raw_xy[:, 1], raw_xy[:, 0]) - np.arctan2(true[:, 1], true[:, 0])
                                      + np.pi) % (2 * np.pi) - np.pi))
     los = f["los"].astype(bool)
-    print("positioning, median error [m]: first path | the model's polar estimate | blend (the model) | better of the two")
+    print("positioning, median error [m]: first path | corrected by the head | the model's polar estimate | "
+          "blend (the model) | better of the last two")
     for name, m in (("all", np.ones_like(los)), ("LoS", los), ("NLoS", ~los)):
-        print(f"  {name:4s} ({m.sum():4d} drops, gate {gate[m].mean():.2f}): {np.median(e_prior[m]):6.1f} | "
-              f"{np.median(e_own[m]):6.1f} | {np.median(e_blend[m]):6.1f} | {np.median(np.minimum(e_prior, e_own)[m]):6.1f}"
-              f"   first path: range error median {np.median(range_err[m]):+.1f} m, |bearing error| median "
-              f"{np.median(bearing_err[m]):.1f} deg")
+        print(f"  {name:4s} ({m.sum():4d} drops, gate {gate[m].mean():.2f}): {np.median(e_raw[m]):6.1f} | "
+              f"{np.median(e_prior[m]):6.1f} | {np.median(e_own[m]):6.1f} | {np.median(e_blend[m]):6.1f} | "
+              f"{np.median(np.minimum(e_prior, e_own)[m]):6.1f}   first path: range error median "
+              f"{np.median(range_err[m]):+.1f} m, |bearing error| median {np.median(bearing_err[m]):.1f} deg")
 
 
 def precoding(ds: AirTwinDataset, idx: np.ndarray, pilot_snr_db: float, seed: int) -> None:
@@ -82,9 +85,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     model = load_checkpoint(args.checkpoint, device="cpu").eval()
-    if model.cfg.position_head != "first-path":
+    if model.cfg.position_head not in ("first-path", "first-path-refine"):
         raise SystemExit(f"--checkpoint {args.checkpoint}: position_head is {model.cfg.position_head!r}; "
-                         "this diagnosis needs 'first-path'")
+                         "this diagnosis needs 'first-path' or 'first-path-refine'")
     ds = AirTwinDataset(args.data)
     idx = ds.sample_indices(args.samples, args.seed)
     positioning(model, ds, idx, args.seed)

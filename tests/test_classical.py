@@ -117,3 +117,14 @@ def test_smoothed_eigen_precoders_span_subband_and_wideband():
     np.testing.assert_allclose(sgcs(full, np.repeat(wide, 4, axis=1)), 1.0, atol=1e-5)
     half = eigen_precoders(h, 4, 0.5)
     assert (sgcs(half, eigen_precoders(h, 4)) < 1 - 1e-4).any() and (sgcs(half, full) < 1 - 1e-4).any()
+
+
+def test_full_band_weight_is_fitted_to_the_target():
+    from airtwin.phy.beams import SMOOTHING_WEIGHTS, eigen_precoders, fit_full_band_weight
+
+    g = np.random.default_rng(4)
+    h = g.standard_normal((40, 8, 32)) + 1j * g.standard_normal((40, 8, 32))
+    for weight in SMOOTHING_WEIGHTS:  # the weight that made the target is the one found
+        assert fit_full_band_weight(h, eigen_precoders(h, 4, weight)) == weight
+    with pytest.raises(ValueError, match="csi has 40 samples and target 3"):
+        fit_full_band_weight(h, eigen_precoders(h[:3], 4))

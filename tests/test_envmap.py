@@ -104,6 +104,37 @@ def test_first_path_head_with_its_gate_open_is_the_classical_estimate(rows, cols
     np.testing.assert_allclose(xy, expected, atol=1e-3)
 
 
+def test_first_path_refine_head_starts_at_the_first_path_and_corrects_its_range_and_bearing():
+    from airtwin.model.config import ModelConfig
+    from airtwin.model.encoders import CSIEncoder, EnvEncoder
+    from airtwin.model.universal import UniversalModel
+    from airtwin.phy.ofdm import subcarrier_offsets_hz
+    from airtwin.phy.tasks import DataShapes, observe
+    from airtwin.scenes.spec import ArraySpec
+
+    array = ArraySpec(num_rows=2, num_cols=8)
+    offsets = subcarrier_offsets_hz(32, 625e3)
+    bs, yaw, ue = np.array([5.0, -3.0, 25.0]), 120.0, np.array([-40.0, 60.0, 1.5])
+    csi, positions = _one_path_csi(array, yaw, bs, ue, offsets)
+    fields = {"csi": csi.astype(np.complex64), "bs_orientation_deg": np.array([[yaw, 0.0, 0.0]]),
+              "subcarrier_frequencies_hz": offsets[None], "antenna_positions": positions[None],
+              "bs_position": bs[None], "ue_position": ue[None]}
+    obs = {k: torch.from_numpy(np.asarray(v)) for k, v in observe("csi", fields, 40.0, np.random.default_rng(0)).items()}
+    shapes = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=2, num_beams=4, map_cells=16)
+    model = UniversalModel.build(ModelConfig(shapes=shapes, variant="wm", position_head="first-path-refine",
+                                             tasks=("positioning",)), CSIEncoder(), EnvEncoder())
+    head = model.heads["positioning"]
+    assert head.out_features == 6 and not head.weight[4:].any() and not head.bias[4:].any()  # no correction yet
+    truth = ue[:2] - bs[:2]
+    opened = torch.tensor([[0.0, 1.0, 0.0, 30.0, 0.0, 0.0]])
+    np.testing.assert_allclose(model.decode("positioning", opened, obs).numpy()[0], truth, atol=1.0)
+    # +0.1 (x 100 m) on the range and +90 degrees on the bearing: 10 m further out, turned a quarter turn
+    corrected = torch.tensor([[0.0, 1.0, 0.0, 30.0, 0.1, math.pi / 2]])
+    xy = model.decode("positioning", corrected, obs).numpy()[0]
+    r = np.linalg.norm(truth)
+    np.testing.assert_allclose(xy, (r + 10.0) / r * np.array([-truth[1], truth[0]]), atol=1.5)
+
+
 def test_learning_rate_schedule():
     from airtwin.model.train import learning_rate_factor
 

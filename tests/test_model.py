@@ -238,7 +238,7 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
     from airtwin.datagen.reader import AirTwinDataset
     from airtwin.model.baselines import evaluate_baselines
     from airtwin.model.pretrain import PretrainConfig, load_encoders, pretrain_encoders
-    from airtwin.model.train import TrainConfig, evaluate_model, train
+    from airtwin.model.train import TrainConfig, evaluate_model, fit_precoder_smoothing, train
 
     data = tmp_path / "data"
     generate(GenerateConfig(suite="tiny", samples=96, shard_size=24, batch_size=24), data)
@@ -260,6 +260,7 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
     assert any("resuming from step 2" in m for m in logs)
     ds = AirTwinDataset(data, split="train")
     model = load_checkpoint(tmp_path / "run" / "final")
+    assert model.cfg.precoder_smoothing == fit_precoder_smoothing(ds, model.cfg.pilot_snr_db, cfg.seed)  # recorded
     m = evaluate_model(model, ds, 32)
     for key in ("pos_median_m", "los_accuracy", "sgcs", "beam_top1", "beam_top3", "beam_snr_loss_db", "pl_rmse_db"):
         assert np.isfinite(m[key]), key
@@ -334,21 +335,26 @@ def test_site_specific_protocol_end_to_end(tmp_path):
     assert main(argv) == 0  # a re-run resumes: data and the size's result are reused
 
 
-def test_refining_precoder_head_starts_at_the_eigen_precoder_of_the_estimate():
+@pytest.mark.parametrize("smoothing", [0.0, 0.25])
+def test_refining_precoder_head_starts_at_the_eigen_precoder_of_the_estimate(smoothing):
     from airtwin.phy.beams import eigen_precoders, sgcs
     from airtwin.phy.estimation import to_complex
 
-    model = build("wm", precoder_head="refine")
+    model = build("wm", precoder_head="refine", precoder_smoothing=smoothing)
     batch = tiny_batch()
     o = obs(model, "precoding", batch)
     w = model.predict("precoding", o).detach().numpy()
-    classical = eigen_precoders(to_complex(o["csi"].numpy()), SHAPES.num_subbands)
+    classical = eigen_precoders(to_complex(o["csi"].numpy()), SHAPES.num_subbands, smoothing)
     np.testing.assert_allclose(sgcs(w, classical), 1.0, atol=1e-5)
+    if smoothing:  # and the smoothing changes it
+        assert (sgcs(w, eigen_precoders(to_complex(o["csi"].numpy()), SHAPES.num_subbands)) < 1 - 1e-4).any()
     loss = task_loss(model, "precoding", *task_batch(model, "precoding", batch, np.random.default_rng(0)))
     loss.backward()  # the residual head learns from the SGCS loss
     assert model.heads["precoding"].weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="precoder_head"):
         ModelConfig(shapes=SHAPES, precoder_head="magic")
+    with pytest.raises(ValueError, match="ModelConfig.precoder_smoothing = 1.5"):
+        ModelConfig(shapes=SHAPES, precoder_smoothing=1.5)
 
 
 def test_device_option_is_validated_and_resolved():

@@ -33,14 +33,15 @@ class FakeModel:
     """``predict`` like :class:`UniversalModel`: the eigen-precoder of the (virtual) estimate, i.e. a zero
     residual, and beam logits from the virtual channel's true beam gains."""
 
-    def __init__(self, numerology):
-        self.cfg = type("Cfg", (), {"numerology": numerology, "shapes": numerology.shapes()})()
+    def __init__(self, numerology, precoder_smoothing=0.0):
+        self.cfg = type("Cfg", (), {"numerology": numerology, "shapes": numerology.shapes(),
+                                    "precoder_smoothing": precoder_smoothing})()
 
     def predict(self, task, obs):
         from airtwin.model.universal import estimate_eigen_precoders
 
         if task == "precoding":
-            return estimate_eigen_precoders(obs["csi"], self.cfg.numerology.num_subbands)
+            return estimate_eigen_precoders(obs["csi"], self.cfg.numerology.num_subbands, self.cfg.precoder_smoothing)
         h = obs["csi"][:, 0].double().numpy() + 1j * obs["csi"][:, 1].double().numpy()
         return torch.from_numpy(20 * np.log10(beam_gains(h, dft_codebook(self.cfg.numerology).weights)))
 
@@ -67,18 +68,19 @@ def test_a_larger_array_and_finer_grid_give_the_models_channel():
         assert np.linalg.norm(virtual - truth) / np.linalg.norm(truth) < 0.02
 
 
-@pytest.mark.parametrize("rows,cols,k,spacing", [(1, 4, 16, 625e3), (1, 8, 16, 1.25e6), (4, 8, 64, 312.5e3), (8, 8, 32, 625e3)])
-def test_precoders_mapped_back_are_never_worse_than_the_sites_eigen_precoder(rows, cols, k, spacing):
+@pytest.mark.parametrize("rows,cols,k,spacing,smoothing", [(1, 4, 16, 625e3, 0.0), (1, 8, 16, 1.25e6, 0.0),
+                                                           (4, 8, 64, 312.5e3, 0.25), (8, 8, 32, 625e3, 0.0)])
+def test_precoders_mapped_back_are_never_worse_than_the_sites_eigen_precoder(rows, cols, k, spacing, smoothing):
     site = dataclasses.replace(MODEL, num_rows=rows, num_cols=cols, num_subcarriers=k, subcarrier_spacing_hz=spacing)
     ad = NumerologyAdapter(site, MODEL)
     rng = np.random.default_rng(1)
     h = np.stack([multipath(site, *random_paths(rng)) for _ in range(8)])
     h /= np.sqrt(np.mean(np.abs(h) ** 2, axis=(1, 2), keepdims=True))
     obs = {"csi": np.stack([h.real, h.imag], axis=1).astype(np.float32)}
-    w = ad.predict(FakeModel(MODEL), "precoding", obs)
+    w = ad.predict(FakeModel(MODEL, smoothing), "precoding", obs)
     assert w.shape == (8, site.num_subbands, site.num_antennas)
-    # A zero residual maps back to exactly the site's own eigen-precoder (up to a phase per subband).
-    sgcs = np.abs(np.sum(w.conj() * eigen_precoders(h, site.num_subbands), axis=-1)) ** 2
+    # A zero residual maps back to exactly the site's own (equally smoothed) eigen-precoder, up to a phase.
+    sgcs = np.abs(np.sum(w.conj() * eigen_precoders(h, site.num_subbands, smoothing), axis=-1)) ** 2
     np.testing.assert_allclose(sgcs, 1.0, atol=1e-4)
 
 
