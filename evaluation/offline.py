@@ -3,9 +3,12 @@ strongest classical baseline of every metric on the same samples (paired bootstr
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from airtwin.phy.metrics import TASK_METRICS, best_method, better, bootstrap_interval, paired_difference, summarize
+from airtwin.phy.metrics import (TASK_METRICS, best_method, better, bootstrap_interval, paired_difference,
+                                 summarize)
 
 #: Columns of the tables, in order.
 COLUMNS = TASK_METRICS
@@ -56,4 +59,69 @@ def markdown(result: dict) -> list[str]:
         for metric, c in comp.items():
             lines.append(f"| {metric} | {c['baseline']} | {c['difference']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] | "
                          f"{c['verdict']} |")
+    return lines
+
+
+_SEEDED_ROW = re.compile(r"^(?P<variant>\S+) \(.*_s(?P<seed>\d+)\)$")
+
+
+def across_seeds(result: dict, reference: str = "full") -> dict:
+    """Rows of one comparison (:func:`compare`) that are training seeds of the same variant, pooled.
+
+    Rows are named ``"VARIANT (RUN_sSEED)"``, as ``airtwin evaluate-model`` names the checkpoints of
+    ``scripts/ablations.sh``; other rows are ignored. Each metric gets the mean over seeds with its 95 %
+    Student-t interval (the spread between seeds, not the test-set noise), and each variant its difference
+    from ``reference`` paired by seed, with the same kind of interval and a verdict.
+
+    Returns:
+        ``{variant: {"seeds": [...], metric: {"mean", "low", "high", "difference", "d_low", "d_high", "verdict"}}}``;
+        the difference keys only where the reference variant has the same seeds (at least two).
+    """
+    from scipy import stats
+
+    runs: dict[str, dict[int, dict]] = {}
+    for name, row in result["rows"].items():
+        if m := _SEEDED_ROW.match(name):
+            runs.setdefault(m["variant"], {})[int(m["seed"])] = row
+    if reference not in runs:
+        raise ValueError(f"across_seeds: no rows of the reference variant {reference!r}; variants found: "
+                         f"{', '.join(sorted(runs)) or 'none (rows must be named VARIANT (RUN_sSEED))'}")
+
+    def interval(v: np.ndarray) -> tuple[float, float, float]:
+        mean = float(np.mean(v))
+        if len(v) < 2:
+            return mean, float("nan"), float("nan")
+        half = float(stats.t.ppf(0.975, len(v) - 1) * np.std(v, ddof=1) / np.sqrt(len(v)))
+        return mean, mean - half, mean + half
+
+    out: dict[str, dict] = {}
+    for variant, by_seed in runs.items():
+        seeds = sorted(by_seed)
+        out[variant] = {"seeds": seeds}
+        paired = seeds == sorted(runs[reference]) and len(seeds) >= 2
+        for metric in COLUMNS:
+            if not all(metric in by_seed[s] for s in seeds):
+                continue
+            values = np.array([by_seed[s][metric]["value"] for s in seeds])
+            mean, low, high = interval(values)
+            cell = {"mean": mean, "low": low, "high": high}
+            if paired and variant != reference:
+                d = interval(values - np.array([runs[reference][s][metric]["value"] for s in seeds]))
+                cell |= {"difference": d[0], "d_low": d[1], "d_high": d[2], "verdict": better(metric, d)}
+            out[variant][metric] = cell
+    return out
+
+
+def seeds_markdown(table: dict, reference: str = "full") -> list[str]:
+    """:func:`across_seeds` as markdown: mean [95 % interval over seeds], and the verdict against ``reference``."""
+    lines = ["| variant | seeds | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+    for variant, row in table.items():
+        cells = []
+        for c in COLUMNS:
+            cell = row.get(c)
+            text = "-" if cell is None else f"{cell['mean']:.3f} [{cell['low']:.3f}, {cell['high']:.3f}]"
+            if cell is not None and "verdict" in cell and cell["verdict"] != "not distinguishable":
+                text += f" ({cell['verdict']} than {reference})"
+            cells.append(text)
+        lines.append(f"| {variant} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
     return lines

@@ -22,3 +22,4 @@ for v in full fp sp te wl rl wm; do
     done
 done
 $AT evaluate-model --data "$W/test" --checkpoints "${CKPTS[@]}" --baselines-from "$W/train" --json "$W/table.json"
+.venv/bin/python scripts/ablation_seeds.py "$W/table.json" --out "$W/seeds.json"

@@ -137,3 +137,29 @@ def test_multi_site_scenarios_get_the_multi_user_and_cell_runs(tmp_path):
     assert "## Several users and several cells" in report and "#### Cell and beam management" in report
     assert (tmp_path / "r" / "cells_map_city-tiny-cells3-00000.png").exists()
     assert "multicell" in __import__("json").loads((tmp_path / "r" / "metrics.json").read_text())
+
+
+def test_ablation_rows_are_pooled_over_seeds_with_t_intervals():
+    import numpy as np
+
+    from airtwin.evaluation.offline import across_seeds, seeds_markdown
+
+    def row(top1, sgcs):
+        return {"beam_top1": {"value": top1, "low": 0, "high": 1}, "sgcs": {"value": sgcs, "low": 0, "high": 1}}
+
+    rows = {f"full (run_full_s{s})": row(t, 0.93 + 0.001 * s) for s, t in enumerate((0.50, 0.52, 0.51))}
+    rows |= {f"wm (run_wm_s{s})": row(t, 0.93 + 0.001 * s) for s, t in enumerate((0.30, 0.33, 0.31))}
+    rows |= {f"fp (run_fp_s{s})": row(t, 0.93 + 0.001 * s) for s, t in enumerate((0.51, 0.50, 0.52))}
+    rows["geometric"] = row(0.4, 0.9)  # a baseline: not a seeded run, ignored
+    table = across_seeds({"rows": rows})
+    assert set(table) == {"full", "wm", "fp"} and table["full"]["seeds"] == [0, 1, 2]
+    full = table["full"]["beam_top1"]
+    assert full["mean"] == pytest.approx(0.51)
+    half = 4.302653 * 0.01 / np.sqrt(3)  # t(0.975, 2) x sample std / sqrt(3)
+    assert (full["low"], full["high"]) == (pytest.approx(0.51 - half), pytest.approx(0.51 + half))
+    assert table["wm"]["beam_top1"]["verdict"] == "worse" and table["wm"]["beam_top1"]["difference"] == pytest.approx(-0.19667, abs=1e-4)
+    assert table["fp"]["beam_top1"]["verdict"] == "not distinguishable"
+    assert table["wm"]["sgcs"]["difference"] == pytest.approx(0.0)  # same values seed by seed
+    assert "worse than full" in "\n".join(seeds_markdown(table))
+    with pytest.raises(ValueError, match="reference variant 'te'; variants found: fp, full, wm"):
+        across_seeds({"rows": rows}, reference="te")
