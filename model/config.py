@@ -168,6 +168,9 @@ class TrainConfig:
     """Seed of the initialisation, the batches and the pilot noise."""
     precoder_head: Literal["direct", "refine"] = "refine"
     """Precoding head: ``direct`` precoders, or ``refine``, a residual on the eigen-precoder of the estimate."""
+    precoder_smoothing: float | None = None
+    """Full-band weight of the ``refine`` precoding head's eigen-precoder, in ``[0, 1]``; None: fitted on the
+    training data (:func:`airtwin.model.train.fit_precoder_smoothing`)."""
     position_head: Literal["cartesian", "polar", "first-path", "first-path-refine"] = "first-path-refine"
     """Positioning head: ``cartesian`` (x, y); ``polar``, range and bearing in the BS's frame; ``first-path``,
     polar blended by a learnt gate with the classical first-path estimate; ``first-path-refine``, the same with a
@@ -189,6 +192,8 @@ class TrainConfig:
         check_range("TrainConfig.batch_size", self.batch_size, 1)
         check_range("TrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
         check_range("TrainConfig.eval_every", self.eval_every, 1)
+        if self.precoder_smoothing is not None:
+            check_range("TrainConfig.precoder_smoothing", self.precoder_smoothing, 0.0, 1.0)
 
 
 @dataclass(frozen=True)

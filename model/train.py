@@ -111,8 +111,10 @@ def fit_precoder_smoothing(ds: AirTwinDataset, pilot_snr_db: float, seed: int, m
 def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
     """A fresh model for ``cfg`` and the dataset's numerology, on the CPU (move it with ``.to``)."""
     shapes = ds.shapes()
-    refine = cfg.precoder_head == "refine" and "precoding" in cfg.tasks
-    smoothing = fit_precoder_smoothing(ds, ModelConfig.pilot_snr_db, cfg.seed) if refine else 0.0
+    smoothing = cfg.precoder_smoothing
+    if smoothing is None:
+        refine = cfg.precoder_head == "refine" and "precoding" in cfg.tasks
+        smoothing = fit_precoder_smoothing(ds, ModelConfig.pilot_snr_db, cfg.seed) if refine else 0.0
     mcfg = ModelConfig(shapes=shapes, numerology=ds.numerology(), variant=cfg.variant, backbone=cfg.backbone,
                        seed=cfg.seed, tasks=cfg.tasks, precoder_head=cfg.precoder_head, position_head=cfg.position_head,
                        precoder_smoothing=smoothing)
@@ -241,8 +243,9 @@ def _jsonable(cfg: TrainConfig) -> dict:
 
 
 def _settings(saved: dict) -> dict:
-    """The settings a resumed run must share with the saved one (the device may differ)."""
-    return {k: v for k, v in saved.items() if k != "device"}
+    """The settings a resumed run must share with the saved one (the device may differ; a setting that is None
+    equals one the saved run predates)."""
+    return {k: v for k, v in saved.items() if k != "device" and v is not None}
 
 
 def _tensorboard(out: Path):

@@ -238,7 +238,7 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
     from airtwin.datagen.reader import AirTwinDataset
     from airtwin.model.baselines import evaluate_baselines
     from airtwin.model.pretrain import PretrainConfig, load_encoders, pretrain_encoders
-    from airtwin.model.train import TrainConfig, evaluate_model, fit_precoder_smoothing, train
+    from airtwin.model.train import TrainConfig, build_model, evaluate_model, fit_precoder_smoothing, train
 
     data = tmp_path / "data"
     generate(GenerateConfig(suite="tiny", samples=96, shard_size=24, batch_size=24), data)
@@ -261,6 +261,7 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
     ds = AirTwinDataset(data, split="train")
     model = load_checkpoint(tmp_path / "run" / "final")
     assert model.cfg.precoder_smoothing == fit_precoder_smoothing(ds, model.cfg.pilot_snr_db, cfg.seed)  # recorded
+    assert build_model(TrainConfig(**{**cfg.__dict__, "precoder_smoothing": 0.5}), ds).cfg.precoder_smoothing == 0.5
     m = evaluate_model(model, ds, 32)
     for key in ("pos_median_m", "los_accuracy", "sgcs", "beam_top1", "beam_top3", "beam_snr_loss_db", "pl_rmse_db"):
         assert np.isfinite(m[key]), key
