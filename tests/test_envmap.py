@@ -74,24 +74,30 @@ def _one_path_csi(array, yaw_deg, bs, ue, offsets_hz):
     a = np.exp(2j * np.pi * element_positions(array) @ local)  # [A]
     return (a[:, None] * np.exp(-2j * np.pi * offsets_hz[None, :] * tau))[None], element_positions(array)
 
+def _one_path_observation(rows, cols):
+    """A 40 dB CSI observation of one line-of-sight path to a ``rows`` x ``cols`` array: ``(obs, ue, bs, yaw)``."""
+    from airtwin.phy.ofdm import subcarrier_offsets_hz
+    from airtwin.phy.tasks import observe
+    from airtwin.scenes.spec import ArraySpec
+
+    offsets = subcarrier_offsets_hz(32, 625e3)
+    bs, yaw, ue = np.array([5.0, -3.0, 25.0]), 120.0, np.array([-40.0, 60.0, 1.5])
+    csi, positions = _one_path_csi(ArraySpec(num_rows=rows, num_cols=cols), yaw, bs, ue, offsets)
+    fields = {"csi": csi.astype(np.complex64), "bs_orientation_deg": np.array([[yaw, 0.0, 0.0]]),
+              "subcarrier_frequencies_hz": offsets[None], "antenna_positions": positions[None],
+              "bs_position": bs[None], "ue_position": ue[None]}
+    obs = observe("csi", fields, 40.0, np.random.default_rng(0))
+    return {k: torch.from_numpy(np.asarray(v)) for k, v in obs.items()}, ue, bs, yaw
+
 
 @pytest.mark.parametrize("rows,cols", [(1, 4), (2, 8), (4, 4)])
 def test_first_path_head_with_its_gate_open_is_the_classical_estimate(rows, cols):
     from airtwin.model.config import ModelConfig
     from airtwin.model.encoders import CSIEncoder, EnvEncoder
     from airtwin.model.universal import UniversalModel
-    from airtwin.phy.ofdm import subcarrier_offsets_hz
-    from airtwin.phy.tasks import DataShapes, observe
-    from airtwin.scenes.spec import ArraySpec
+    from airtwin.phy.tasks import DataShapes
 
-    array = ArraySpec(num_rows=rows, num_cols=cols)
-    offsets = subcarrier_offsets_hz(32, 625e3)
-    bs, yaw, ue = np.array([5.0, -3.0, 25.0]), 120.0, np.array([-40.0, 60.0, 1.5])
-    csi, positions = _one_path_csi(array, yaw, bs, ue, offsets)
-    fields = {"csi": csi.astype(np.complex64), "bs_orientation_deg": np.array([[yaw, 0.0, 0.0]]),
-              "subcarrier_frequencies_hz": offsets[None], "antenna_positions": positions[None],
-              "bs_position": bs[None], "ue_position": ue[None]}
-    obs = {k: torch.from_numpy(np.asarray(v)) for k, v in observe("csi", fields, 40.0, np.random.default_rng(0)).items()}
+    obs, ue, bs, yaw = _one_path_observation(rows, cols)
     shapes = DataShapes(num_antennas=rows * cols, num_subcarriers=32, num_subbands=2, num_beams=4, map_cells=16)
     model = UniversalModel.build(ModelConfig(shapes=shapes, variant="wm", position_head="first-path", tasks=("positioning",)),
                                  CSIEncoder(), EnvEncoder())
@@ -108,18 +114,9 @@ def test_first_path_refine_head_starts_at_the_first_path_and_corrects_its_range_
     from airtwin.model.config import ModelConfig
     from airtwin.model.encoders import CSIEncoder, EnvEncoder
     from airtwin.model.universal import UniversalModel
-    from airtwin.phy.ofdm import subcarrier_offsets_hz
-    from airtwin.phy.tasks import DataShapes, observe
-    from airtwin.scenes.spec import ArraySpec
+    from airtwin.phy.tasks import DataShapes
 
-    array = ArraySpec(num_rows=2, num_cols=8)
-    offsets = subcarrier_offsets_hz(32, 625e3)
-    bs, yaw, ue = np.array([5.0, -3.0, 25.0]), 120.0, np.array([-40.0, 60.0, 1.5])
-    csi, positions = _one_path_csi(array, yaw, bs, ue, offsets)
-    fields = {"csi": csi.astype(np.complex64), "bs_orientation_deg": np.array([[yaw, 0.0, 0.0]]),
-              "subcarrier_frequencies_hz": offsets[None], "antenna_positions": positions[None],
-              "bs_position": bs[None], "ue_position": ue[None]}
-    obs = {k: torch.from_numpy(np.asarray(v)) for k, v in observe("csi", fields, 40.0, np.random.default_rng(0)).items()}
+    obs, ue, bs, _ = _one_path_observation(2, 8)
     shapes = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=2, num_beams=4, map_cells=16)
     model = UniversalModel.build(ModelConfig(shapes=shapes, variant="wm", position_head="first-path-refine",
                                              tasks=("positioning",)), CSIEncoder(), EnvEncoder())
