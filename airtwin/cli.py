@@ -171,17 +171,22 @@ def _cmd_evaluate_model(args: argparse.Namespace) -> int:
     if len(test) == 0:
         raise ValueError(f"--data {args.data} has no samples in split {args.split!r}; its splits: "
                          f"{ {s: len(n) for s, n in test.manifest['splits'].items()} }")
+    fit = None
+    if args.baselines_from:  # checked before any model is scored
+        from airtwin.model.baselines import check_same_numerology
+
+        fit = AirTwinDataset(args.baselines_from, split="train")
+        check_same_numerology(fit, test)
     models = {}
     for ckpt in args.checkpoints:
         model = load_checkpoint(ckpt, device=args.device)
         per_task = model_samples(model, test, args.max_samples, args.seed)
         models[f"{model.cfg.variant} ({Path(ckpt).parent.name})"] = {k: v for s in per_task.values() for k, v in s.items()}
     baselines = {}
-    if args.baselines_from:
+    if fit is not None:
         from airtwin.model.baselines import baseline_samples
 
-        baselines = baseline_samples(AirTwinDataset(args.baselines_from, split="train"), test,
-                                     max_test=args.max_samples, seed=args.seed)
+        baselines = baseline_samples(fit, test, max_test=args.max_samples, seed=args.seed)
     result = compare(models, baselines, seed=args.seed)
     first = next(iter({**models, **baselines}.values()), None)
     result["num_samples"] = len(next(iter(first.values()))) if first else len(test.sample_indices(args.max_samples,

@@ -120,6 +120,15 @@ def training_free_samples(test_ds: AirTwinDataset, te: dict[str, np.ndarray], ob
     }
 
 
+def check_same_numerology(train_ds: AirTwinDataset, test_ds: AirTwinDataset) -> None:
+    """Raise ``ValueError`` unless the fitting and the test data share one numerology: fingerprints and beam
+    lookups fitted on one array and subcarrier grid cannot score another."""
+    if (fit := train_ds.numerology()) != (test := test_ds.numerology()):
+        raise ValueError(f"baselines fitted on {train_ds.root} ({fit.num_rows}x{fit.num_cols} array, "
+                         f"{fit.num_subcarriers} subcarriers) cannot score {test_ds.root} ({test.num_rows}x"
+                         f"{test.num_cols}, {test.num_subcarriers}): fit them on data of the test's numerology")
+
+
 def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
                      pilot_snr_db: float = DEFAULT_PILOT_SNR_DB, k: int = 5, max_train: int | None = 4096,
                      max_test: int | None = None, seed: int = 0, train_indices: np.ndarray | None = None,
@@ -129,7 +138,12 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
 
     ``train_indices`` / ``test_indices`` pick the samples explicitly (e.g. a location split of one area).
     Returns ``{method: {metric: [N] values}}`` (see :mod:`airtwin.phy.metrics`).
+
+    Raises:
+        ValueError: the two datasets have different numerologies (fingerprints and beam tables would not
+            match).
     """
+    check_same_numerology(train_ds, test_ds)
     tr = _load(train_ds, max_train, seed + 1, train_indices)
     te = _load(test_ds, max_test, seed, test_indices)
     obs_tr = observe("csi", tr, pilot_snr_db, np.random.default_rng([seed, 0]))

@@ -70,6 +70,9 @@ def test_evaluate_model_input_errors(tmp_path, capsys):
     assert main([*base, "--split", "test"]) == 0
     out = capsys.readouterr().out
     assert "12 test samples" in out and "| full (" in out and "pos_median_m" in out
+    # Baselines fitted on the train split's numerology (city-tiny) cannot score canyon-test's.
+    assert main([*base, "--split", "test", "--baselines-from", str(data)]) == 2
+    assert "cannot score" in capsys.readouterr().err
 
 
 def test_suite_without_pilot_snrs_is_refused(tmp_path):
