@@ -61,7 +61,7 @@ class ModelConfig:
     estimate (zero at initialisation, so the untrained model is that classical precoder)."""
     precoder_smoothing: float = 0.0
     """Full-band weight of the ``refine`` head's eigen-precoder (:func:`airtwin.phy.beams.eigen_precoders`), in
-    ``[0, 1]``; training fits it on the training data (:func:`airtwin.phy.beams.fit_full_band_weight`)."""
+    ``[0, 1]``; training fits it on the training data (:func:`airtwin.model.train.fit_precoder_smoothing`)."""
     numerology: Numerology | None = None
     """The physical numerology of the training data (array, subcarrier grid, codebook); with it the model runs on
     other numerologies through :mod:`airtwin.model.numerology`. None in checkpoints that predate it."""
@@ -71,7 +71,8 @@ class ModelConfig:
     ``first-path``: polar, blended by a learnt gate with the classical first-path estimate of the observation
     (:func:`airtwin.model.features.first_path_prior`), which is exact for line-of-sight drops;
     ``first-path-refine``: the same blend, but with a learnt correction of the first-path range and bearing
-    (zero at initialisation), which can remove the range bias of reflected first paths."""
+    (zero at initialisation). Only the blend is trained, so the corrected first path is not an estimate on its
+    own (``scripts/diagnose_limits.py`` shows each part)."""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:

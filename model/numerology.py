@@ -123,9 +123,9 @@ class NumerologyAdapter:
     def predict(self, model, task: str, obs: dict[str, np.ndarray]) -> np.ndarray:
         """``model.predict`` of a batched site observation, in the site's numerology (NumPy, physical units).
 
-        Precoding: the site's own eigen-precoder of the estimate (smoothed as the model's) plus the model's residual on its eigen-precoder
-        of the virtual estimate, mapped back (phase-aligned); so the untrained residual gives exactly the
-        classical precoder of the site. Beam selection: see the module docstring.
+        Precoding: the site's own eigen-precoder of the estimate (smoothed as the model's) plus the model's
+        residual on its eigen-precoder of the virtual estimate, mapped back (phase-aligned); so the untrained
+        residual gives exactly the classical precoder of the site. Beam selection: see the module docstring.
         """
         import torch
 

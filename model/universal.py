@@ -61,7 +61,7 @@ class UniversalModel(nn.Module):
         if cfg.precoder_head == "refine" and "precoding" in self.heads:  # start at the classical eigen-precoder
             torch.nn.init.zeros_(self.heads["precoding"].weight)
             torch.nn.init.zeros_(self.heads["precoding"].bias)
-        if cfg.position_head == "first-path-refine" and "positioning" in self.heads:  # start at the first path
+        if cfg.position_head == "first-path-refine" and "positioning" in self.heads:  # no correction at first
             with torch.no_grad():
                 self.heads["positioning"].weight[4:].zero_()
                 self.heads["positioning"].bias[4:].zero_()
@@ -158,7 +158,7 @@ class UniversalModel(nn.Module):
         With ``cfg.precoder_head == "refine"`` the precoding head adds a residual to the eigen-precoder of the
         observed estimate (:func:`estimate_eigen_precoders`, smoothed by ``cfg.precoder_smoothing``), so that an
         untrained head is that classical precoder and training can only move away from it where that helps.
-        Likewise the ``first-path-refine`` positioning head starts at its blend of the first-path estimate.
+        Likewise the ``first-path-refine`` positioning head starts with no correction of the first-path estimate.
         """
         spec = TASKS[task]
         if task == "positioning" and self.cfg.position_head != "cartesian":
