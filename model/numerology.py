@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from airtwin.phy.beams import dft_codebook, element_positions, subband_slices
+from airtwin.phy.beams import array_response, dft_codebook, element_positions, subband_slices
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.ofdm import subcarrier_offsets_hz
 from airtwin.phy.tasks import TASKS, Numerology
@@ -55,7 +55,7 @@ def _least_squares_map(site: np.ndarray, model: np.ndarray) -> np.ndarray:
 def array_map(site: Numerology, model: Numerology) -> np.ndarray:
     """``T_a`` ``[A_model, A_site]`` complex128 (see the module docstring)."""
     d = _directions()
-    steer = lambda num: np.exp(2j * np.pi * element_positions(num) @ d.T)  # noqa: E731  [A, G]
+    steer = lambda num: array_response(d, element_positions(num)).T  # noqa: E731  [A, G]
     return _least_squares_map(steer(site), steer(model))
 
 

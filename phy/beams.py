@@ -40,6 +40,13 @@ def element_positions(array: ArraySpec) -> np.ndarray:
     return np.stack([np.zeros_like(y), y, z], axis=-1)
 
 
+def array_response(local_directions: np.ndarray, positions_wl: np.ndarray) -> np.ndarray:
+    """Plane-wave response ``exp(j 2π p_a · d)`` of elements at ``positions_wl`` ``[..., A, 3]`` [wavelengths]
+    toward unit ``local_directions`` ``[..., 3]`` in the array's frame: ``[..., A]`` complex128 (leading axes
+    broadcast as in ``matmul``: directions ``[N, Z, 3]`` with positions ``[N, A, 3]`` give ``[N, Z, A]``)."""
+    return np.exp(2j * np.pi * (np.asarray(local_directions, np.float64) @ np.swapaxes(positions_wl, -1, -2)))
+
+
 def _dft_spatial_frequencies(n: int, oversampling: int, spacing: float) -> np.ndarray:
     """Direction cosines of an oversampled DFT grid: ``u_k = (k - floor(nO/2)) / (nO d)``, broadside included."""
     m = n * oversampling

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from airtwin.phy import envmap
-from airtwin.phy.beams import element_positions
+from airtwin.phy.beams import array_response, element_positions
 
 SPEED_OF_LIGHT = 299_792_458.0
 
@@ -36,7 +36,7 @@ def array_rotation(orientation_deg: tuple[float, float, float]) -> np.ndarray:
 def steering_vectors(array, orientation_deg, directions: np.ndarray) -> np.ndarray:
     """Array response ``[..., A]`` toward unit ``directions`` ``[..., 3]`` in the world frame."""
     local = np.asarray(directions, np.float64) @ array_rotation(orientation_deg)  # world -> array frame
-    return np.exp(2j * np.pi * local @ element_positions(array).T)
+    return array_response(local, element_positions(array))
 
 
 def steering_gains(array, orientation_deg, directions: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -165,7 +165,7 @@ def first_path_polar(csi: np.ndarray, offsets_hz: np.ndarray, positions_wl: np.n
     rot = np.stack([array_rotation((0.0, p, q)) for p, q in orient[:, 1:]])  # [N, 3, 3]
     local = np.einsum("nzi,nij->nzj", dirs, rot)  # world (yaw removed) -> array frame
     pos = np.broadcast_to(np.asarray(positions_wl, np.float64), (n, *np.shape(positions_wl)[-2:]))
-    a = np.exp(2j * np.pi * np.einsum("nzj,naj->nza", local, pos))  # [N, Z, A]
+    a = array_response(local, pos)  # [N, Z, A]
     power = np.abs(np.einsum("nza,na->nz", np.conj(a), g)) ** 2
     return horiz, az[power.argmax(axis=1)]
 
