@@ -12,11 +12,15 @@
    drops, with 95 % intervals and paired model-vs-strongest-baseline differences
    (``OUT/results.json``, ``OUT/report.md``).
 
-Each training size's result is written as it completes (``OUT/size-N.json``); a re-run skips those.
+Each training size's result is written as it completes (``OUT/size-N-KEY.json``, ``KEY`` a digest of the
+settings it depends on: the general checkpoint's content, the fine-tuning and split settings); a re-run with the
+same settings skips those, and one with other settings (another checkpoint, more steps) reuses the traced drops
+but not the results.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict
@@ -29,6 +33,7 @@ from airtwin.config import write_atomic
 from airtwin.datagen.generate import generate
 from airtwin.datagen.plan import GenerateConfig
 from airtwin.datagen.reader import AirTwinDataset
+from airtwin.datagen.shard import file_sha256
 from airtwin.datagen.site import location_split
 from airtwin.model.baselines import baseline_samples
 from airtwin.model.checkpoint import default_checkpoint, load_checkpoint, save_checkpoint
@@ -81,6 +86,13 @@ def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarr
     return model
 
 
+def result_settings(cfg: FinetuneConfig, checkpoint: Path) -> dict:
+    """What a training size's result depends on besides the traced drops: the general checkpoint (the sha256 of
+    its ``config.json``, which records the sha256 of its other files), the fine-tuning settings and the split."""
+    keep = ("steps", "batch_size", "lr", "seed", "test_fraction", "cell_m", "guard_m")
+    return {"checkpoint_sha256": file_sha256(Path(checkpoint) / "config.json"), **{k: getattr(cfg, k) for k in keep}}
+
+
 def site_samples(cfg: FinetuneConfig, log=print) -> dict:
     """Run the protocol's data, fine-tuning and scoring steps; per-sample values of every row.
 
@@ -96,10 +108,12 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
     log(f"{cfg.scenario}: {len(train_idx)} training and {len(test_idx)} test drops (location split, "
         f"{cfg.guard_m:g} m guard)")
     general = None  # the general checkpoint's scores, computed once a size needs them
+    settings = result_settings(cfg, checkpoint)
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     sizes = sorted({min(n, len(train_idx)) for n in (cfg.train_sizes or (len(train_idx),))})
     result = {"split": {"train": int(len(train_idx)), "test": int(len(test_idx))}, "sizes": {}}
     for n in sizes:
-        done = out / f"size-{n}.json"
+        done = out / f"size-{n}-{key}.json"
         if done.exists():
             result["sizes"][n] = json.loads(done.read_text())
             log(f"{n} training drops: done before, read {done}")
@@ -118,7 +132,7 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
         entry = {"models": {"general checkpoint (zero-shot)": _to_lists(general),
                             f"fine-tuned on {n} site drops": _to_lists(tuned)},
                  "baselines": {k: _to_lists(v) for k, v in base.items()},
-                 "seconds": time.perf_counter() - start}
+                 "seconds": time.perf_counter() - start, "settings": settings}
         write_atomic(done, json.dumps(entry).encode())
         result["sizes"][n] = entry
         log(f"{n} training drops: fine-tuned and scored in {entry['seconds']:.0f} s")

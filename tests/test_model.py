@@ -334,6 +334,12 @@ def test_site_specific_protocol_end_to_end(tmp_path):
     moved = {n for n in before if not torch.equal(before[n], after[n])}
     assert moved and all(is_finetuned(n) for n in moved)  # encoders and adapters stay frozen
     assert main(argv) == 0  # a re-run resumes: data and the size's result are reused
+    assert len(list(out.glob("size-24-*.json"))) == 1
+    more = list(argv)
+    more[more.index("--steps") + 1] = "3"  # other settings: the drops are reused, the result is not
+    assert main(more) == 0
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("size-24-*.json"))]
+    assert sorted(r["settings"]["steps"] for r in results) == [2, 3]
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.25])
