@@ -334,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_cmd_evaluate_model)
 
     em = sub.add_parser("evaluate-multicell", help="multi-user precoding and cell/beam management against their "
-                        "classical baselines (MRT/ZF/RZF, A3), with 95 % intervals")
+                        "classical baselines (MRT/ZF/RZF, A3), with 95 %% intervals")
     from airtwin.evaluation.multicell import MulticellEvalConfig
 
     add_config_arguments(em, MulticellEvalConfig)

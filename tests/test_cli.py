@@ -83,3 +83,21 @@ def test_suite_without_pilot_snrs_is_refused(tmp_path):
     (tmp_path / "s.toml").write_text('name = "s"\nscenarios = ["canyon-test"]\n[evaluation]\npilot_snr_db = []\n')
     with pytest.raises(ValueError, match=r"EvaluationSettings.pilot_snr_db must list at least one value"):
         load_suite(str(tmp_path / "s.toml"))
+
+
+def test_every_help_page_formats():
+    """`airtwin --help` and each subcommand's help render (a bare '%' in a help string breaks argparse)."""
+    import argparse
+
+    from airtwin.cli import build_parser
+
+    pending = [build_parser()]
+    seen = 0
+    while pending:
+        parser = pending.pop()
+        assert "usage:" in parser.format_help()
+        seen += 1
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend(action.choices.values())
+    assert seen > 10
