@@ -16,7 +16,8 @@ site-specific one):
 - positioning and LoS, ``k-NN fingerprint``: k nearest angle-delay magnitude profiles of the estimate
   (their positions averaged in the BS's frame, where the array sees them);
 - beam selection, ``position lookup``: the best beam of the nearest fitting UE position in the BS's frame;
-- path loss, ``log-distance``: a least-squares fit ``PL = a + 10 n log10(d_3D)``;
+- path loss, ``log-distance``: a least-squares fit ``PL = a + 10 n log10(d_3D)``; ``position k-NN path loss``:
+  the mean path loss of the k nearest fitting UE positions in the BS's frame;
 - precoding, ``smoothed eigen of estimate``: the eigen-precoder of each subband's covariance smoothed with the
   full band's, the weight that scores best on the fitting split (:func:`airtwin.phy.beams.fit_full_band_weight`).
 
@@ -180,6 +181,9 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
     a_mat = np.stack([np.ones(len(tr["path_loss_db"])), 10 * np.log10(dist(tr))], axis=1)
     coef, *_ = np.linalg.lstsq(a_mat, tr["path_loss_db"].astype(np.float64), rcond=None)
     out["log-distance"] = TASKS["path_loss"].samples(coef[0] + coef[1] * 10 * np.log10(dist(te)), te)
+    # Path loss: the mean of the k nearest fitting positions in the BS's frame.
+    out["position k-NN path loss"] = TASKS["path_loss"].samples(tr["path_loss_db"][_knn(local_tr, local_te, k)]
+                                                                .mean(axis=1), te)
     return out
 
 

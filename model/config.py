@@ -26,6 +26,38 @@ def check_device(where: str, value: str) -> None:
                          "'cuda:N', 'mps'")
 
 
+#: Tasks whose heads read a site memory (:mod:`airtwin.model.memory`); precoding has none (a precoder depends on
+#: the instantaneous phases, which no stored drop shares).
+MEMORY_TASKS = ("positioning", "los", "beam_selection", "path_loss")
+
+
+@dataclass(frozen=True)
+class SiteMemoryConfig:
+    """The sizes of a site memory (:class:`airtwin.model.memory.SiteMemory`): the drops of one area kept beside a
+    site fine-tuned model, and how the heads retrieve from them."""
+
+    num_drops: int
+    """Drops stored (the site's training drops)."""
+    fingerprint_dim: int
+    """Size of a CSI fingerprint (:func:`airtwin.model.baselines.fingerprint`): antennas x subcarriers + 1."""
+    num_beams: int
+    """Beams of the codebook (the best beam of each drop is stored)."""
+    k: int = 5
+    """Neighbours averaged for the positioning, LoS and path-loss priors."""
+    cell_m: float = 20.0
+    """Side of the squares left out of a training drop's retrieval [m]: the location split's, so that training
+    sees neighbours as far away as the test drops will."""
+    scenario: str = ""
+    """The area the drops come from (informative)."""
+
+    def __post_init__(self) -> None:
+        check_range("SiteMemoryConfig.num_drops", self.num_drops, 1)
+        check_range("SiteMemoryConfig.fingerprint_dim", self.fingerprint_dim, 2)
+        check_range("SiteMemoryConfig.num_beams", self.num_beams, 1)
+        check_range("SiteMemoryConfig.k", self.k, 1, 256)
+        check_range("SiteMemoryConfig.cell_m", self.cell_m, 0.0, low_open=True)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The universal model and its ablations (AI2MMUM, section 5).
@@ -73,6 +105,10 @@ class ModelConfig:
     ``first-path-refine``: the same blend, but with a learnt correction of the first-path range and bearing
     (zero at initialisation). Only the blend is trained, so the corrected first path is not an estimate on its
     own (``scripts/diagnose_limits.py`` shows each part)."""
+    memory: SiteMemoryConfig | None = None
+    """A site memory (site fine-tuned models only, :mod:`airtwin.model.memory`): the positioning, LoS, beam and
+    path-loss heads blend the classical estimates retrieved from the site's drops with their own by a learnt
+    gate. None: no memory (general checkpoints)."""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -227,6 +263,11 @@ class FinetuneConfig:
     """Worker processes for tracing."""
     seed: int = 0
     """Seed of the drops, the split, the fine-tuning batches and the pilot noise."""
+    site_memory: Literal["on", "off", "both"] = "on"
+    """Keep the site's training drops beside the fine-tuned model as a site memory (``on``,
+    :mod:`airtwin.model.memory`), fine-tune without one (``off``), or both, scored side by side (``both``)."""
+    memory_lr_factor: float = 20.0
+    """Learning rate of the site memory's gates, as a multiple of ``lr`` (they start from nothing and are few)."""
     device: str = "auto"
     """Torch device for fine-tuning and scoring: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N',
     'mps'."""
@@ -245,3 +286,6 @@ class FinetuneConfig:
         check_range("FinetuneConfig.cell_m", self.cell_m, 0.0, low_open=True)
         check_range("FinetuneConfig.guard_m", self.guard_m, 0.0)
         check_range("FinetuneConfig.workers", self.workers, 1, 256)
+        if self.site_memory not in ("on", "off", "both"):
+            raise ValueError(f"FinetuneConfig.site_memory = {self.site_memory!r}; allowed: 'on', 'off', 'both'")
+        check_range("FinetuneConfig.memory_lr_factor", self.memory_lr_factor, 0.0, 1000.0, low_open=True)

@@ -7,7 +7,9 @@
    no test drop within ``guard_m`` of a training drop).
 3. For each training size, fine-tune the general checkpoint on that many training drops (LoRA, prefix
    prompts and heads only; encoders and adapters stay frozen) and fit the site-specific baselines on the
-   same drops.
+   same drops. With ``--site-memory on`` (the default) those drops also become the model's site memory
+   (:mod:`airtwin.model.memory`): its heads blend the classical estimates retrieved from them with their own
+   by learnt gates; ``both`` fine-tunes with and without one, scored side by side.
 4. Score the general checkpoint (zero-shot), each fine-tuned model and every baseline on the same test
    drops, with 95 % intervals and paired model-vs-strongest-baseline differences
    (``OUT/results.json``, ``OUT/report.md``).
@@ -38,11 +40,14 @@ from airtwin.datagen.site import location_split
 from airtwin.model.baselines import baseline_samples
 from airtwin.model.checkpoint import default_checkpoint, load_checkpoint, save_checkpoint
 from airtwin.model.config import FinetuneConfig
+from airtwin.model.memory import MEMORY_FIELDS, SiteMemory
+from airtwin.model.numerology import adapter_for
 from airtwin.model.train import model_samples, training_step
 
 def is_finetuned(name: str) -> bool:
-    """Whether a site fine-tune updates the parameter ``name``: prefix prompts, heads and LoRA matrices."""
-    return name == "prefix" or name.startswith("heads.") or "lora_" in name
+    """Whether a site fine-tune updates the parameter ``name``: prefix prompts, heads, LoRA matrices and a site
+    memory's gates."""
+    return name == "prefix" or name.startswith(("heads.", "memory_hidden.", "memory_gates.")) or "lora_" in name
 
 
 def _merge(per_task: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -69,15 +74,34 @@ def site_data(cfg: FinetuneConfig, log=print) -> tuple[AirTwinDataset, np.ndarra
     return ds, usable[tr], usable[te]
 
 
-def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarray, cfg: FinetuneConfig, seed: int):
-    """The checkpoint fine-tuned on ``indices`` of ``ds`` for ``cfg.steps`` steps (prefix, heads, LoRA only)."""
+def site_memory(ds: AirTwinDataset, indices: np.ndarray, model, cfg: FinetuneConfig, seed: int) -> SiteMemory:
+    """A site memory of the drops ``indices`` of ``ds`` for ``model`` (fingerprints at the model's pilot SNR)."""
+    if adapter_for(model, ds.numerology()) is not None:
+        raise ValueError(f"{cfg.scenario}: a site memory needs data of the model's numerology; fine-tune with "
+                         "--site-memory off on sites of another numerology")
+    fields = ds.read_batch(np.asarray(indices), MEMORY_FIELDS)
+    # The pilot noise of the k-NN baseline's fitting split (airtwin.model.baselines.baseline_samples): the memory's
+    # fingerprints are that baseline's.
+    return SiteMemory.from_fields(fields, model.cfg.pilot_snr_db, np.random.default_rng([seed, 0]),
+                                  cell_m=cfg.cell_m, scenario=cfg.scenario)
+
+
+def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarray, cfg: FinetuneConfig, seed: int,
+                   memory: bool = False):
+    """The checkpoint fine-tuned on ``indices`` of ``ds`` for ``cfg.steps`` steps (prefix, heads, LoRA only); with
+    ``memory``, those drops become its site memory (:mod:`airtwin.model.memory`) and its gates train too, at
+    ``cfg.memory_lr_factor`` times the learning rate."""
     model = load_checkpoint(checkpoint, device=cfg.device)
-    params = []
+    if memory:
+        model.attach_memory(site_memory(ds, indices, model, cfg, seed))
+    params, gates = [], []
     for name, p in model.named_parameters():
         p.requires_grad_(is_finetuned(name))
         if p.requires_grad:
-            params.append(p)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)
+            (gates if name.startswith("memory_gates.") else params).append(p)
+    groups = [{"params": params}] + ([{"params": gates, "lr": cfg.lr * cfg.memory_lr_factor}] if gates else [])
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=1e-4)
+    params = params + gates
     model.train()
     for step in range(cfg.steps):
         training_step(model, opt, params, ds, indices, model.cfg.tasks, cfg.batch_size,
@@ -89,7 +113,8 @@ def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarr
 def result_settings(cfg: FinetuneConfig, checkpoint: Path) -> dict:
     """What a training size's result depends on besides the traced drops: the general checkpoint (the sha256 of
     its ``config.json``, which records the sha256 of its other files), the fine-tuning settings and the split."""
-    keep = ("steps", "batch_size", "lr", "seed", "test_fraction", "cell_m", "guard_m")
+    keep = ("steps", "batch_size", "lr", "seed", "test_fraction", "cell_m", "guard_m", "site_memory",
+            "memory_lr_factor")
     return {"checkpoint_sha256": file_sha256(Path(checkpoint) / "config.json"), **{k: getattr(cfg, k) for k in keep}}
 
 
@@ -123,14 +148,16 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
             general = _merge(model_samples(load_checkpoint(checkpoint, device=cfg.device), ds, indices=test_idx,
                                            seed=cfg.seed))
         subset = np.sort(np.random.default_rng([cfg.seed, n]).choice(train_idx, n, replace=False))
-        model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed)
-        if n == sizes[-1]:
-            save_checkpoint(model, out / "finetuned", train={"step": cfg.steps, "config": asdict(cfg),
-                                                             "site_train_drops": int(n)})
-        tuned = _merge(model_samples(model, ds, indices=test_idx, seed=cfg.seed))
+        models = {"general checkpoint (zero-shot)": _to_lists(general)}
+        for memory in {"on": (True,), "off": (False,), "both": (False, True)}[cfg.site_memory]:
+            model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory)
+            if n == sizes[-1]:
+                save_checkpoint(model, out / ("finetuned-memory" if memory else "finetuned"),
+                                train={"step": cfg.steps, "config": asdict(cfg), "site_train_drops": int(n)})
+            name = f"fine-tuned with site memory on {n} site drops" if memory else f"fine-tuned on {n} site drops"
+            models[name] = _to_lists(_merge(model_samples(model, ds, indices=test_idx, seed=cfg.seed)))
         base = baseline_samples(ds, ds, train_indices=subset, test_indices=test_idx, max_train=None, seed=cfg.seed)
-        entry = {"models": {"general checkpoint (zero-shot)": _to_lists(general),
-                            f"fine-tuned on {n} site drops": _to_lists(tuned)},
+        entry = {"models": models,
                  "baselines": {k: _to_lists(v) for k, v in base.items()},
                  "seconds": time.perf_counter() - start, "settings": settings}
         write_atomic(done, json.dumps(entry).encode())

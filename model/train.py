@@ -134,7 +134,8 @@ def training_step(model: UniversalModel, opt: torch.optim.Optimizer, params: lis
                   indices: np.ndarray, tasks: tuple[str, ...], batch_size: int, rng: np.random.Generator,
                   where: str = "") -> dict[str, float]:
     """One optimizer step on one batch per task drawn from ``indices`` of ``ds`` (batches and pilot noise from
-    ``rng``); returns the task losses.
+    ``rng``); returns the task losses. A model with a site memory retrieves, for each drop, nothing from the
+    drop's own square of the location split.
 
     Raises:
         NonFiniteLossError: a loss is NaN or infinite (nothing is updated).
@@ -143,7 +144,10 @@ def training_step(model: UniversalModel, opt: torch.optim.Optimizer, params: lis
     losses = {}
     for task in tasks:
         idx = rng.choice(indices, size=min(batch_size, len(indices)), replace=False)
-        obs, target = task_batch(model, task, ds.read_batch(idx, TASKS[task].fields), rng)
+        fields = ds.read_batch(idx, TASKS[task].fields)
+        obs, target = task_batch(model, task, fields, rng)
+        if model.uses_memory(task):  # a drop retrieves nothing from its own square (see airtwin.model.memory)
+            obs["memory_exclude_cell"] = model.memory.cell_of(fields["ue_position"])
         loss = task_loss(model, task, obs, target)
         if not bool(torch.isfinite(loss)):
             shards = sorted({ds.records[ds.locate(int(i))[0]]["file"] for i in idx})

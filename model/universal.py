@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from airtwin.model.backbone import hidden_size, load_backbone, lora_targets
-from airtwin.model.config import SHARED_KEYWORDS, ModelConfig
+from airtwin.model.config import MEMORY_TASKS, SHARED_KEYWORDS, ModelConfig
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.features import csi_inputs, env_inputs, first_path_prior
 from airtwin.model.init import reset_lora, reset_parameters
@@ -65,6 +65,43 @@ class UniversalModel(nn.Module):
             with torch.no_grad():
                 self.heads["positioning"].weight[4:].zero_()
                 self.heads["positioning"].bias[4:].zero_()
+        self.memory = None
+        if cfg.memory is not None:
+            from airtwin.model.memory import SiteMemory
+
+            self._add_memory(SiteMemory(cfg.memory))
+
+    def attach_memory(self, memory) -> UniversalModel:
+        """Give the model a site memory (:class:`airtwin.model.memory.SiteMemory`, for a site fine-tune): the
+        positioning, LoS, beam and path-loss outputs become gated blends of the memory's classical estimate and
+        the model's own, the gates starting half open. Records the memory in ``cfg``; returns ``self``."""
+        if self.memory is not None:
+            raise ValueError("this model has a site memory already")
+        from dataclasses import replace
+
+        self.cfg = replace(self.cfg, memory=memory.cfg)
+        self._add_memory(memory.to(self.device))
+        return self
+
+    def _add_memory(self, memory) -> None:
+        from airtwin.model.memory import MEMORY_FEATURES
+
+        tasks = [t for t in MEMORY_TASKS if t in self.cfg.tasks]
+        blends = ("positioning", "path_loss")  # these gates also read how far the model's estimate is from the prior
+        self.memory = memory
+        # Each gate's logit: a linear read of the backbone's last token plus one of the memory's features, zero at
+        # first (a half-open blend; a weight of softplus(0) on the prior's logits).
+        self.memory_hidden = nn.ModuleDict({t: nn.Linear(self.width, 1, bias=False) for t in tasks})
+        self.memory_gates = nn.ModuleDict({t: nn.Linear(MEMORY_FEATURES[t] + (t in blends), 1) for t in tasks})
+        for module in (*self.memory_hidden.values(), *self.memory_gates.values()):
+            for p in module.parameters():
+                torch.nn.init.zeros_(p)
+        self.memory_hidden.to(self.device)
+        self.memory_gates.to(self.device)
+
+    def uses_memory(self, task: str) -> bool:
+        """Whether ``task``'s output blends in a site memory's estimate."""
+        return self.memory is not None and task in self.memory_gates
 
     @classmethod
     def build(cls, cfg: ModelConfig, csi_encoder: CSIEncoder | None = None, env_encoder: EnvEncoder | None = None,
@@ -145,12 +182,15 @@ class UniversalModel(nn.Module):
         emb = self.encode(task, obs)
         radio = self.adapters[TASKS[task].modality](emb).view(emb.shape[0], self.cfg.radio_tokens, self.width)
         if self.backbone is None:  # WM: adapters straight to the heads
-            return self.heads[task](F.gelu(radio.mean(dim=1)))
-        instr = self.instruction(task).unsqueeze(0).expand(emb.shape[0], -1, -1)
-        seq = torch.cat([instr, radio], dim=1)
-        mask = torch.ones(seq.shape[:2], dtype=torch.long, device=seq.device)
-        hidden = self.backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state
-        return self.heads[task](hidden[:, -1])
+            last = F.gelu(radio.mean(dim=1))
+        else:
+            instr = self.instruction(task).unsqueeze(0).expand(emb.shape[0], -1, -1)
+            seq = torch.cat([instr, radio], dim=1)
+            mask = torch.ones(seq.shape[:2], dtype=torch.long, device=seq.device)
+            last = self.backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state[:, -1]
+        if self.uses_memory(task):  # the memory gate's read of the last token rides along as a last column
+            return torch.cat([self.heads[task](last), self.memory_hidden[task](last)], dim=1)
+        return self.heads[task](last)
 
     def decode(self, task: str, out: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Head output -> the task's prediction in physical units (logits for classification).
@@ -159,7 +199,38 @@ class UniversalModel(nn.Module):
         observed estimate (:func:`estimate_eigen_precoders`, smoothed by ``cfg.precoder_smoothing``), so that an
         untrained head is that classical precoder and training can only move away from it where that helps.
         Likewise the ``first-path-refine`` positioning head starts with no correction of the first-path estimate.
+        With a site memory (:meth:`attach_memory`), the memory tasks' outputs are blended with the memory's
+        estimates (:meth:`blend_memory`).
         """
+        if self.uses_memory(task):
+            return self.blend_memory(task, self._decode(task, out[:, :-1], obs), out[:, -1], obs)
+        return self._decode(task, out, obs)
+
+    def blend_memory(self, task: str, own: torch.Tensor, hidden_logit: torch.Tensor, obs: dict[str, torch.Tensor]
+                     ) -> torch.Tensor:
+        """The model's own output ``own`` (physical units) blended with the site memory's prior
+        (:meth:`airtwin.model.memory.SiteMemory.prior`) by a gate of logit ``hidden_logit`` ``[B]`` + a linear
+        read of the memory's features: positioning and path loss ``g * prior + (1 - g) * own``
+        (``g = sigmoid(logit)``); LoS and beam logits ``own + softplus(logit) * prior logits`` (the LoS share
+        as log-odds, the lookup's distances / 5 m)."""
+        prior, feats = self.memory.prior(task, obs)
+        if task == "positioning":
+            prior = rotate_by_yaw(prior, obs["bs_orientation_deg"][:, 0])
+            feats = torch.cat([feats, torch.linalg.vector_norm(own - prior, dim=1, keepdim=True) / 100.0], dim=1)
+        elif task == "path_loss":
+            feats = torch.cat([feats, (own - prior).abs()[:, None] / 10.0], dim=1)
+        logit = hidden_logit + self.memory_gates[task](feats)[:, 0]
+        if task in ("positioning", "path_loss"):
+            gate = torch.sigmoid(logit)
+            gate = gate[:, None] if own.dim() == 2 else gate
+            return gate * prior + (1 - gate) * own
+        weight = F.softplus(logit)[:, None]
+        if task == "los":
+            odds = torch.log((prior + 0.1) / (1.1 - prior))
+            return own + weight * torch.stack([-odds / 2, odds / 2], dim=1)
+        return own + weight * prior.clamp_min(-LOOKUP_FLOOR_M) / LOOKUP_SCALE_M
+
+    def _decode(self, task: str, out: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         spec = TASKS[task]
         if task == "positioning" and self.cfg.position_head != "cartesian":
             prior, local, gate = self.position_parts(out, obs)
@@ -212,6 +283,11 @@ class UniversalModel(nn.Module):
         """``(trainable, total)`` parameters."""
         params = list(self.parameters())
         return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+#: The beam lookup's distances enter the beam logits divided by this [m], and floored at minus the other (a beam
+#: no stored drop holds is at infinity).
+LOOKUP_SCALE_M, LOOKUP_FLOOR_M = 5.0, 1000.0
 
 
 @torch.no_grad()
@@ -287,8 +363,13 @@ def task_loss(model: UniversalModel, task: str, obs: dict[str, torch.Tensor], ta
     spec = TASKS[task]
     obs, target = model.to_device(obs), target.to(model.device)
     out = model.forward(task, obs)
-    if task == "positioning" and model.cfg.position_head != "cartesian":
+    if task == "positioning" and (model.cfg.position_head != "cartesian" or model.uses_memory(task)):
         return LOSSES[spec.loss](model.decode(task, out, obs) / spec.scale, target.float() / spec.scale)
+    if model.uses_memory(task):  # the blend is in physical units: path loss in dB, logits for the classes
+        pred = model.decode(task, out, obs)
+        if spec.head == "regression":
+            return LOSSES[spec.loss]((pred - spec.center) / spec.scale, (target.float() - spec.center) / spec.scale)
+        return LOSSES[spec.loss](pred, target)
     if spec.head == "regression":
         out = out if target.dim() == 2 else out[:, 0]
         return LOSSES[spec.loss](out, (target.float() - spec.center) / spec.scale)

@@ -314,13 +314,15 @@ def test_site_specific_protocol_end_to_end(tmp_path):
                     tmp_path / "general")
     out = tmp_path / "site"
     argv = ["finetune", "--scenario", "city-tiny-10001", "--samples", "96", "--train-sizes", "24", "--steps", "2",
-            "--batch-size", "8", "--cell-m", "15", "--checkpoint", str(tmp_path / "general"), "--out", str(out)]
+            "--batch-size", "8", "--cell-m", "15", "--checkpoint", str(tmp_path / "general"), "--out", str(out),
+            "--site-memory", "both"]
     assert main(argv) == 0
     result = json.loads((out / "results.json").read_text())
     table = result["sizes"]["24"]
     rows = table["rows"]
-    assert {"general checkpoint (zero-shot)", "fine-tuned on 24 site drops", "geometric beam", "k-NN fingerprint",
-            "38.901 UMi + map LoS", "first-path position", "position lookup"} <= set(rows)
+    assert {"general checkpoint (zero-shot)", "fine-tuned on 24 site drops", "fine-tuned with site memory on 24 site "
+            "drops", "geometric beam", "k-NN fingerprint", "38.901 UMi + map LoS", "first-path position",
+            "position lookup", "position k-NN path loss"} <= set(rows)
     for row in rows.values():
         for cell in row.values():
             assert cell["low"] <= cell["value"] <= cell["high"] or np.isclose(cell["low"], cell["high"])
@@ -333,6 +335,9 @@ def test_site_specific_protocol_end_to_end(tmp_path):
     after = dict(load_checkpoint(out / "finetuned").named_parameters())
     moved = {n for n in before if not torch.equal(before[n], after[n])}
     assert moved and all(is_finetuned(n) for n in moved)  # encoders and adapters stay frozen
+    remembering = load_checkpoint(out / "finetuned-memory")
+    assert remembering.cfg.memory.num_drops == 24 and remembering.cfg.memory.scenario == "city-tiny-10001"
+    assert all(is_finetuned(n) for n, p in remembering.named_parameters() if n.startswith("memory_"))
     assert main(argv) == 0  # a re-run resumes: data and the size's result are reused
     assert len(list(out.glob("size-24-*.json"))) == 1
     more = list(argv)

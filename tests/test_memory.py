@@ -1,0 +1,122 @@
+"""Site memory: its priors are the site-specific baselines exactly, a drop never retrieves its own square while
+training, and the gates blend prior and model as documented."""
+
+import numpy as np
+import pytest
+import torch
+
+from airtwin.model.baselines import _knn, bs_frame_xy, fingerprint
+from airtwin.model.checkpoint import load_checkpoint, save_checkpoint
+from airtwin.model.memory import SiteMemory
+from airtwin.model.train import task_batch, training_step
+from airtwin.model.universal import rotate_by_yaw, task_loss
+from airtwin.phy.tasks import observe
+from tests.test_model import build, tiny_batch
+
+
+def drops(n, seed):
+    """``tiny_batch`` fields of ``n`` drops spread over a 100 m square (several 20 m cells)."""
+    fields = tiny_batch(n, seed)
+    g = np.random.default_rng(seed + 100)
+    fields["ue_position"] = np.concatenate([g.uniform(-50, 50, (n, 2)), np.full((n, 1), 1.5)], 1).astype(np.float32)
+    fields["best_beam"] = g.integers(0, 4, n)
+    return fields
+
+
+def as_tensors(obs):
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in obs.items()}
+
+
+@pytest.fixture(scope="module")
+def site():
+    stored, query = drops(60, 0), drops(12, 1)
+    memory = SiteMemory.from_fields(stored, 20.0, np.random.default_rng(5), k=3)
+    return stored, query, memory
+
+
+def test_priors_are_the_site_baselines(site):
+    stored, query, memory = site
+    fit = observe("csi", stored, 20.0, np.random.default_rng(5))  # the memory's own pilot noise
+    csi_q = observe("csi", query, 20.0, np.random.default_rng(6))
+    nn = _knn(fingerprint(fit), fingerprint(csi_q), 3)
+    prior, feats = memory.prior("positioning", as_tensors(csi_q))
+    assert np.allclose(prior.numpy(), bs_frame_xy(stored)[nn].mean(axis=1), atol=1e-4)  # k-NN fingerprint
+    assert feats.shape == (12, 2) and torch.all(feats[:, 0] >= 0)
+    share, _ = memory.prior("los", as_tensors(csi_q))
+    assert np.allclose(share.numpy(), stored["los"][nn].mean(axis=1))
+
+    env_q = observe("env", query, 20.0, np.random.default_rng(6))
+    scores, feats = memory.prior("beam_selection", as_tensors(env_q))
+    d = np.linalg.norm(bs_frame_xy(query)[:, None] - bs_frame_xy(stored)[None], axis=-1)
+    lookup = np.stack([-d[:, stored["best_beam"] == b].min(axis=1) for b in range(4)], axis=1)  # position lookup
+    assert np.allclose(scores.numpy(), lookup, atol=1e-4)
+    assert np.allclose(feats[:, 0].numpy(), d.min(axis=1) / 10.0, atol=1e-5)
+    pl, _ = memory.prior("path_loss", as_tensors(env_q))
+    nearest = np.argsort(d, axis=1)[:, :3]
+    assert np.allclose(pl.numpy(), stored["path_loss_db"][nearest].mean(axis=1), atol=1e-3)
+
+
+def test_a_training_drop_never_retrieves_its_own_square(site):
+    stored, _, memory = site
+    own = as_tensors(observe("env", stored, 20.0, np.random.default_rng(0)))
+    cells = memory.cell_of(stored["ue_position"])
+    pl, feats = memory.prior("path_loss", own)
+    assert torch.allclose(feats[:, 0], torch.zeros(60), atol=1e-5)  # without exclusion a stored drop finds itself
+    own["memory_exclude_cell"] = cells
+    _, feats = memory.prior("path_loss", own)
+    scores, _ = memory.prior("beam_selection", own)
+    d = np.linalg.norm(bs_frame_xy(stored)[:, None] - bs_frame_xy(stored)[None], axis=-1)
+    same = (cells[:, None] == cells[None]).all(-1).numpy()
+    d_other = np.where(same, np.inf, d)
+    assert np.allclose(feats[:, 0].numpy(), d_other.min(axis=1) / 10.0, atol=1e-5)
+    assert np.all(feats[:, 0].numpy() > 0) and np.all(-scores.numpy().max(axis=1) > 0)
+
+
+def test_gates_blend_prior_and_model_and_train(site, tmp_path):
+    stored, query, memory = site
+    model = build("full").attach_memory(memory)
+    assert model.cfg.memory.num_drops == 60
+    model.eval()
+    csi_q = as_tensors(observe("csi", query, 20.0, np.random.default_rng(6)))
+    env_q = as_tensors(observe("env", query, 20.0, np.random.default_rng(6)))
+    prior, _ = memory.prior("positioning", csi_q)
+    prior = rotate_by_yaw(prior, csi_q["bs_orientation_deg"][:, 0])
+    own = {t: model._decode(t, model.forward(t, o)[:, :-1], o) for t, o in
+           (("positioning", csi_q), ("path_loss", env_q), ("beam_selection", env_q))}
+    with torch.no_grad():
+        for t in ("positioning", "path_loss", "beam_selection"):
+            model.memory_gates[t].bias.fill_(50.0)  # open
+    assert torch.allclose(model.predict("positioning", csi_q), prior, atol=1e-3)
+    assert torch.allclose(model.predict("path_loss", env_q), memory.prior("path_loss", env_q)[0], atol=1e-3)
+    lookup = memory.prior("beam_selection", env_q)[0]
+    assert torch.equal(model.predict("beam_selection", env_q).argmax(1), lookup.argmax(1))  # the lookup dominates
+    with torch.no_grad():
+        for t in ("positioning", "path_loss", "beam_selection"):
+            model.memory_gates[t].bias.fill_(-50.0)  # shut
+    assert torch.allclose(model.predict("positioning", csi_q), own["positioning"], atol=1e-4)
+    assert torch.allclose(model.predict("path_loss", env_q), own["path_loss"], atol=1e-4)
+    assert torch.allclose(model.predict("beam_selection", env_q), own["beam_selection"], atol=1e-4)
+    assert model.predict("precoding", csi_q).shape == (12, 2, 4)  # no memory for precoding
+
+    # A training step reaches the gates, with each drop's own square left out of its retrieval.
+    model.train()
+    gates = list(model.memory_gates.parameters()) + list(model.memory_hidden.parameters())
+    before = [p.detach().clone() for p in gates]
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    class Fields:  # what training_step reads of an AirTwinDataset
+        def read_batch(self, idx, names):
+            return {k: stored[k][idx] for k in names}
+
+    training_step(model, opt, list(model.parameters()), Fields(), np.arange(60), model.cfg.tasks, 16,
+                  np.random.default_rng(0))
+    assert any(not torch.equal(b, p) for b, p in zip(before, gates))
+    obs, target = task_batch(model, "los", {k: v[:8] for k, v in stored.items()}, np.random.default_rng(1))
+    assert torch.isfinite(task_loss(model, "los", obs, target))
+
+    # Saved and loaded with its memory: the same outputs.
+    model.eval()
+    save_checkpoint(model, tmp_path / "site")
+    loaded = load_checkpoint(tmp_path / "site", device="cpu").eval()
+    assert loaded.cfg.memory == model.cfg.memory
+    for task, o in (("positioning", csi_q), ("los", csi_q), ("beam_selection", env_q), ("path_loss", env_q)):
+        assert torch.equal(loaded.predict(task, o), model.predict(task, o)), task
