@@ -5,6 +5,11 @@ Shapes are those of the procedural suites (2x8 BS array, 32 subcarriers, 4 subba
 over the five tasks, divided by the batch size (per-sample latency).
 
     python benchmarks/model_latency.py [--variants full wm] [--repeats 5] [--threads 1]
+    python benchmarks/model_latency.py --checkpoint model/checkpoints/default --int8 [--data TEST_DIR]
+
+``--int8`` measures float32 and int8 (``UniversalModel.for_inference(int8=True)``) side by side, task by task
+interleaved, and prints their ratio; with ``--data`` it also scores both on a dataset and prints int8 - float32 of
+every metric with its paired-bootstrap 95 % interval.
 """
 
 from __future__ import annotations
@@ -57,15 +62,65 @@ def latency_ms(model: UniversalModel, n: int, repeats: int) -> dict[str, float]:
     return per_task
 
 
+@torch.no_grad()
+def int8_side_by_side(checkpoint: str, repeats: int, data: str | None, max_samples: int | None) -> None:
+    """Float32 and int8 copies of ``checkpoint``: batch-1 latency per task (interleaved repeats) and, with
+    ``data``, each metric's int8 - float32 difference on the same samples."""
+    from airtwin.model.checkpoint import load_checkpoint
+
+    fp32 = load_checkpoint(checkpoint, device="cpu").for_inference()
+    int8 = load_checkpoint(checkpoint, device="cpu").for_inference(int8=True)
+    batch = batch_of(1)
+    print(f"{checkpoint}: batch-1 latency [ms], median of {repeats}, float32 and int8 interleaved")
+    ratios = []
+    for task in TASKS:
+        times = {"fp32": [], "int8": []}
+        for model in (fp32, int8):
+            model.predict(task, batch)  # warm-up
+        for _ in range(repeats):
+            for name, model in (("fp32", fp32), ("int8", int8)):
+                start = time.perf_counter()
+                model.predict(task, batch)
+                times[name].append(time.perf_counter() - start)
+        a, b = (1e3 * statistics.median(times[k]) for k in ("fp32", "int8"))
+        ratios.append(a / b)
+        print(f"{task:>15}: float32 {a:6.2f}  int8 {b:6.2f}  ratio {a / b:4.2f}")
+    print(f"{'mean':>15}: ratio {statistics.mean(ratios):4.2f}")
+    if data is None:
+        return
+    from airtwin.datagen.reader import AirTwinDataset
+    from airtwin.model.train import model_samples
+    from airtwin.phy.metrics import better, paired_difference, summarize
+
+    ds = AirTwinDataset(data)
+    scores = {name: {k: v for s in model_samples(m, ds, max_samples).values() for k, v in s.items()}
+              for name, m in (("fp32", fp32), ("int8", int8))}
+    diff = paired_difference(scores["int8"], scores["fp32"], np.random.default_rng(0))
+    values = {name: summarize(s) for name, s in scores.items()}
+    print(f"{data}: {len(next(iter(scores['fp32'].values())))} samples; int8 - float32 [95 % paired interval]")
+    for metric, (d, lo, hi) in diff.items():
+        print(f"{metric:>17}: float32 {values['fp32'][metric]:8.3f}  int8 {values['int8'][metric]:8.3f}  "
+              f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}] {better(metric, (d, lo, hi))}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--variants", nargs="+", default=list(VARIANTS))
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads (default: torch's, one per core); 1 suits batch-1 decisions")
+    p.add_argument("--checkpoint", default=None, help="with --int8: the checkpoint to measure")
+    p.add_argument("--int8", action="store_true", help="float32 against int8 dynamic quantisation, side by side")
+    p.add_argument("--data", default=None, help="with --int8: a dataset to score both on")
+    p.add_argument("--max-samples", type=int, default=None, help="with --data: at most this many samples")
     args = p.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.int8:
+        from airtwin.model.checkpoint import default_checkpoint
+
+        int8_side_by_side(args.checkpoint or str(default_checkpoint()), args.repeats, args.data, args.max_samples)
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; per-sample latency, mean over the 5 tasks")
     print(f"{'variant':>7} | {'trainable':>10} | {'total':>11} | {'batch 1 [ms]':>12} | {'batch 64 [ms/sample]':>20} | "
           f"batch 1 per task [ms]")

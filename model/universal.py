@@ -270,13 +270,35 @@ class UniversalModel(nn.Module):
         obs = self.to_device(obs)
         return self.decode(task, self.forward(task, obs), obs)
 
-    def for_inference(self) -> UniversalModel:
+    def for_inference(self, int8: bool = False) -> UniversalModel:
         """Eval mode, with the LoRA adapters merged into the backbone's weights (peft ``merge_adapter``): the same
         outputs with fewer matmuls per decision. For models that will not train again (``unmerge_adapter`` undoes
-        it); returns ``self``."""
+        it); returns ``self``.
+
+        ``int8``: the backbone's linear layers also run in int8 on the CPU (PyTorch's dynamic quantisation:
+        int8 weights, activations quantised per call), which cannot be undone. ``benchmarks/model_latency.py
+        --int8`` measures its speed-up and, with ``--data``, its metrics against float32 (``docs/results.md``).
+
+        Raises:
+            ValueError: ``int8`` on a model that is not on the CPU, or with a torch that lacks
+                ``torch.ao.quantization.quantize_dynamic``.
+        """
         self.eval()
         if self.cfg.uses_lora and self.backbone is not None and hasattr(self.backbone, "merge_adapter"):
             self.backbone.merge_adapter()
+        if int8 and self.backbone is not None:
+            if self.device.type != "cpu":
+                raise ValueError(f"int8 = True runs on the CPU only (PyTorch dynamic quantisation); the model is on "
+                                 f"{self.device}")
+            import warnings
+
+            quantize = getattr(getattr(torch, "ao", None), "quantization", None)
+            if quantize is None or not hasattr(quantize, "quantize_dynamic"):
+                raise ValueError(f"int8 = True needs torch.ao.quantization.quantize_dynamic, which torch "
+                                 f"{torch.__version__} lacks (AirTwin pins torch 2.13.0)")
+            with warnings.catch_warnings():  # torch announces the eager API's move to torchao on every call
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.backbone = quantize.quantize_dynamic(self.backbone, {nn.Linear}, dtype=torch.qint8)
         return self
 
     def parameter_counts(self) -> tuple[int, int]:

@@ -427,3 +427,19 @@ def test_merging_lora_for_inference_keeps_the_outputs():
         torch.testing.assert_close(model.predict(t, obs(model, t, batch)), want, atol=1e-4, rtol=1e-4)
     merged = [m for m in model.backbone.modules() if hasattr(m, "merged")]
     assert merged and all(m.merged for m in merged)
+
+
+def test_int8_inference_stays_close_to_float32_and_is_cpu_only():
+    model, quantized = build("full"), build("full")
+    batch = tiny_batch(8)
+    want = {t: model.for_inference().predict(t, obs(model, t, batch)) for t in ("los", "path_loss", "beam_selection")}
+    assert quantized.for_inference(int8=True) is quantized
+    assert any("quantized" in type(m).__module__ for m in quantized.backbone.modules())
+    for t, w in want.items():
+        got = quantized.predict(t, obs(quantized, t, batch))
+        assert got.shape == w.shape and torch.isfinite(got).all()
+        assert float((got - w).abs().max()) < 0.1 * float(w.abs().max()) + 0.5, t  # int8 rounding, not garbage
+    build("wm").for_inference(int8=True)  # no backbone: nothing to quantise
+    if torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CPU only"):
+            build("full").to("cuda").for_inference(int8=True)
