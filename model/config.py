@@ -26,9 +26,11 @@ def check_device(where: str, value: str) -> None:
                          "'cuda:N', 'mps'")
 
 
-#: Tasks whose heads read a site memory (:mod:`airtwin.model.memory`); precoding has none (a precoder depends on
-#: the instantaneous phases, which no stored drop shares).
-MEMORY_TASKS = ("positioning", "los", "beam_selection", "path_loss")
+#: Tasks whose heads read a site memory (:mod:`airtwin.model.memory`): those whose strongest classical estimate in
+#: the site-specific protocol is a retrieval from the site's drops. Precoding has none (a precoder depends on the
+#: instantaneous phases, which no stored drop shares); LoS none either: the k-NN vote is weaker than the model's own
+#: call, and blending it in cost 4 points of accuracy on city-10000 (docs/results.md).
+MEMORY_TASKS = ("positioning", "beam_selection", "path_loss")
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class SiteMemoryConfig:
     num_beams: int
     """Beams of the codebook (the best beam of each drop is stored)."""
     k: int = 5
-    """Neighbours averaged for the positioning, LoS and path-loss priors."""
+    """Neighbours averaged for the positioning and path-loss priors."""
     cell_m: float = 20.0
     """Side of the squares left out of a training drop's retrieval [m]: the location split's, so that training
     sees neighbours as far away as the test drops will."""
@@ -106,7 +108,7 @@ class ModelConfig:
     (zero at initialisation). Only the blend is trained, so the corrected first path is not an estimate on its
     own (``scripts/diagnose_limits.py`` shows each part)."""
     memory: SiteMemoryConfig | None = None
-    """A site memory (site fine-tuned models only, :mod:`airtwin.model.memory`): the positioning, LoS, beam and
+    """A site memory (site fine-tuned models only, :mod:`airtwin.model.memory`): the positioning, beam and
     path-loss heads blend the classical estimates retrieved from the site's drops with their own by a learnt
     gate. None: no memory (general checkpoints)."""
 

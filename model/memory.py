@@ -3,11 +3,11 @@ heads retrieve from them (retrieval-augmented heads).
 
 A site fine-tune (``airtwin finetune``) has the area's training drops. The strongest classical estimators of the
 site-specific protocol are retrievals from those same drops (:mod:`airtwin.model.baselines`): the k-NN CSI
-fingerprint for positioning and LoS, the position lookup for the best beam, and the k nearest positions' path
-loss. A memory stores, for each of its ``M`` drops:
+fingerprint for positioning, the position lookup for the best beam, and the k nearest positions' path loss. A
+memory stores, for each of its ``M`` drops:
 
 - the fingerprint of one pilot-noise CSI estimate ``[M, A*K + 1]`` (:func:`airtwin.model.baselines.fingerprint`);
-- the UE position in the BS's frame ``[M, 2]`` [m], the LoS flag, the best beam and the path loss [dB];
+- the UE position in the BS's frame ``[M, 2]`` [m], the best beam and the path loss [dB];
 - the square of the location split the drop lies in ``[M, 2]`` (integer indices of ``cell_m`` squares in the
   scene's frame, as :func:`airtwin.datagen.site.location_split` draws them).
 
@@ -18,7 +18,6 @@ task            prior                                                   gate fea
 =============== ======================================================= =========================================
 positioning     mean BS-frame position of the k nearest fingerprints    nearest fingerprint distance, the k
                 ``[B, 2]`` [m] (the k-NN fingerprint baseline)          positions' mean spread / 100 m
-los             share of LoS drops among the k nearest fingerprints     nearest fingerprint distance, the share
 beam_selection  minus the distance to the nearest stored UE of each     nearest stored UE's distance / 10 m
                 beam ``[B, num_beams]`` [m] (the position lookup)
 path_loss       mean path loss of the k nearest stored positions [dB]   nearest distance / 10 m, their spread /
@@ -48,10 +47,10 @@ from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
 #: Dataset fields a memory is built from.
 MEMORY_FIELDS = tuple(dict.fromkeys(["csi", *MODALITY_FIELDS["csi"], "bs_position", "bs_orientation_deg",
-                                     "ue_position", "los", "best_beam", "beam_gain_db", "path_loss_db"]))
+                                     "ue_position", "best_beam", "beam_gain_db", "path_loss_db"]))
 #: Gate features per memory task (see the module docstring; the model appends how far its own estimate is from
 #: the prior for positioning and path loss).
-MEMORY_FEATURES = {"positioning": 2, "los": 2, "beam_selection": 1, "path_loss": 2}
+MEMORY_FEATURES = {"positioning": 2, "beam_selection": 1, "path_loss": 2}
 
 
 class SiteMemory(nn.Module):
@@ -63,7 +62,6 @@ class SiteMemory(nn.Module):
         m = cfg.num_drops
         self.register_buffer("fingerprints", torch.zeros(m, cfg.fingerprint_dim))
         self.register_buffer("local_xy", torch.zeros(m, 2))
-        self.register_buffer("los", torch.zeros(m))
         self.register_buffer("best_beam", torch.zeros(m, dtype=torch.long))
         self.register_buffer("path_loss_db", torch.zeros(m))
         self.register_buffer("cells", torch.zeros(m, 2, dtype=torch.long))
@@ -82,7 +80,6 @@ class SiteMemory(nn.Module):
         with torch.no_grad():
             memory.fingerprints.copy_(torch.from_numpy(prints))
             memory.local_xy.copy_(torch.from_numpy(bs_frame_xy(fields)))
-            memory.los.copy_(torch.from_numpy(np.asarray(fields["los"], np.float32)))
             memory.best_beam.copy_(torch.from_numpy(np.asarray(fields["best_beam"], np.int64)))
             memory.path_loss_db.copy_(torch.from_numpy(np.asarray(fields["path_loss_db"], np.float32)))
             memory.cells.copy_(memory.cell_of(fields["ue_position"]))
@@ -103,26 +100,23 @@ class SiteMemory(nn.Module):
     def prior(self, task: str, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """``(prior, gate features [B, MEMORY_FEATURES[task]])`` of an observation batch (see the module
         docstring); float32 on the memory's device, no gradient."""
+        if task not in MEMORY_FEATURES:
+            raise ValueError(f"task = {task!r}; a site memory serves {', '.join(MEMORY_FEATURES)}")
         np_obs = {k: v.detach().cpu().numpy() for k, v in obs.items() if k != "memory_exclude_cell"}
         with torch.no_grad():
-            if task in ("positioning", "los"):
+            if task == "positioning":
                 d = self._distances(self.fingerprints, fingerprint(np_obs), obs)
                 dist, idx = torch.topk(d, self.cfg.k, dim=1, largest=False)
-                if task == "positioning":
-                    xy = self.local_xy[idx]  # [B, k, 2]
-                    mean = xy.mean(dim=1)
-                    spread = torch.linalg.vector_norm(xy - mean[:, None], dim=-1).mean(dim=1) / 100.0
-                    return mean, torch.stack([dist[:, 0].float(), spread], dim=1)
-                share = self.los[idx].mean(dim=1)
-                return share, torch.stack([dist[:, 0].float(), share], dim=1)
+                xy = self.local_xy[idx]  # [B, k, 2]
+                mean = xy.mean(dim=1)
+                spread = torch.linalg.vector_norm(xy - mean[:, None], dim=-1).mean(dim=1) / 100.0
+                return mean, torch.stack([dist[:, 0].float(), spread], dim=1)
             d = self._distances(self.local_xy, bs_frame_xy(np_obs), obs)
             if task == "beam_selection":
                 holds = nn.functional.one_hot(self.best_beam, self.cfg.num_beams).bool()  # [M, num_beams]
                 nearest = d[:, :, None].masked_fill(~holds[None], float("inf")).amin(dim=1)  # [B, num_beams]
                 return -nearest.float(), (nearest.amin(dim=1, keepdim=True) / 10.0).float()
-            if task == "path_loss":
-                dist, idx = torch.topk(d, self.cfg.k, dim=1, largest=False)
-                pl = self.path_loss_db[idx]
-                spread = pl.std(dim=1, unbiased=False) / 10.0
-                return pl.mean(dim=1), torch.stack([dist[:, 0].float() / 10.0, spread], dim=1)
-        raise ValueError(f"task = {task!r}; a site memory serves {', '.join(MEMORY_FEATURES)}")
+            dist, idx = torch.topk(d, self.cfg.k, dim=1, largest=False)  # path loss
+            pl = self.path_loss_db[idx]
+            spread = pl.std(dim=1, unbiased=False) / 10.0
+            return pl.mean(dim=1), torch.stack([dist[:, 0].float() / 10.0, spread], dim=1)

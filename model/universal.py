@@ -73,7 +73,7 @@ class UniversalModel(nn.Module):
 
     def attach_memory(self, memory) -> UniversalModel:
         """Give the model a site memory (:class:`airtwin.model.memory.SiteMemory`, for a site fine-tune): the
-        positioning, LoS, beam and path-loss outputs become gated blends of the memory's classical estimate and
+        positioning, beam and path-loss outputs become gated blends of the memory's classical estimate and
         the model's own, the gates starting half open. Records the memory in ``cfg``; returns ``self``."""
         if self.memory is not None:
             raise ValueError("this model has a site memory already")
@@ -211,8 +211,7 @@ class UniversalModel(nn.Module):
         """The model's own output ``own`` (physical units) blended with the site memory's prior
         (:meth:`airtwin.model.memory.SiteMemory.prior`) by a gate of logit ``hidden_logit`` ``[B]`` + a linear
         read of the memory's features: positioning and path loss ``g * prior + (1 - g) * own``
-        (``g = sigmoid(logit)``); LoS and beam logits ``own + softplus(logit) * prior logits`` (the LoS share
-        as log-odds, the lookup's distances / 5 m)."""
+        (``g = sigmoid(logit)``); beam logits ``own + softplus(logit) * the lookup's distances / 5 m``."""
         prior, feats = self.memory.prior(task, obs)
         if task == "positioning":
             prior = rotate_by_yaw(prior, obs["bs_orientation_deg"][:, 0])
@@ -224,11 +223,7 @@ class UniversalModel(nn.Module):
             gate = torch.sigmoid(logit)
             gate = gate[:, None] if own.dim() == 2 else gate
             return gate * prior + (1 - gate) * own
-        weight = F.softplus(logit)[:, None]
-        if task == "los":
-            odds = torch.log((prior + 0.1) / (1.1 - prior))
-            return own + weight * torch.stack([-odds / 2, odds / 2], dim=1)
-        return own + weight * prior.clamp_min(-LOOKUP_FLOOR_M) / LOOKUP_SCALE_M
+        return own + F.softplus(logit)[:, None] * prior.clamp_min(-LOOKUP_FLOOR_M) / LOOKUP_SCALE_M
 
     def _decode(self, task: str, out: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         spec = TASKS[task]
@@ -387,7 +382,7 @@ def task_loss(model: UniversalModel, task: str, obs: dict[str, torch.Tensor], ta
     out = model.forward(task, obs)
     if task == "positioning" and (model.cfg.position_head != "cartesian" or model.uses_memory(task)):
         return LOSSES[spec.loss](model.decode(task, out, obs) / spec.scale, target.float() / spec.scale)
-    if model.uses_memory(task):  # the blend is in physical units: path loss in dB, logits for the classes
+    if model.uses_memory(task):  # the blend is in physical units: path loss in dB, beam logits
         pred = model.decode(task, out, obs)
         if spec.head == "regression":
             return LOSSES[spec.loss]((pred - spec.center) / spec.scale, (target.float() - spec.center) / spec.scale)

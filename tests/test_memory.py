@@ -42,8 +42,8 @@ def test_priors_are_the_site_baselines(site):
     prior, feats = memory.prior("positioning", as_tensors(csi_q))
     assert np.allclose(prior.numpy(), bs_frame_xy(stored)[nn].mean(axis=1), atol=1e-4)  # k-NN fingerprint
     assert feats.shape == (12, 2) and torch.all(feats[:, 0] >= 0)
-    share, _ = memory.prior("los", as_tensors(csi_q))
-    assert np.allclose(share.numpy(), stored["los"][nn].mean(axis=1))
+    with pytest.raises(ValueError, match="serves positioning"):
+        memory.prior("los", as_tensors(csi_q))
 
     env_q = observe("env", query, 20.0, np.random.default_rng(6))
     scores, feats = memory.prior("beam_selection", as_tensors(env_q))
@@ -110,8 +110,9 @@ def test_gates_blend_prior_and_model_and_train(site, tmp_path):
     training_step(model, opt, list(model.parameters()), Fields(), np.arange(60), model.cfg.tasks, 16,
                   np.random.default_rng(0))
     assert any(not torch.equal(b, p) for b, p in zip(before, gates))
-    obs, target = task_batch(model, "los", {k: v[:8] for k, v in stored.items()}, np.random.default_rng(1))
-    assert torch.isfinite(task_loss(model, "los", obs, target))
+    obs, target = task_batch(model, "path_loss", {k: v[:8] for k, v in stored.items()}, np.random.default_rng(1))
+    assert torch.isfinite(task_loss(model, "path_loss", obs, target))
+    assert not model.uses_memory("los") and not model.uses_memory("precoding")
 
     # Saved and loaded with its memory: the same outputs.
     model.eval()
