@@ -293,6 +293,7 @@ class UniversalModel(nn.Module):
                                  f"{torch.__version__} lacks (AirTwin pins torch 2.13.0)")
             with warnings.catch_warnings():  # torch announces the eager API's move to torchao on every call
                 warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", UserWarning)  # and that quantised tensors will go
                 self.backbone = quantize.quantize_dynamic(self.backbone, {nn.Linear}, dtype=torch.qint8)
         return self
 
