@@ -88,8 +88,9 @@ def test_gates_blend_prior_and_model_and_train(site, tmp_path):
             model.memory_gates[t].bias.fill_(50.0)  # open
     assert torch.allclose(model.predict("positioning", csi_q), prior, atol=1e-3)
     assert torch.allclose(model.predict("path_loss", env_q), memory.prior("path_loss", env_q)[0], atol=1e-3)
-    lookup = memory.prior("beam_selection", env_q)[0]
-    assert torch.equal(model.predict("beam_selection", env_q).argmax(1), lookup.argmax(1))  # the lookup dominates
+    lookup = memory.prior("beam_selection", env_q)[0]  # own + softplus(50) x the lookup's distances / 5 m
+    weight = torch.nn.functional.softplus(torch.tensor(50.0))
+    torch.testing.assert_close(model.predict("beam_selection", env_q), own["beam_selection"] + weight * lookup / 5.0)
     with torch.no_grad():
         for t in ("positioning", "path_loss", "beam_selection"):
             model.memory_gates[t].bias.fill_(-50.0)  # shut
