@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def location_cells(positions_xy: np.ndarray, cell_m: float) -> np.ndarray:
+    """``[N, 2]`` int64 index of the ``cell_m`` square each position ``[N, >=2]`` [m] (scene frame) lies in: the
+    squares :func:`location_split` assigns whole to train or test."""
+    return np.floor(np.asarray(positions_xy, np.float64)[:, :2] / cell_m).astype(np.int64)
+
+
 def location_split(positions_xy: np.ndarray, rng: np.random.Generator, *, test_fraction: float = 0.2,
                    cell_m: float = 20.0, guard_m: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """``(train, test)`` indices of drops at ``positions_xy`` ``[N, 2]`` [m], split by location.
@@ -18,7 +24,7 @@ def location_split(positions_xy: np.ndarray, rng: np.random.Generator, *, test_f
     if cell_m <= 0 or guard_m < 0:
         raise ValueError(f"cell_m = {cell_m}, guard_m = {guard_m}; allowed: cell_m > 0, guard_m >= 0")
     xy = np.asarray(positions_xy, np.float64)[:, :2]
-    cells = np.floor(xy / cell_m).astype(np.int64)
+    cells = location_cells(xy, cell_m)
     keys, inverse = np.unique(cells, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     counts = np.bincount(inverse, minlength=len(keys))

@@ -29,8 +29,11 @@ def check_device(where: str, value: str) -> None:
 #: Tasks whose heads read a site memory (:mod:`airtwin.model.memory`): those whose strongest classical estimate in
 #: the site-specific protocol is a retrieval from the site's drops. Precoding has none (a precoder depends on the
 #: instantaneous phases, which no stored drop shares); LoS none either: the k-NN vote is weaker than the model's own
-#: call, and blending it in cost 4 points of accuracy on city-10000 (docs/results.md).
-MEMORY_TASKS = ("positioning", "beam_selection", "path_loss")
+#: call, and blending it in cost 4 points of accuracy on city-10000 (docs/results.md). The values: the gate features
+#: the memory gives each task (:meth:`airtwin.model.memory.SiteMemory.prior`; the model appends how far its own
+#: estimate is from the prior for positioning and path loss).
+MEMORY_FEATURES = {"positioning": 2, "beam_selection": 1, "path_loss": 2}
+MEMORY_TASKS = tuple(MEMORY_FEATURES)
 
 
 @dataclass(frozen=True)

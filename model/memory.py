@@ -41,16 +41,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from airtwin.datagen.site import location_cells
 from airtwin.model.baselines import bs_frame_xy, fingerprint
-from airtwin.model.config import SiteMemoryConfig
+from airtwin.model.config import MEMORY_FEATURES, SiteMemoryConfig
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
-#: Dataset fields a memory is built from.
-MEMORY_FIELDS = tuple(dict.fromkeys(["csi", *MODALITY_FIELDS["csi"], "bs_position", "bs_orientation_deg",
-                                     "ue_position", "best_beam", "beam_gain_db", "path_loss_db"]))
-#: Gate features per memory task (see the module docstring; the model appends how far its own estimate is from
-#: the prior for positioning and path loss).
-MEMORY_FEATURES = {"positioning": 2, "beam_selection": 1, "path_loss": 2}
+#: Dataset fields a memory is built from: the CSI observation's (estimate, array, positions) and the labels.
+MEMORY_FIELDS = (*MODALITY_FIELDS["csi"], "best_beam", "beam_gain_db", "path_loss_db")
 
 
 class SiteMemory(nn.Module):
@@ -87,7 +84,7 @@ class SiteMemory(nn.Module):
 
     def cell_of(self, ue_position: np.ndarray) -> torch.Tensor:
         """``[N, 2]`` int64 square of each UE position ``[N, 3]`` (scene frame [m]), for ``memory_exclude_cell``."""
-        return torch.from_numpy(np.floor(np.asarray(ue_position, np.float64)[:, :2] / self.cfg.cell_m).astype(np.int64))
+        return torch.from_numpy(location_cells(ue_position, self.cfg.cell_m))
 
     def _distances(self, keys: torch.Tensor, query: np.ndarray, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """``[B, M]`` Euclidean distances (float64) of ``query`` to ``keys``, excluded drops at infinity."""

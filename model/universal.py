@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from airtwin.model.backbone import hidden_size, load_backbone, lora_targets
-from airtwin.model.config import MEMORY_TASKS, SHARED_KEYWORDS, ModelConfig
+from airtwin.model.config import MEMORY_FEATURES, MEMORY_TASKS, SHARED_KEYWORDS, ModelConfig
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.features import csi_inputs, env_inputs, first_path_prior
 from airtwin.model.init import reset_lora, reset_parameters
@@ -84,8 +84,6 @@ class UniversalModel(nn.Module):
         return self
 
     def _add_memory(self, memory) -> None:
-        from airtwin.model.memory import MEMORY_FEATURES
-
         tasks = [t for t in MEMORY_TASKS if t in self.cfg.tasks]
         blends = ("positioning", "path_loss")  # these gates also read how far the model's estimate is from the prior
         self.memory = memory
