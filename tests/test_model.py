@@ -430,7 +430,10 @@ def test_merging_lora_for_inference_keeps_the_outputs():
 
 
 def test_int8_inference_stays_close_to_float32_and_is_cpu_only():
-    model, quantized = build("full"), build("full")
+    import copy
+
+    model = build("full")
+    quantized = copy.deepcopy(model)  # the same weights (build draws the encoders from torch's global RNG)
     batch = tiny_batch(8)
     want = {t: model.for_inference().predict(t, obs(model, t, batch)) for t in ("los", "path_loss", "beam_selection")}
     assert quantized.for_inference(int8=True) is quantized
