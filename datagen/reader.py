@@ -64,6 +64,9 @@ class AirTwinDataset(torch.utils.data.Dataset):
         self.numerologies = {name: scenario_numerology(self.manifest, name)
                              for name in dict.fromkeys(r["scenario"] for r in self.records)}
         """``{scenario: (BS antennas, subcarriers, map cells)}`` of the selected shards."""
+        self.scenario_carriers = {name: scenario_site(self.manifest, name)[0].radio.carrier_frequency_hz
+                                  for name in self.numerologies}
+        """``{scenario: carrier frequency [Hz]}`` of the selected shards."""
 
     def require_uniform(self) -> None:
         """Raise ``ValueError`` when the selected samples mix numerologies (they cannot be batched)."""

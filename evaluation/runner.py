@@ -3,10 +3,16 @@
 For every scenario of the suite:
 - beam selection, once per UE speed: every beam policy plays the same episodes (same seeds, so the
   same UE trajectories); metrics: top-1 beam accuracy, mean SNR loss vs. the best beam [dB], mean
-  rate and net rate after sweep overhead [bit/s/Hz], overhead saved vs. an exhaustive sweep every step;
+  rate and net rate after sweep overhead [bit/s/Hz], overhead saved vs. an exhaustive sweep every step.
+  The position lookup's table holds ``lookup_drops`` traced drops of the area, or, when the universal
+  checkpoint has a site memory of the area (``airtwin finetune``), the memory's drops: both then know the
+  same site drops;
 - precoding, once per pilot SNR: SGCS against the eigen-precoder and spectral efficiency [bit/s/Hz];
 - positioning, at the first pilot SNR: error CDF, median and CDF90 [m];
 - path loss (offline): the universal model's prediction vs. the twin on fresh drops, RMSE [dB].
+
+The universal model is compared step by step, on the same episodes, with every classical policy that ran
+(:data:`BASELINES`): paired differences with 95 % intervals that bootstrap whole episodes.
 
 ``metrics.json`` is a deterministic function of the suite, the policies and the seed; wall-clock
 timings (inference latency per decision) go to ``timing.json``.
@@ -43,20 +49,25 @@ from airtwin.twin.pool import TwinPool
 POLICIES = ("universal", "classical", "oracle", "sweep", "lookup", "random")
 #: Policies ``airtwin evaluate`` runs unless told otherwise.
 DEFAULT_POLICIES = ("universal", "classical", "oracle", "sweep", "random")
-#: Per-step values of each task's closed-loop metrics, from the step infos (has-path steps only).
+#: The policies the universal model is compared with, step by step: the deployable classical ones.
+BASELINES = ("classical", "sweep", "lookup")
+#: Per-step values of each task's closed-loop metrics, from the step infos (has-path steps only); ``overhead``
+#: is the policy's share of air time spent sweeping (:func:`policy_overhead`).
 STEP_METRICS = {
     "beam_selection": {"beam_accuracy": lambda s: float(s["beam_correct"]), "snr_loss_db": lambda s: -s["reward"],
-                       "rate": lambda s: s["rate"]},
+                       "rate": lambda s: s["rate"], "net_rate": lambda s: s["rate"] * (1 - s["overhead"])},
     "precoding": {"sgcs": lambda s: s["sgcs"], "spectral_efficiency": lambda s: s["spectral_efficiency"]},
     "positioning": {"median_m": lambda s: s["position_error_m"], "cdf90_m": lambda s: s["position_error_m"]},
 }
 SWEEP_PERIOD = 10
 
 
-def make_policy(name: str, env, *, checkpoint, seed: int):
+def make_policy(name: str, env, *, checkpoint, seed: int, lookup_drops: int = 256):
     """A policy by name for ``env``; None when it does not apply to the task (e.g. sweep for precoding).
 
-    ``checkpoint``: the universal model, loaded or as a checkpoint directory (used by ``"universal"`` only).
+    ``checkpoint``: the universal model, loaded or as a checkpoint directory (the ``"universal"`` policy; a loaded
+    model with a site memory of ``env``'s area also gives ``"lookup"`` its table). ``lookup_drops``: drops the
+    lookup table traces otherwise.
     """
     task = env.unwrapped.task.name
     if name == "random":
@@ -73,8 +84,33 @@ def make_policy(name: str, env, *, checkpoint, seed: int):
         return PeriodicSweepPolicy(env, period=SWEEP_PERIOD)
     if name == "lookup":
         twin = env.unwrapped.twin
-        return PositionLookupBeamPolicy.from_twin(twin, 256, np.random.default_rng(seed), env=env)
+        memory = site_memory_of(checkpoint, twin.spec)
+        if memory is not None:
+            site = twin.spec.bs[twin.serving_bs]
+            return PositionLookupBeamPolicy(*memory.lookup_table(site.position, site.orientation_deg), env=env)
+        return PositionLookupBeamPolicy.from_twin(twin, lookup_drops, np.random.default_rng(seed), env=env)
     raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
+
+
+def site_memory_of(model, spec):
+    """The site memory of a loaded universal ``model`` when it serves ``spec``'s area, else None."""
+    memory = getattr(model, "memory", None)
+    if memory is None:
+        return None
+    try:
+        memory.cfg.check_site(spec.name, spec.radio.carrier_frequency_hz)
+    except ValueError:
+        return None
+    return memory
+
+
+def policy_overhead(policy, env) -> float:
+    """Share of the air time ``policy`` spends sweeping beams; the oracle is accounted as what it stands for, an
+    exhaustive sweep every step."""
+    base = env.unwrapped
+    if isinstance(policy, OraclePolicy):
+        return sweep_overhead(base.twin.codebook.num_beams, base.step_s)
+    return getattr(policy, "overhead_fraction", 0.0)
 
 
 def _speed_spec(spec, speed: float):
@@ -112,12 +148,12 @@ def play(env, policy, suite: Suite, episode_seeds: list[int]) -> tuple[list[list
 
 
 def _beam_summary(episodes: list[list[dict]], policy, env, stats: dict[str, float]) -> dict:
-    """Beam metrics; the oracle is accounted as what it stands for, an exhaustive sweep every step."""
+    """Beam metrics (the net rate after the policy's sweep overhead, :func:`policy_overhead`)."""
     base = env.unwrapped
     exhaustive = sweep_overhead(base.twin.codebook.num_beams, base.step_s)
-    overhead = exhaustive if isinstance(policy, OraclePolicy) else getattr(policy, "overhead_fraction", 0.0)
+    overhead = policy_overhead(policy, env)
     return {
-        **stats, "net_rate": stats["rate"] * (1 - overhead), "overhead_fraction": overhead,
+        **stats, "overhead_fraction": overhead,
         "overhead_saved_vs_exhaustive": 1.0 - overhead / exhaustive if exhaustive > 0 else 1.0,
         "covered_steps": sum(s["has_paths"] for ep in episodes for s in ep),
         "snr_trace_db": [round(s["snr_db"], 3) for s in episodes[0]],
@@ -155,7 +191,7 @@ class _Run:
         self.seeds = [int(s) for s in np.random.SeedSequence(suite.evaluation.seed).generate_state(suite.evaluation.episodes)]
         self.timing: dict[str, list[float]] = {}
         self.skipped: dict[str, str] = {}
-        self.comparisons: dict[str, dict] = {}
+        self.comparisons: dict[str, dict[str, dict]] = {}
         self.rng = np.random.default_rng([suite.evaluation.seed, 95])  # bootstrap resampling
 
     def universal_model(self):
@@ -176,30 +212,38 @@ class _Run:
 
     def policies_on(self, env, scenario: str, task: str, label: str, summarize) -> dict:
         """Play every applicable policy on ``env`` (same episode seeds) and summarise each, with 95 % intervals
-        (bootstrap over episodes); the universal model is compared with the classical policy step by step."""
+        (bootstrap over episodes); the universal model is compared with every baseline that ran, step by step."""
         runs, steps = {}, {}
+        model = self.universal_model() if "universal" in self.policies else None
         for pname in self.policies:
-            model = self.universal_model() if pname == "universal" else None
             try:
-                policy = make_policy(pname, env, checkpoint=model, seed=self.suite.evaluation.seed)
+                policy = make_policy(pname, env, checkpoint=model, seed=self.suite.evaluation.seed,
+                                     lookup_drops=self.suite.evaluation.lookup_drops)
             except ValueError as exc:  # e.g. the universal model does not fit this scenario's numerology
                 self.skipped[f"{scenario}/{pname}"] = str(exc)
                 continue
             if policy is None:  # not applicable to this task
                 continue
             episodes, latencies = play(env, policy, self.suite, self.seeds)
+            overhead = policy_overhead(policy, env)
+            for step in (s for ep in episodes for s in ep):
+                step["overhead"] = overhead
             steps[pname] = _step_samples(episodes, task)
             stats = summarize_steps(steps[pname][0]) if len(steps[pname][1]) else dict.fromkeys(STEP_METRICS[task], 0.0)
             runs[pname] = summarize(episodes, policy, env, stats)
+            if isinstance(policy, PositionLookupBeamPolicy):
+                runs[pname]["table_drops"] = len(policy.beams)
+                runs[pname]["table"] = "site memory" if site_memory_of(model, env.unwrapped.twin.spec) else "traced"
             if len(steps[pname][1]):
                 runs[pname]["intervals"] = {k: list(v) for k, v in bootstrap_interval(
                     steps[pname][0], self.rng, groups=steps[pname][1]).items()}
             self.timing.setdefault(pname, []).extend(latencies)
-        if "universal" in steps and "classical" in steps and len(steps["universal"][1]):
-            (mine, groups), (theirs, _) = steps["universal"], steps["classical"]
-            diffs = paired_difference(mine, theirs, self.rng, groups=groups)
-            self.comparisons[f"{scenario}/{task}/{label}"] = {
-                k: {"difference": d[0], "low": d[1], "high": d[2], "verdict": better(k, d)} for k, d in diffs.items()}
+        if "universal" in steps and len(steps["universal"][1]):
+            mine, groups = steps["universal"]
+            for base in (b for b in BASELINES if b in steps):
+                diffs = paired_difference(mine, steps[base][0], self.rng, groups=groups)
+                self.comparisons.setdefault(f"{scenario}/{task}/{label}", {})[base] = {
+                    k: {"difference": d[0], "low": d[1], "high": d[2], "verdict": better(k, d)} for k, d in diffs.items()}
         return runs
 
 
@@ -238,7 +282,7 @@ def run_suite(suite: Suite, policies: tuple[str, ...], *, checkpoint: str | Path
         per["path_loss"] = _offline_path_loss(spec, suite, run, policies)
         metrics["scenarios"][name] = per
     metrics["skipped"] = run.skipped
-    metrics["universal_vs_classical"] = run.comparisons
+    metrics["universal_vs_baselines"] = run.comparisons
     timing_ms = {p: {"median_ms": 1e3 * float(np.median(v)), "decisions": len(v)} for p, v in run.timing.items()}
     return metrics, timing_ms
 
@@ -247,13 +291,12 @@ def _offline_path_loss(spec, suite: Suite, run: _Run, policies) -> dict:
     """Universal-model path loss on fresh drops vs. the twin (when the model fits the scenario)."""
     if "universal" not in policies:
         return {}
-    from airtwin.model.numerology import adapter_for, predict_on_site
-    from airtwin.phy.tasks import Numerology
+    from airtwin.model.numerology import predict_on_site, site_adapter
 
     model = run.universal_model()
     twin = run.pool.get(spec)  # the twin the episodes above already loaded
     try:
-        adapter = adapter_for(model, Numerology.of_scenario(spec, twin.serving_bs))
+        adapter = site_adapter(model, spec, twin.serving_bs)
     except ValueError as exc:  # before tracing: nothing to trace for a model that cannot play
         run.skipped[f"{spec.name}/universal (offline path loss)"] = str(exc)
         return {}

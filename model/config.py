@@ -53,14 +53,29 @@ class SiteMemoryConfig:
     """Side of the squares left out of a training drop's retrieval [m]: the location split's, so that training
     sees neighbours as far away as the test drops will."""
     scenario: str = ""
-    """The area the drops come from (informative)."""
+    """The area the drops come from: the model serves this scenario only (:meth:`check_site`)."""
+    carrier_frequency_hz: float = 0.0
+    """The carrier the drops were traced at [Hz] (0: not recorded; then any carrier of the scenario passes)."""
 
     def __post_init__(self) -> None:
         check_range("SiteMemoryConfig.num_drops", self.num_drops, 1)
+        check_range("SiteMemoryConfig.carrier_frequency_hz", self.carrier_frequency_hz, 0.0)
         check_range("SiteMemoryConfig.fingerprint_dim", self.fingerprint_dim, 2)
         check_range("SiteMemoryConfig.num_beams", self.num_beams, 1)
         check_range("SiteMemoryConfig.k", self.k, 1, 256)
         check_range("SiteMemoryConfig.cell_m", self.cell_m, 0.0, low_open=True)
+
+    def check_site(self, scenario: str, carrier_frequency_hz: float) -> None:
+        """Raise ``ValueError`` unless data of ``scenario`` at ``carrier_frequency_hz`` [Hz] is the memory's site:
+        elsewhere its retrievals (positions, beams and path losses of another area or band) mean nothing."""
+        if scenario != self.scenario:
+            raise ValueError(f"the checkpoint's site memory holds drops of {self.scenario!r}, not of {scenario!r}; a "
+                             "site fine-tune serves its own area only (use the general checkpoint, or fine-tune on "
+                             "this area with `airtwin finetune`)")
+        if self.carrier_frequency_hz and abs(carrier_frequency_hz - self.carrier_frequency_hz) > 1e-6 * self.carrier_frequency_hz:
+            raise ValueError(f"the checkpoint's site memory of {scenario!r} was traced at "
+                             f"{self.carrier_frequency_hz / 1e9:g} GHz, not {carrier_frequency_hz / 1e9:g} GHz; a site "
+                             "memory serves its own carrier only")
 
 
 @dataclass(frozen=True)

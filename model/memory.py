@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from airtwin.datagen.site import location_cells
-from airtwin.model.baselines import bs_frame_xy, fingerprint
+from airtwin.model.baselines import bs_frame_xy, fingerprint, scene_frame_xy
 from airtwin.model.config import MEMORY_FEATURES, SiteMemoryConfig
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
@@ -65,14 +65,15 @@ class SiteMemory(nn.Module):
 
     @classmethod
     def from_fields(cls, fields: dict[str, np.ndarray], pilot_snr_db: float, rng: np.random.Generator, *,
-                    k: int = 5, cell_m: float = 20.0, scenario: str = "") -> SiteMemory:
-        """A memory of the drops in ``fields`` (dataset fields of :data:`MEMORY_FIELDS`, ``[M, ...]``); the
-        fingerprints are of one CSI estimate at ``pilot_snr_db`` per drop (noise from ``rng``), as the k-NN
-        baseline fits them."""
+                    k: int = 5, cell_m: float = 20.0, scenario: str = "", carrier_frequency_hz: float = 0.0
+                    ) -> SiteMemory:
+        """A memory of the drops in ``fields`` (dataset fields of :data:`MEMORY_FIELDS`, ``[M, ...]``) of
+        ``scenario`` at ``carrier_frequency_hz`` [Hz]; the fingerprints are of one CSI estimate at ``pilot_snr_db``
+        per drop (noise from ``rng``), as the k-NN baseline fits them."""
         prints = fingerprint(observe("csi", fields, pilot_snr_db, rng))
         cfg = SiteMemoryConfig(num_drops=len(prints), fingerprint_dim=prints.shape[1],
                                num_beams=int(fields["beam_gain_db"].shape[1]), k=min(k, len(prints)), cell_m=cell_m,
-                               scenario=scenario)
+                               scenario=scenario, carrier_frequency_hz=carrier_frequency_hz)
         memory = cls(cfg)
         with torch.no_grad():
             memory.fingerprints.copy_(torch.from_numpy(prints))
@@ -85,6 +86,15 @@ class SiteMemory(nn.Module):
     def cell_of(self, ue_position: np.ndarray) -> torch.Tensor:
         """``[N, 2]`` int64 square of each UE position ``[N, 3]`` (scene frame [m]), for ``memory_exclude_cell``."""
         return torch.from_numpy(location_cells(ue_position, self.cfg.cell_m))
+
+    def lookup_table(self, bs_position: np.ndarray, bs_orientation_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stored drops as a position lookup table: ``(UE positions [M, 2] in the scene's frame [m], best beam
+        [M])``, for the serving BS at ``bs_position`` ``[3]`` [m] with orientation ``bs_orientation_deg`` ``[3]``
+        [deg] (a baseline that knows the same site drops as the memory)."""
+        local = self.local_xy.cpu().numpy().astype(np.float64)
+        orientation = np.broadcast_to(np.asarray(bs_orientation_deg, np.float64), (len(local), 3))
+        xy = np.asarray(bs_position, np.float64)[:2] + scene_frame_xy(local, {"bs_orientation_deg": orientation})
+        return xy, self.best_beam.cpu().numpy()
 
     def _distances(self, keys: torch.Tensor, query: np.ndarray, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """``[B, M]`` Euclidean distances (float64) of ``query`` to ``keys``, excluded drops at infinity."""

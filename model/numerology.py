@@ -169,15 +169,38 @@ def predict_on_site(model, adapter: NumerologyAdapter | None, task: str, obs: di
         return model.predict(task, to_tensors(obs)).cpu().numpy()
 
 
-def adapter_for(model, site: Numerology) -> NumerologyAdapter | None:
+def adapter_for(model, site: Numerology, scenarios: dict[str, float] | None = None) -> NumerologyAdapter | None:
     """None when ``site`` is the model's numerology (nothing to adapt), else a :class:`NumerologyAdapter`.
 
-    Raises ``ValueError`` for a checkpoint that records no numerology and does not fit ``site`` as it is.
+    ``scenarios``: ``{scenario: carrier frequency [Hz]}`` of the data; a model with a site memory
+    (:mod:`airtwin.model.memory`) serves its own site only, in its own numerology, and needs them.
+
+    Raises ``ValueError`` for a checkpoint that records no numerology and does not fit ``site`` as it is, and for
+    a site-memory model on another scenario, carrier or numerology than its memory's.
     """
     cfg = model.cfg
+    memory = getattr(model, "memory", None)
+    if memory is not None:
+        if scenarios is None:
+            raise ValueError("a model with a site memory serves its own site only: name the data's scenario")
+        for name, carrier_hz in scenarios.items():
+            memory.cfg.check_site(name, carrier_hz)
     if cfg.numerology is None:
         if cfg.shapes == site.shapes():
             return None
         raise ValueError(f"the model was trained for {cfg.shapes} and its checkpoint records no numerology to adapt "
                          f"from; the site has {site.shapes()} (retrain, or use a checkpoint with a numerology)")
-    return None if cfg.numerology == site else NumerologyAdapter(site, cfg.numerology)
+    if cfg.numerology == site:
+        return None
+    if memory is not None:
+        raise ValueError("a model with a site memory serves its own site's numerology only, not through the "
+                         "numerology adapter")
+    return NumerologyAdapter(site, cfg.numerology)
+
+
+def site_adapter(model, spec, bs: int = 0) -> NumerologyAdapter | None:
+    """:func:`adapter_for` BS ``bs`` of a :class:`airtwin.scenes.spec.ScenarioSpec` (its errors name the site)."""
+    try:
+        return adapter_for(model, Numerology.of_scenario(spec, bs), {spec.name: spec.radio.carrier_frequency_hz})
+    except ValueError as exc:
+        raise ValueError(f"site {spec.bs[bs].name} of {spec.name}: {exc}") from exc

@@ -8,8 +8,8 @@ import numpy as np
 from gymnasium import spaces
 
 from airtwin.envs.policies import current_task, task_action, task_space
-from airtwin.model.numerology import predict_on_site
-from airtwin.phy.tasks import OBSERVATION_KEYS, TASKS, Numerology, observe
+from airtwin.model.numerology import predict_on_site, site_adapter
+from airtwin.phy.tasks import OBSERVATION_KEYS, TASKS, observe
 
 
 def _loaded(checkpoint, device: str):
@@ -19,17 +19,6 @@ def _loaded(checkpoint, device: str):
     if hasattr(checkpoint, "predict"):  # the caller's model: evaluated as it is, never merged
         return checkpoint.eval()
     return load_checkpoint(checkpoint, device=device).for_inference()
-
-
-def _site_adapter(model, spec, site: int):
-    """The :class:`airtwin.model.numerology.NumerologyAdapter` from site ``site`` of ``spec`` to the model's
-    numerology, or None when they are the same (raises for a checkpoint without a numerology that does not fit)."""
-    from airtwin.model.numerology import adapter_for
-
-    try:
-        return adapter_for(model, Numerology.of_scenario(spec, site))
-    except ValueError as exc:
-        raise ValueError(f"site {spec.bs[site].name} of {spec.name}: {exc}") from exc
 
 
 class UniversalModelPolicy:
@@ -49,7 +38,7 @@ class UniversalModelPolicy:
     def __init__(self, env, checkpoint, device: str = "auto"):
         self.env = env
         self.model = _loaded(checkpoint, device)
-        self.adapter = _site_adapter(self.model, env.unwrapped.twin.spec, env.unwrapped.twin.serving_bs)
+        self.adapter = site_adapter(self.model, env.unwrapped.twin.spec, env.unwrapped.twin.serving_bs)
 
     def reset(self) -> None:
         pass
@@ -85,7 +74,10 @@ class UniversalCellPolicy:
         self.model = _loaded(checkpoint, device)
         twin = env.unwrapped.twin
         n = len(twin.spec.bs)
-        self.adapters = [_site_adapter(self.model, twin.spec, i) for i in range(n)]
+        if getattr(self.model, "memory", None) is not None and n > 1:
+            raise ValueError(f"{twin.spec.name}: a model with a site memory holds one site's drops and cannot score "
+                             f"{n} sites; use the general checkpoint")
+        self.adapters = [site_adapter(self.model, twin.spec, i) for i in range(n)]
         self.env_fields = {"height_map": np.stack([twin.height_map_of(i) for i in range(n)]),
                            "map_range_m": np.array([twin.map_range_of(i) for i in range(n)]),
                            "bs_position": np.array([b.position for b in twin.spec.bs]),
@@ -135,7 +127,7 @@ class UniversalMultiUserPolicy:
             raise ValueError(f"combine = {combine!r}; allowed: 'mrt', 'zf'")
         self.env, self.combine = env, combine
         self.model = _loaded(checkpoint, device)
-        self.adapter = _site_adapter(self.model, env.unwrapped.twin.spec, env.unwrapped.twin.serving_bs)
+        self.adapter = site_adapter(self.model, env.unwrapped.twin.spec, env.unwrapped.twin.serving_bs)
 
     def reset(self) -> None:
         pass

@@ -62,7 +62,7 @@ def model_samples(model: UniversalModel, ds: AirTwinDataset, max_samples: int | 
 
     Raises:
         ValueError: ``ds`` is empty, mixes numerologies, or its numerology is not the model's and the checkpoint
-        records none to adapt from.
+        records none to adapt from; or the model has a site memory of another scenario or numerology.
     """
     if len(ds) == 0:
         raise ValueError(f"{ds.root}: the selected split has no samples")
@@ -70,7 +70,7 @@ def model_samples(model: UniversalModel, ds: AirTwinDataset, max_samples: int | 
     ds.require_uniform()
     if model.cfg.numerology is None:
         check_fits(model, ds)
-    adapter = adapter_for(model, ds.numerology())
+    adapter = adapter_for(model, ds.numerology(), ds.scenario_carriers)
     was_training = model.training
     model.eval()
     rng = np.random.default_rng([seed, 1])

@@ -61,6 +61,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("beam_accuracy", lambda v: float(np.mean(v)), True),
     Metric("snr_loss_db", lambda v: float(np.mean(v)), False),
     Metric("rate", lambda v: float(np.mean(v)), True),
+    Metric("net_rate", lambda v: float(np.mean(v)), True),
     Metric("spectral_efficiency", lambda v: float(np.mean(v)), True),
     Metric("median_m", lambda v: float(np.median(v)), False),
     Metric("cdf90_m", _p90, False),

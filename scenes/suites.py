@@ -47,6 +47,9 @@ class EvaluationSettings:
     """Steps per episode."""
     offline_samples: int = 128
     """UE drops per scenario for the offline path-loss test set."""
+    lookup_drops: int = 256
+    """Traced drops of the area in the position lookup table's beam policy. A universal checkpoint with a site memory
+    of the area (``airtwin finetune``) gives the lookup its memory's drops instead, so both know the same drops."""
     render: bool = True
     """Render each scenario with Sionna (radio map, trajectory, paths)."""
     multicell: bool = True
@@ -68,6 +71,7 @@ class EvaluationSettings:
         check_range("EvaluationSettings.episodes", self.episodes, 1, 10_000)
         check_range("EvaluationSettings.steps", self.steps, 1, 100_000)
         check_range("EvaluationSettings.offline_samples", self.offline_samples, 1, 1_000_000)
+        check_range("EvaluationSettings.lookup_drops", self.lookup_drops, 1, 1_000_000)
 
 
 @dataclass(frozen=True)

@@ -44,9 +44,13 @@ def total_loss(model, batch, seed=0):
     return sum(task_loss(model, t, *task_batch(model, t, batch, np.random.default_rng(seed))) for t in TASKS)
 
 
-def build(variant, **kw):
+def build(variant, seed=0, **kw):
+    """A tiny model whose random weights depend on ``seed`` only, not on the tests that ran before (torch's global
+    RNG is forked, seeded and restored)."""
     cfg = ModelConfig(shapes=SHAPES, variant=variant, **kw)
-    return UniversalModel.build(cfg, CSIEncoder(), EnvEncoder())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return UniversalModel.build(cfg, CSIEncoder(), EnvEncoder())
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -338,6 +342,27 @@ def test_site_specific_protocol_end_to_end(tmp_path):
     remembering = load_checkpoint(out / "finetuned-memory")
     assert remembering.cfg.memory.num_drops == 24 and remembering.cfg.memory.scenario == "city-tiny-10001"
     assert all(is_finetuned(n) for n, p in remembering.named_parameters() if n.startswith("memory_"))
+    assert remembering.cfg.memory.carrier_frequency_hz == get_scenario("city-tiny-10001").radio.carrier_frequency_hz
+
+    # Closed loop on the site: the lookup table holds the memory's drops, and the model is paired with every
+    # baseline (net rate after the sweep's air time included). On another area the memory model is refused.
+    from airtwin.evaluation.runner import run_suite
+    from airtwin.scenes.suites import EvaluationSettings, Suite
+
+    settings = EvaluationSettings(episodes=2, steps=3, offline_samples=8, lookup_drops=16, render=False)
+    metrics, _ = run_suite(Suite(name="site", scenarios=("city-tiny-10001",), evaluation=settings),
+                           ("universal", "sweep", "lookup"), checkpoint=out / "finetuned-memory", log=lambda m: None)
+    beams = metrics["scenarios"]["city-tiny-10001"]["beam_selection"]["3"]
+    assert (beams["lookup"]["table_drops"], beams["lookup"]["table"]) == (24, "site memory")
+    assert beams["sweep"]["net_rate"] == pytest.approx(beams["sweep"]["rate"] * (1 - beams["sweep"]["overhead_fraction"]))
+    pairs = metrics["universal_vs_baselines"]["city-tiny-10001/beam_selection/3 m/s"]
+    assert set(pairs) == {"sweep", "lookup"} and {"net_rate", "beam_accuracy"} <= set(pairs["lookup"])
+    assert pairs["lookup"]["net_rate"]["low"] <= pairs["lookup"]["net_rate"]["difference"] <= pairs["lookup"]["net_rate"]["high"]
+    metrics, _ = run_suite(Suite(name="elsewhere", scenarios=("city-tiny-00000",), evaluation=settings),
+                           ("universal", "lookup"), checkpoint=out / "finetuned-memory", log=lambda m: None)
+    assert "holds drops of 'city-tiny-10001', not of 'city-tiny-00000'" in metrics["skipped"]["city-tiny-00000/universal"]
+    assert metrics["scenarios"]["city-tiny-00000"]["beam_selection"]["3"]["lookup"]["table"] == "traced"
+    assert not metrics["universal_vs_baselines"]
     assert main(argv) == 0  # a re-run resumes: data and the size's result are reused
     assert len(list(out.glob("size-24-*.json"))) == 1
     more = list(argv)
@@ -433,7 +458,7 @@ def test_int8_inference_stays_close_to_float32_and_is_cpu_only():
     import copy
 
     model = build("full")
-    quantized = copy.deepcopy(model)  # the same weights (build draws the encoders from torch's global RNG)
+    quantized = copy.deepcopy(model)  # quantisation is in place: a copy of the same weights
     batch = tiny_batch(8)
     want = {t: model.for_inference().predict(t, obs(model, t, batch)) for t in ("los", "path_loss", "beam_selection")}
     assert quantized.for_inference(int8=True) is quantized
