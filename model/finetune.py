@@ -17,7 +17,9 @@
 Each training size's result is written as it completes (``OUT/size-N-KEY.json``, ``KEY`` a digest of the
 settings it depends on: the general checkpoint's content, the fine-tuning and split settings); a re-run with the
 same settings skips those, and one with other settings (another checkpoint, more steps) reuses the traced drops
-but not the results.
+but not the results. The largest size's models are saved (``OUT/finetuned``, ``OUT/finetuned-memory``, their
+drops and settings key recorded); when that size was done before but the saved checkpoints are of another size
+or settings, they are fine-tuned again, so the checkpoints always match the run's largest size.
 """
 
 from __future__ import annotations
@@ -122,6 +124,25 @@ def result_settings(cfg: FinetuneConfig, checkpoint: Path) -> dict:
     return {"checkpoint_sha256": file_sha256(Path(checkpoint) / "config.json"), **{k: getattr(cfg, k) for k in keep}}
 
 
+def _checkpoint_name(memory: bool) -> str:
+    return "finetuned-memory" if memory else "finetuned"
+
+
+def _save(model, path: Path, cfg: FinetuneConfig, n: int, key: str) -> None:
+    """Save a site fine-tune, recording its drops and the key of its settings (:func:`result_settings`)."""
+    save_checkpoint(model, path, train={"step": cfg.steps, "config": asdict(cfg), "site_train_drops": int(n),
+                                        "settings_key": key})
+
+
+def _saved(path: Path, n: int, key: str) -> bool:
+    """Whether ``path`` holds the site fine-tune of ``n`` drops under the settings ``key``."""
+    try:
+        train = json.loads((path / "config.json").read_text()).get("train", {})
+    except (OSError, ValueError):
+        return False
+    return train.get("site_train_drops") == n and train.get("settings_key") == key
+
+
 def site_samples(cfg: FinetuneConfig, log=print) -> dict:
     """Run the protocol's data, fine-tuning and scoring steps; per-sample values of every row.
 
@@ -141,23 +162,28 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     sizes = sorted({min(n, len(train_idx)) for n in (cfg.train_sizes or (len(train_idx),))})
     result = {"split": {"train": int(len(train_idx)), "test": int(len(test_idx))}, "sizes": {}}
+    variants = {"on": (True,), "off": (False,), "both": (False, True)}[cfg.site_memory]
     for n in sizes:
         done = out / f"size-{n}-{key}.json"
+        subset = np.sort(np.random.default_rng([cfg.seed, n]).choice(train_idx, n, replace=False))
         if done.exists():
             result["sizes"][n] = json.loads(done.read_text())
             log(f"{n} training drops: done before, read {done}")
+            for memory in variants if n == sizes[-1] else ():  # the checkpoints must be of this size and settings
+                path = out / _checkpoint_name(memory)
+                if not _saved(path, n, key):
+                    log(f"{path} is not of {n} drops and these settings: fine-tuning it again")
+                    _save(finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory), path, cfg, n, key)
             continue
         start = time.perf_counter()
         if general is None:
             general = _merge(model_samples(load_checkpoint(checkpoint, device=cfg.device), ds, indices=test_idx,
                                            seed=cfg.seed))
-        subset = np.sort(np.random.default_rng([cfg.seed, n]).choice(train_idx, n, replace=False))
         models = {"general checkpoint (zero-shot)": _to_lists(general)}
-        for memory in {"on": (True,), "off": (False,), "both": (False, True)}[cfg.site_memory]:
+        for memory in variants:
             model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory)
             if n == sizes[-1]:
-                save_checkpoint(model, out / ("finetuned-memory" if memory else "finetuned"),
-                                train={"step": cfg.steps, "config": asdict(cfg), "site_train_drops": int(n)})
+                _save(model, out / _checkpoint_name(memory), cfg, n, key)
             name = f"fine-tuned with site memory on {n} site drops" if memory else f"fine-tuned on {n} site drops"
             models[name] = _to_lists(_merge(model_samples(model, ds, indices=test_idx, seed=cfg.seed)))
         base = baseline_samples(ds, ds, train_indices=subset, test_indices=test_idx, max_train=None, seed=cfg.seed)

@@ -48,8 +48,9 @@ class EvaluationSettings:
     offline_samples: int = 128
     """UE drops per scenario for the offline path-loss test set."""
     lookup_drops: int = 256
-    """Traced drops of the area in the position lookup table's beam policy. A universal checkpoint with a site memory
-    of the area (``airtwin finetune``) gives the lookup its memory's drops instead, so both know the same drops."""
+    """Traced drops of the area in the position lookup table's beam policy. When the universal policy runs with a
+    site-memory checkpoint of the area (``airtwin finetune``), the lookup gets the memory's drops instead, so both
+    know the same drops."""
     render: bool = True
     """Render each scenario with Sionna (radio map, trajectory, paths)."""
     multicell: bool = True
