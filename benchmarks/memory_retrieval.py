@@ -25,7 +25,7 @@ from airtwin.model.config import SiteMemoryConfig
 from airtwin.model.memory import SiteMemory
 
 
-def reference(memory: SiteMemory, keys: torch.Tensor, query: np.ndarray) -> torch.Tensor:
+def reference(keys: torch.Tensor, query: np.ndarray) -> torch.Tensor:
     """``[B, M]`` distances as the memory computed them before: ``torch.cdist``, keys converted at every call."""
     return torch.cdist(torch.from_numpy(query).double(), keys.double())
 
@@ -48,17 +48,18 @@ def main() -> None:
         with torch.no_grad():
             memory.fingerprints.copy_(torch.from_numpy(g.standard_normal((m, args.dim)).astype(np.float32)))
             memory.local_xy.copy_(torch.from_numpy(g.uniform(-250, 250, (m, 2)).astype(np.float32)))
-        for name, keys in (("fingerprints", memory.fingerprints), ("positions", memory.local_xy)):
+        for name, buffer in (("fingerprints", "fingerprints"), ("positions", "local_xy")):
+            keys = getattr(memory, buffer)
             for b in args.batch:
                 query = g.standard_normal((b, keys.shape[1])).astype(np.float32) * float(keys.std())
                 new, old = [], []
-                memory._distances(keys, query, {})  # warm-up (fills the cache)
+                memory._distances(buffer, query, {})  # warm-up (fills the cache)
                 for _ in range(args.repeats):
                     start = time.perf_counter()
-                    mine = memory._distances(keys, query, {})
+                    mine = memory._distances(buffer, query, {})
                     new.append(time.perf_counter() - start)
                     start = time.perf_counter()
-                    theirs = reference(memory, keys, query)
+                    theirs = reference(keys, query)
                     old.append(time.perf_counter() - start)
                 t_new, t_old = 1e3 * statistics.median(new), 1e3 * statistics.median(old)
                 diff = float((mine - theirs).abs().max())

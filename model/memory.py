@@ -96,25 +96,27 @@ class SiteMemory(nn.Module):
         xy = np.asarray(bs_position, np.float64)[:2] + scene_frame_xy(local, {"bs_orientation_deg": orientation})
         return xy, self.best_beam.cpu().numpy()
 
-    def _double(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``keys`` in float64 and their squared norms ``[M]``, computed once per buffer content (converting a
-        7664-drop fingerprint table at every decision cost 15 ms)."""
+    def _double(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Buffer ``name`` (``"fingerprints"`` or ``"local_xy"``) in float64 and its rows' squared norms ``[M]``,
+        computed once per buffer content (converting a 7664-drop fingerprint table at every decision cost 15 ms);
+        one cached copy per buffer."""
+        keys = getattr(self, name)
         cache = self.__dict__.setdefault("_double_cache", {})
         tag = (keys.data_ptr(), keys._version, keys.device)
-        if cache.get(id(keys), (None,))[0] != tag:
+        if cache.get(name, (None,))[0] != tag:
             k64 = keys.double()
-            cache[id(keys)] = (tag, (k64, (k64 * k64).sum(dim=1)))
-        return cache[id(keys)][1]
+            cache[name] = (tag, (k64, (k64 * k64).sum(dim=1)))
+        return cache[name][1]
 
-    def _distances(self, keys: torch.Tensor, query: np.ndarray, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _distances(self, name: str, query: np.ndarray, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """``[B, M]`` Euclidean distances (float64; ``|q|^2 + |k|^2 - 2 q.k`` by one matrix product, as the k-NN
-        baselines rank them) of ``query`` to ``keys``, excluded drops at infinity."""
-        k64, k2 = self._double(keys)
-        q = torch.from_numpy(np.asarray(query, np.float64)).to(keys.device)
+        baselines rank them) of ``query`` to the rows of buffer ``name``, excluded drops at infinity."""
+        k64, k2 = self._double(name)
+        q = torch.from_numpy(np.asarray(query, np.float64)).to(k64.device)
         d = ((q * q).sum(dim=1, keepdim=True) + k2[None] - 2.0 * q @ k64.T).clamp_min(0.0).sqrt()
         cells = obs.get("memory_exclude_cell")
         if cells is not None:
-            d = d.masked_fill((cells.to(keys.device)[:, None, :] == self.cells[None]).all(dim=-1), float("inf"))
+            d = d.masked_fill((cells.to(d.device)[:, None, :] == self.cells[None]).all(dim=-1), float("inf"))
         return d
 
     def prior(self, task: str, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,13 +127,13 @@ class SiteMemory(nn.Module):
         np_obs = {k: v.detach().cpu().numpy() for k, v in obs.items() if k != "memory_exclude_cell"}
         with torch.no_grad():
             if task == "positioning":
-                d = self._distances(self.fingerprints, fingerprint(np_obs), obs)
+                d = self._distances("fingerprints", fingerprint(np_obs), obs)
                 dist, idx = torch.topk(d, self.cfg.k, dim=1, largest=False)
                 xy = self.local_xy[idx]  # [B, k, 2]
                 mean = xy.mean(dim=1)
                 spread = torch.linalg.vector_norm(xy - mean[:, None], dim=-1).mean(dim=1) / 100.0
                 return mean, torch.stack([dist[:, 0].float(), spread], dim=1)
-            d = self._distances(self.local_xy, bs_frame_xy(np_obs), obs)
+            d = self._distances("local_xy", bs_frame_xy(np_obs), obs)
             if task == "beam_selection":
                 holds = nn.functional.one_hot(self.best_beam, self.cfg.num_beams).bool()  # [M, num_beams]
                 nearest = d[:, :, None].masked_fill(~holds[None], float("inf")).amin(dim=1)  # [B, num_beams]

@@ -85,12 +85,11 @@ class UniversalModel(nn.Module):
 
     def _add_memory(self, memory) -> None:
         tasks = [t for t in MEMORY_TASKS if t in self.cfg.tasks]
-        blends = ("positioning", "path_loss")  # these gates also read how far the model's estimate is from the prior
         self.memory = memory
         # Each gate's logit: a linear read of the backbone's last token plus one of the memory's features, zero at
         # first (a half-open blend; a weight of softplus(0) on the prior's logits).
         self.memory_hidden = nn.ModuleDict({t: nn.Linear(self.width, 1, bias=False) for t in tasks})
-        self.memory_gates = nn.ModuleDict({t: nn.Linear(MEMORY_FEATURES[t] + (t in blends), 1) for t in tasks})
+        self.memory_gates = nn.ModuleDict({t: nn.Linear(MEMORY_FEATURES[t] + (t in BLENDED_TASKS), 1) for t in tasks})
         for module in (*self.memory_hidden.values(), *self.memory_gates.values()):
             for p in module.parameters():
                 torch.nn.init.zeros_(p)
@@ -217,7 +216,7 @@ class UniversalModel(nn.Module):
         elif task == "path_loss":
             feats = torch.cat([feats, (own - prior).abs()[:, None] / 10.0], dim=1)
         logit = hidden_logit + self.memory_gates[task](feats)[:, 0]
-        if task in ("positioning", "path_loss"):
+        if task in BLENDED_TASKS:
             gate = torch.sigmoid(logit)
             gate = gate[:, None] if own.dim() == 2 else gate
             return gate * prior + (1 - gate) * own
@@ -301,6 +300,9 @@ class UniversalModel(nn.Module):
         return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
+#: Memory tasks whose output is a convex blend of the prior and the model's own estimate; their gates read one
+#: feature more than :data:`airtwin.model.config.MEMORY_FEATURES` counts: how far the two are apart.
+BLENDED_TASKS = ("positioning", "path_loss")
 #: The beam lookup's distances enter the beam logits divided by this [m], and floored at minus the other (a beam
 #: no stored drop holds is at infinity).
 LOOKUP_SCALE_M, LOOKUP_FLOOR_M = 5.0, 1000.0

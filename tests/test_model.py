@@ -366,13 +366,15 @@ def test_site_specific_protocol_end_to_end(tmp_path):
     assert main(argv) == 0  # a re-run resumes: data and the size's result are reused
     assert len(list(out.glob("size-24-*.json"))) == 1
     assert load_checkpoint(out / "finetuned-memory").cfg.memory.num_drops == 24
-    smaller = [*argv[:argv.index("--train-sizes") + 1], "12,24", *argv[argv.index("--train-sizes") + 2:]]
-    smaller[smaller.index("--site-memory") + 1] = "on"
-    assert main(smaller) == 0  # 12 drops is new; the saved checkpoint stays the largest size's
+    def with_sizes(sizes):
+        changed = list(argv)
+        changed[changed.index("--train-sizes") + 1] = sizes
+        changed[changed.index("--site-memory") + 1] = "on"
+        return changed
+
+    assert main(with_sizes("12,24")) == 0  # 12 drops is new; the saved checkpoint stays the largest size's
     assert load_checkpoint(out / "finetuned-memory").cfg.memory.num_drops == 24
-    only = [*argv[:argv.index("--train-sizes") + 1], "12", *argv[argv.index("--train-sizes") + 2:]]
-    only[only.index("--site-memory") + 1] = "on"
-    assert main(only) == 0  # 12 drops was done before, but the saved checkpoint was of 24: fine-tuned again
+    assert main(with_sizes("12")) == 0  # 12 drops was done before, but the saved checkpoint was of 24: fine-tuned again
     assert load_checkpoint(out / "finetuned-memory").cfg.memory.num_drops == 12
     more = list(argv)
     more[more.index("--steps") + 1] = "3"  # other settings: the drops are reused, the result is not
