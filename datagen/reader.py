@@ -25,7 +25,7 @@ from airtwin.datagen.generate import (
 )
 from airtwin.datagen.schema import SAMPLE_FIELDS
 from airtwin.phy.beams import element_positions
-from airtwin.phy.tasks import DataShapes, Numerology, get_task
+from airtwin.phy.tasks import DataShapes, DataSite, Numerology, get_task
 
 
 #: Shard files a dataset keeps open at once (a dataset of 1000+ areas would exceed the usual 1024 descriptors).
@@ -64,9 +64,7 @@ class AirTwinDataset(torch.utils.data.Dataset):
         self.numerologies = {name: scenario_numerology(self.manifest, name)
                              for name in dict.fromkeys(r["scenario"] for r in self.records)}
         """``{scenario: (BS antennas, subcarriers, map cells)}`` of the selected shards."""
-        self.scenario_carriers = {name: scenario_site(self.manifest, name)[0].radio.carrier_frequency_hz
-                                  for name in self.numerologies}
-        """``{scenario: carrier frequency [Hz]}`` of the selected shards."""
+        self._sites: dict[str, DataSite] | None = None
 
     def require_uniform(self) -> None:
         """Raise ``ValueError`` when the selected samples mix numerologies (they cannot be batched)."""
@@ -96,6 +94,19 @@ class AirTwinDataset(torch.utils.data.Dataset):
             raise ValueError(f"{self.root}: no samples selected, so no numerology")
         spec, site = self._site(0)
         return Numerology.of_scenario(spec, spec.bs.index(site))
+
+    def sites(self) -> dict[str, DataSite]:
+        """``{scenario: DataSite}`` of the selected shards: carrier and serving BS (read from the first shard of each
+        scenario, so the first call opens one file per scenario)."""
+        if self._sites is None:
+            first = {}
+            for s, record in enumerate(self.records):
+                first.setdefault(record["scenario"], s)
+            self._sites = {}
+            for name, s in first.items():
+                spec, _ = scenario_site(self.manifest, name)
+                self._sites[name] = DataSite(spec.radio.carrier_frequency_hz, shard_bs_name(self._file(s)))
+        return self._sites
 
     def _site(self, s: int):
         """``(ScenarioSpec, BSSite)`` serving shard ``s``, from the manifest's spec."""

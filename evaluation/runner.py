@@ -84,7 +84,7 @@ def make_policy(name: str, env, *, checkpoint, seed: int, lookup_drops: int = 25
         return PeriodicSweepPolicy(env, period=SWEEP_PERIOD)
     if name == "lookup":
         twin = env.unwrapped.twin
-        memory = site_memory_of(checkpoint, twin.spec)
+        memory = site_memory_of(checkpoint, twin)
         if memory is not None:
             site = twin.spec.bs[twin.serving_bs]
             return PositionLookupBeamPolicy(*memory.lookup_table(site.position, site.orientation_deg), env=env)
@@ -92,13 +92,14 @@ def make_policy(name: str, env, *, checkpoint, seed: int, lookup_drops: int = 25
     raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
 
 
-def site_memory_of(model, spec):
-    """The site memory of a loaded universal ``model`` when it serves ``spec``'s area, else None."""
+def site_memory_of(model, twin):
+    """The site memory of a loaded universal ``model`` when it serves ``twin``'s area and serving BS, else None."""
     memory = getattr(model, "memory", None)
     if memory is None:
         return None
+    spec = twin.spec
     try:
-        memory.cfg.check_site(spec.name, spec.radio.carrier_frequency_hz)
+        memory.cfg.check_site(spec.name, spec.radio.carrier_frequency_hz, spec.bs[twin.serving_bs].name)
     except ValueError:
         return None
     return memory
@@ -233,7 +234,7 @@ class _Run:
             runs[pname] = summarize(episodes, policy, env, stats)
             if isinstance(policy, PositionLookupBeamPolicy):
                 runs[pname]["table_drops"] = len(policy.beams)
-                runs[pname]["table"] = "site memory" if site_memory_of(model, env.unwrapped.twin.spec) else "traced"
+                runs[pname]["table"] = "site memory" if site_memory_of(model, env.unwrapped.twin) else "traced"
             if len(steps[pname][1]):
                 runs[pname]["intervals"] = {k: list(v) for k, v in bootstrap_interval(
                     steps[pname][0], self.rng, groups=steps[pname][1]).items()}

@@ -56,6 +56,8 @@ class SiteMemoryConfig:
     """The area the drops come from: the model serves this scenario only (:meth:`check_site`)."""
     carrier_frequency_hz: float = 0.0
     """The carrier the drops were traced at [Hz] (0: not recorded; then any carrier of the scenario passes)."""
+    bs_name: str = ""
+    """The BS that served the drops ('': not recorded; then any BS of the scenario passes)."""
 
     def __post_init__(self) -> None:
         check_range("SiteMemoryConfig.num_drops", self.num_drops, 1)
@@ -65,9 +67,10 @@ class SiteMemoryConfig:
         check_range("SiteMemoryConfig.k", self.k, 1, 256)
         check_range("SiteMemoryConfig.cell_m", self.cell_m, 0.0, low_open=True)
 
-    def check_site(self, scenario: str, carrier_frequency_hz: float) -> None:
-        """Raise ``ValueError`` unless data of ``scenario`` at ``carrier_frequency_hz`` [Hz] is the memory's site:
-        elsewhere its retrievals (positions, beams and path losses of another area or band) mean nothing."""
+    def check_site(self, scenario: str, carrier_frequency_hz: float, bs_name: str | None = None) -> None:
+        """Raise ``ValueError`` unless data of ``scenario`` at ``carrier_frequency_hz`` [Hz], served by BS ``bs_name``
+        (None: not known), is the memory's site: elsewhere its retrievals (positions, beams and path losses of
+        another area, band or BS) mean nothing."""
         if scenario != self.scenario:
             raise ValueError(f"the checkpoint's site memory holds drops of {self.scenario!r}, not of {scenario!r}; a "
                              "site fine-tune serves its own area only (use the general checkpoint, or fine-tune on "
@@ -76,6 +79,9 @@ class SiteMemoryConfig:
             raise ValueError(f"the checkpoint's site memory of {scenario!r} was traced at "
                              f"{self.carrier_frequency_hz / 1e9:g} GHz, not {carrier_frequency_hz / 1e9:g} GHz; a site "
                              "memory serves its own carrier only")
+        if self.bs_name and bs_name is not None and bs_name != self.bs_name:
+            raise ValueError(f"the checkpoint's site memory of {scenario!r} holds drops served by BS {self.bs_name!r}, "
+                             f"not by {bs_name!r}; a site memory serves its own BS only")
 
 
 @dataclass(frozen=True)

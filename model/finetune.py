@@ -78,18 +78,20 @@ def site_data(cfg: FinetuneConfig, log=print) -> tuple[AirTwinDataset, np.ndarra
 
 def site_memory(ds: AirTwinDataset, indices: np.ndarray, model, cfg: FinetuneConfig, seed: int) -> SiteMemory:
     """A site memory of the drops ``indices`` of ``ds`` for ``model`` (fingerprints at the model's pilot SNR)."""
-    if adapter_for(model, ds.numerology(), ds.scenario_carriers) is not None:
+    sites = ds.sites()
+    if adapter_for(model, ds.numerology(), sites) is not None:
         raise ValueError(f"{cfg.scenario}: a site memory needs data of the model's numerology; fine-tune with "
                          "--site-memory off on sites of another numerology")
-    if len(ds.scenario_carriers) != 1:
+    if len(sites) != 1:
         raise ValueError(f"{ds.root}: a site memory holds drops of one scenario; the data has "
-                         f"{', '.join(ds.scenario_carriers)}")
-    (scenario, carrier_hz), = ds.scenario_carriers.items()
+                         f"{', '.join(sites)}")
+    (scenario, site), = sites.items()
     fields = ds.read_batch(np.asarray(indices), MEMORY_FIELDS)
     # The pilot noise of the k-NN baseline's fitting split (airtwin.model.baselines.baseline_samples): the memory's
     # fingerprints are that baseline's.
     return SiteMemory.from_fields(fields, model.cfg.pilot_snr_db, np.random.default_rng([seed, 0]),
-                                  cell_m=cfg.cell_m, scenario=scenario, carrier_frequency_hz=carrier_hz)
+                                  cell_m=cfg.cell_m, scenario=scenario, carrier_frequency_hz=site.carrier_frequency_hz,
+                                  bs_name=site.bs_name or "")
 
 
 def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarray, cfg: FinetuneConfig, seed: int,

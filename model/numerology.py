@@ -29,7 +29,7 @@ import numpy as np
 from airtwin.phy.beams import array_response, dft_codebook, element_positions, subband_slices
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.ofdm import subcarrier_offsets_hz
-from airtwin.phy.tasks import TASKS, Numerology
+from airtwin.phy.tasks import TASKS, DataSite, Numerology
 
 #: Direction grid of the array map: azimuth over the front half-space, elevation from 70 degrees below the
 #: array's horizon to 20 degrees above it [deg].
@@ -169,22 +169,23 @@ def predict_on_site(model, adapter: NumerologyAdapter | None, task: str, obs: di
         return model.predict(task, to_tensors(obs)).cpu().numpy()
 
 
-def adapter_for(model, site: Numerology, scenarios: dict[str, float] | None = None) -> NumerologyAdapter | None:
+def adapter_for(model, site: Numerology, scenarios: dict[str, DataSite] | None = None) -> NumerologyAdapter | None:
     """None when ``site`` is the model's numerology (nothing to adapt), else a :class:`NumerologyAdapter`.
 
-    ``scenarios``: ``{scenario: carrier frequency [Hz]}`` of the data; a model with a site memory
-    (:mod:`airtwin.model.memory`) serves its own site only, in its own numerology, and needs them.
+    ``scenarios``: ``{scenario: DataSite(carrier [Hz], serving BS)}`` of the data
+    (:meth:`airtwin.datagen.reader.AirTwinDataset.sites`); a model with a site memory (:mod:`airtwin.model.memory`)
+    serves its own site only, in its own numerology, and needs them.
 
     Raises ``ValueError`` for a checkpoint that records no numerology and does not fit ``site`` as it is, and for
-    a site-memory model on another scenario, carrier or numerology than its memory's.
+    a site-memory model on another scenario, carrier, serving BS or numerology than its memory's.
     """
     cfg = model.cfg
     memory = getattr(model, "memory", None)
     if memory is not None:
         if scenarios is None:
             raise ValueError("a model with a site memory serves its own site only: name the data's scenario")
-        for name, carrier_hz in scenarios.items():
-            memory.cfg.check_site(name, carrier_hz)
+        for name, data_site in scenarios.items():
+            memory.cfg.check_site(name, data_site.carrier_frequency_hz, data_site.bs_name)
     if cfg.numerology is None:
         if cfg.shapes == site.shapes():
             return None
@@ -201,6 +202,7 @@ def adapter_for(model, site: Numerology, scenarios: dict[str, float] | None = No
 def site_adapter(model, spec, bs: int = 0) -> NumerologyAdapter | None:
     """:func:`adapter_for` BS ``bs`` of a :class:`airtwin.scenes.spec.ScenarioSpec` (its errors name the site)."""
     try:
-        return adapter_for(model, Numerology.of_scenario(spec, bs), {spec.name: spec.radio.carrier_frequency_hz})
+        return adapter_for(model, Numerology.of_scenario(spec, bs),
+                           {spec.name: DataSite(spec.radio.carrier_frequency_hz, spec.bs[bs].name)})
     except ValueError as exc:
         raise ValueError(f"site {spec.bs[bs].name} of {spec.name}: {exc}") from exc

@@ -74,9 +74,6 @@ class UniversalCellPolicy:
         self.model = _loaded(checkpoint, device)
         twin = env.unwrapped.twin
         n = len(twin.spec.bs)
-        if getattr(self.model, "memory", None) is not None and n > 1:
-            raise ValueError(f"{twin.spec.name}: a model with a site memory holds one site's drops and cannot score "
-                             f"{n} sites; use the general checkpoint")
         self.adapters = [site_adapter(self.model, twin.spec, i) for i in range(n)]
         self.env_fields = {"height_map": np.stack([twin.height_map_of(i) for i in range(n)]),
                            "map_range_m": np.array([twin.map_range_of(i) for i in range(n)]),

@@ -70,7 +70,7 @@ def model_samples(model: UniversalModel, ds: AirTwinDataset, max_samples: int | 
     ds.require_uniform()
     if model.cfg.numerology is None:
         check_fits(model, ds)
-    adapter = adapter_for(model, ds.numerology(), ds.scenario_carriers)
+    adapter = adapter_for(model, ds.numerology(), ds.sites())
     was_training = model.training
     model.eval()
     rng = np.random.default_rng([seed, 1])

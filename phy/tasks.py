@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -69,6 +69,16 @@ class DataShapes:
     def of_scenario(cls, spec, bs: int = 0) -> DataShapes:
         """The sizes a :class:`airtwin.scenes.spec.ScenarioSpec` produces for its BS ``bs``."""
         return Numerology.of_scenario(spec, bs).shapes()
+
+
+class DataSite(NamedTuple):
+    """Where a scenario's samples were traced, beyond the scenario's name and numerology: what a site-specific
+    model must match (:meth:`airtwin.model.config.SiteMemoryConfig.check_site`)."""
+
+    carrier_frequency_hz: float
+    """Carrier [Hz]."""
+    bs_name: str | None
+    """The serving BS (None: not recorded)."""
 
 
 @dataclass(frozen=True)

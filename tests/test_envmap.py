@@ -153,6 +153,9 @@ def test_suite_brace_ranges():
     assert len(suite.scenarios) == 1024 and suite.scenarios[-1] == "city-mix-01023"
     assert set(suite.splits.values()) == {"train", "validation"}
     assert set(load_suite("mix-heldout").splits.values()) == {"test"}
+    xl = load_suite("mix-train-xl")  # the scale recipe: mix-train plus 576 areas
+    assert len(xl.scenarios) == 1600 and xl.scenarios[:1024] == suite.scenarios
+    assert set(xl.splits.values()) == {"train", "validation"}
 
 
 def test_mixed_family_draws_areas_and_the_map_covers_every_drop():

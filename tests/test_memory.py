@@ -126,32 +126,41 @@ def test_gates_blend_prior_and_model_and_train(site, tmp_path):
 
 def test_a_memory_serves_its_own_site_only(site):
     """The lookup table of the memory's drops is the stored positions and beams; data of another scenario,
-    carrier or numerology is refused with the reason, before any prediction."""
+    carrier, serving BS or numerology is refused with the reason, before any prediction."""
     import dataclasses
 
     from airtwin.model.numerology import adapter_for
+    from airtwin.phy.tasks import DataSite
 
     stored, _, _ = site
     memory = SiteMemory.from_fields(stored, 20.0, np.random.default_rng(5), k=3, scenario="here",
-                                    carrier_frequency_hz=3.5e9)
+                                    carrier_frequency_hz=3.5e9, bs_name="bs0")
     xy, beams = memory.lookup_table(stored["bs_position"][0], stored["bs_orientation_deg"][0])
     np.testing.assert_allclose(xy, stored["ue_position"][:, :2], atol=1e-3)
     np.testing.assert_array_equal(beams, stored["best_beam"])
 
-    memory.cfg.check_site("here", 3.5e9)
+    memory.cfg.check_site("here", 3.5e9, "bs0")
+    memory.cfg.check_site("here", 3.5e9)  # data that does not record its BS
     with pytest.raises(ValueError, match="holds drops of 'here', not of 'there'"):
-        memory.cfg.check_site("there", 3.5e9)
+        memory.cfg.check_site("there", 3.5e9, "bs0")
     with pytest.raises(ValueError, match="traced at 3.5 GHz, not 28 GHz"):
-        memory.cfg.check_site("here", 28e9)
+        memory.cfg.check_site("here", 28e9, "bs0")
+    with pytest.raises(ValueError, match="served by BS 'bs0', not by 'bs1'"):
+        memory.cfg.check_site("here", 3.5e9, "bs1")
+    unrecorded = dataclasses.replace(memory.cfg, bs_name="", carrier_frequency_hz=0.0)  # checkpoints before both
+    unrecorded.check_site("here", 28e9, "bs1")
     numerology = Numerology(num_rows=1, num_cols=4, vertical_spacing=0.5, horizontal_spacing=0.5, num_subcarriers=8,
                             subcarrier_spacing_hz=625e3, oversampling_h=1, oversampling_v=1, num_subbands=2,
                             map_cells=16)
     model = build("wm", numerology=numerology).attach_memory(memory)
-    assert adapter_for(model, numerology, {"here": 3.5e9}) is None
+    here = DataSite(3.5e9, "bs0")
+    assert adapter_for(model, numerology, {"here": here}) is None
     with pytest.raises(ValueError, match="name the data's scenario"):
         adapter_for(model, numerology)
     with pytest.raises(ValueError, match="not of 'there'"):
-        adapter_for(model, numerology, {"here": 3.5e9, "there": 3.5e9})
+        adapter_for(model, numerology, {"here": here, "there": here})
+    with pytest.raises(ValueError, match="not by 'bs2'"):  # another cell of the same scenario
+        adapter_for(model, numerology, {"here": DataSite(3.5e9, "bs2")})
     other = dataclasses.replace(numerology, num_subcarriers=2 * numerology.num_subcarriers)
     with pytest.raises(ValueError, match="not through the numerology adapter"):
-        adapter_for(model, other, {"here": 3.5e9})
+        adapter_for(model, other, {"here": here})

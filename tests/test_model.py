@@ -343,6 +343,7 @@ def test_site_specific_protocol_end_to_end(tmp_path):
     assert remembering.cfg.memory.num_drops == 24 and remembering.cfg.memory.scenario == "city-tiny-10001"
     assert all(is_finetuned(n) for n, p in remembering.named_parameters() if n.startswith("memory_"))
     assert remembering.cfg.memory.carrier_frequency_hz == get_scenario("city-tiny-10001").radio.carrier_frequency_hz
+    assert remembering.cfg.memory.bs_name == get_scenario("city-tiny-10001").bs[0].name
 
     # Closed loop on the site: the lookup table holds the memory's drops, and the model is paired with every
     # baseline (net rate after the sweep's air time included). On another area the memory model is refused.
