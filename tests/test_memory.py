@@ -164,3 +164,36 @@ def test_a_memory_serves_its_own_site_only(site):
     other = dataclasses.replace(numerology, num_subcarriers=2 * numerology.num_subcarriers)
     with pytest.raises(ValueError, match="not through the numerology adapter"):
         adapter_for(model, other, {"here": here})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_memory_model_gives_the_same_outputs_on_cpu_and_cuda(site, tmp_path):
+    """A site-memory checkpoint loaded on CUDA retrieves and blends as on the CPU, also after a model that already
+    predicted on the CPU moves to CUDA (the memory's cached float64 keys follow the buffers), and trains there."""
+    stored, query, memory = site
+    model = build("full").attach_memory(memory)
+    with torch.no_grad():
+        for t in ("positioning", "path_loss", "beam_selection"):
+            model.memory_gates[t].bias.fill_(0.5)  # half open: both the prior and the model count
+    save_checkpoint(model, tmp_path / "site")
+    cpu = load_checkpoint(tmp_path / "site", device="cpu").eval()
+    gpu = load_checkpoint(tmp_path / "site", device="cuda").eval()
+    moved = load_checkpoint(tmp_path / "site", device="cpu").eval()
+    queries = {"csi": observe("csi", query, 20.0, np.random.default_rng(6)),
+               "env": observe("env", query, 20.0, np.random.default_rng(6))}
+    tasks = {"positioning": "csi", "los": "csi", "precoding": "csi", "beam_selection": "env", "path_loss": "env"}
+    for task, modality in tasks.items():
+        moved.predict(task, as_tensors(queries[modality]))  # fills the CPU caches
+    moved.to("cuda")
+    for task, modality in tasks.items():
+        want = cpu.predict(task, as_tensors(queries[modality]))
+        for other in (gpu, moved):
+            got = other.predict(task, as_tensors(queries[modality]))
+            assert got.device.type == "cuda"
+            torch.testing.assert_close(got.cpu(), want, rtol=1e-3, atol=1e-3), task
+    gpu.train()
+    opt = torch.optim.AdamW([p for p in gpu.parameters() if p.requires_grad], lr=1e-2)
+    loss = sum(task_loss(gpu, t, *task_batch(gpu, t, stored, np.random.default_rng(0))) for t in tasks)
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss)
