@@ -68,8 +68,8 @@ class SiteMemory(nn.Module):
                     k: int = 5, cell_m: float = 20.0, scenario: str = "", carrier_frequency_hz: float = 0.0,
                     bs_name: str = "") -> SiteMemory:
         """A memory of the drops in ``fields`` (dataset fields of :data:`MEMORY_FIELDS`, ``[M, ...]``) of
-        ``scenario`` at ``carrier_frequency_hz`` [Hz], served by BS ``bs_name``; the fingerprints are of one CSI estimate at ``pilot_snr_db``
-        per drop (noise from ``rng``), as the k-NN baseline fits them."""
+        ``scenario`` at ``carrier_frequency_hz`` [Hz], served by BS ``bs_name``; the fingerprints are of one CSI
+        estimate at ``pilot_snr_db`` per drop (noise from ``rng``), as the k-NN baseline fits them."""
         prints = fingerprint(observe("csi", fields, pilot_snr_db, rng))
         cfg = SiteMemoryConfig(num_drops=len(prints), fingerprint_dim=prints.shape[1],
                                num_beams=int(fields["beam_gain_db"].shape[1]), k=min(k, len(prints)), cell_m=cell_m,
