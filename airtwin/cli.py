@@ -225,7 +225,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     policies = DEFAULT_POLICIES if args.policies is None else tuple(p.strip() for p in args.policies.split(",")
                                                                      if p.strip())
-    write_report(suite, policies, args.out, checkpoint=args.checkpoint, device=args.device,
+    write_report(suite, policies, args.out, checkpoint=args.checkpoint,
+                 reference_checkpoint=args.reference_checkpoint, device=args.device,
                  log=lambda m: print(f"airtwin evaluate: {m}", file=sys.stderr))
     print(f"{args.out}: report.md, metrics.json, timing.json and figures")
     return 0
@@ -344,10 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
     es = sub.add_parser("evaluate", help="closed-loop evaluation of policies over a scenario suite, with a report")
     es.add_argument("--suite", default="default", help="a built-in suite (`airtwin scenes list`) or a suite TOML file")
     es.add_argument("--policies", default=None,
-                    help="comma-separated: universal, classical, oracle, sweep, lookup, random "
+                    help="comma-separated: universal, reference, classical, oracle, sweep, lookup, random "
                          "(default: universal,classical,oracle,sweep,random)")
     es.add_argument("--out", required=True)
     es.add_argument("--checkpoint", default=None, help="universal-model checkpoint (default: the shipped one)")
+    es.add_argument("--reference-checkpoint", default=None,
+                    help="a second universal-model checkpoint, played as the policy 'reference' and compared with "
+                         "'universal' step by step (e.g. the previous shipped checkpoint)")
     es.add_argument("--device", default="auto", help=DEVICE_HELP)
     add_config_arguments(es.add_argument_group("overrides of the suite's [evaluation] settings"), EvaluationSettings,
                          override=True)

@@ -62,19 +62,21 @@ def positioning_table(metrics: dict) -> list[str]:
     for sc, per in metrics["scenarios"].items():
         for p, r in per["positioning"].items():
             rows.append(f"| {sc} | {p} | {_ci(r, 'median_m')} | {_ci(r, 'cdf90_m')} |")
-        r = per["path_loss"].get("universal")
-        if r:
-            rows.append(f"| {sc} | universal path loss | RMSE {r['rmse_db']:.2f} dB | |")
+        for p, r in per["path_loss"].items():
+            rows.append(f"| {sc} | {p} path loss | RMSE {r['rmse_db']:.2f} dB | |")
     return rows
 
 
-def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, checkpoint=None, device: str = "auto",
-                 log=print) -> dict:
-    """Run the suite and write ``metrics.json``, ``timing.json``, the figures and ``report.md`` to ``out``."""
+def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, checkpoint=None,
+                 reference_checkpoint=None, device: str = "auto", log=print) -> dict:
+    """Run the suite and write ``metrics.json``, ``timing.json``, the figures and ``report.md`` to ``out``
+    (``reference_checkpoint``: a second universal model to compare with, :func:`run_suite`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pool = TwinPool()  # the figures below draw the scenarios the runs traced
-    metrics, timing = run_suite(suite, policies, checkpoint=checkpoint, pool=pool, device=device, log=log)
+    metrics, timing = run_suite(suite, policies, checkpoint=checkpoint, reference_checkpoint=reference_checkpoint,
+                                pool=pool, device=device, log=log)
+    policies = tuple(metrics["policies"])
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     (out / "timing.json").write_text(json.dumps(timing, indent=1, sort_keys=True) + "\n")
     figures = [plots.beam_bars(metrics, out), plots.snr_over_time(metrics, out), plots.precoding_vs_snr(metrics, out),
@@ -106,7 +108,7 @@ def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, ch
              "episodes. Classical: the geometric beam, the eigen-precoder of the estimate, the first-path position; "
              "sweep: an exhaustive sweep every 10 steps (net rate after its air time); lookup: the best beam of the "
              "nearest drop in a table of the area (the universal model's site memory when it has one, so both "
-             "know the same drops).",
+             "know the same drops); reference: a second universal model, when the run has one.",
              "", *comparison_table(metrics), "",
              "## Inference latency (median per decision, this machine)", "",
              "| policy | latency [ms] |", "|---|---|",

@@ -12,7 +12,9 @@ For every scenario of the suite:
 - path loss (offline): the universal model's prediction vs. the twin on fresh drops, RMSE [dB].
 
 The universal model is compared step by step, on the same episodes, with every classical policy that ran
-(:data:`BASELINES`): paired differences with 95 % intervals that bootstrap whole episodes.
+(:data:`BASELINES`): paired differences with 95 % intervals that bootstrap whole episodes. Given a
+``reference_checkpoint``, a second universal model plays too, as the policy ``"reference"`` (for example the
+previous shipped checkpoint), and the first is compared with it in the same way.
 
 ``metrics.json`` is a deterministic function of the suite, the policies and the seed; wall-clock
 timings (inference latency per decision) go to ``timing.json``.
@@ -46,11 +48,12 @@ from airtwin.phy.tasks import observe
 from airtwin.scenes.registry import get_scenario
 from airtwin.twin.pool import TwinPool
 
-POLICIES = ("universal", "classical", "oracle", "sweep", "lookup", "random")
+POLICIES = ("universal", "reference", "classical", "oracle", "sweep", "lookup", "random")
 #: Policies ``airtwin evaluate`` runs unless told otherwise.
 DEFAULT_POLICIES = ("universal", "classical", "oracle", "sweep", "random")
-#: The policies the universal model is compared with, step by step: the deployable classical ones.
-BASELINES = ("classical", "sweep", "lookup")
+#: The policies the universal model is compared with, step by step: the deployable classical ones, and a second
+#: universal model when the run has a reference checkpoint.
+BASELINES = ("classical", "sweep", "lookup", "reference")
 #: Per-step values of each task's closed-loop metrics, from the step infos (has-path steps only); ``overhead``
 #: is the policy's share of air time spent sweeping (:func:`policy_overhead`).
 STEP_METRICS = {
@@ -62,12 +65,13 @@ STEP_METRICS = {
 SWEEP_PERIOD = 10
 
 
-def make_policy(name: str, env, *, checkpoint, seed: int, lookup_drops: int = 256):
+def make_policy(name: str, env, *, checkpoint, seed: int, lookup_drops: int = 256, reference=None):
     """A policy by name for ``env``; None when it does not apply to the task (e.g. sweep for precoding).
 
     ``checkpoint``: the universal model, loaded or as a checkpoint directory (the ``"universal"`` policy; a loaded
     model with a site memory of ``env``'s area also gives ``"lookup"`` its table). ``lookup_drops``: drops the
-    lookup table traces otherwise.
+    lookup table traces otherwise. ``reference``: a second universal model, loaded or as a directory (the
+    ``"reference"`` policy).
     """
     task = env.unwrapped.task.name
     if name == "random":
@@ -78,6 +82,10 @@ def make_policy(name: str, env, *, checkpoint, seed: int, lookup_drops: int = 25
         return ClassicalPolicy(env)
     if name == "universal":
         return UniversalModelPolicy(env, checkpoint)
+    if name == "reference":
+        if reference is None:
+            raise ValueError("policy 'reference' needs a reference checkpoint (airtwin evaluate --reference-checkpoint)")
+        return UniversalModelPolicy(env, reference)
     if task != "beam_selection":
         return None
     if name == "sweep":
@@ -87,8 +95,11 @@ def make_policy(name: str, env, *, checkpoint, seed: int, lookup_drops: int = 25
         memory = site_memory_of(checkpoint, twin)
         if memory is not None:
             site = twin.spec.bs[twin.serving_bs]
-            return PositionLookupBeamPolicy(*memory.lookup_table(site.position, site.orientation_deg), env=env)
-        return PositionLookupBeamPolicy.from_twin(twin, lookup_drops, np.random.default_rng(seed), env=env)
+            policy = PositionLookupBeamPolicy(*memory.lookup_table(site.position, site.orientation_deg), env=env)
+        else:
+            policy = PositionLookupBeamPolicy.from_twin(twin, lookup_drops, np.random.default_rng(seed), env=env)
+        policy.table_source = "site memory" if memory is not None else "traced"
+        return policy
     raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
 
 
@@ -185,27 +196,31 @@ def _step_samples(episodes: list[list[dict]], task: str) -> tuple[dict[str, np.n
 class _Run:
     """What one :func:`run_suite` call accumulates: decision latencies and the reasons policies were skipped."""
 
-    def __init__(self, suite: Suite, policies: tuple[str, ...], checkpoint: Path, pool: TwinPool, device: str):
+    def __init__(self, suite: Suite, policies: tuple[str, ...], checkpoint: Path, pool: TwinPool, device: str,
+                 reference_checkpoint: Path | None = None):
         self.suite, self.policies, self.checkpoint, self.pool = suite, policies, checkpoint, pool
-        self.device = device
-        self._model = None
+        self.device, self.reference_checkpoint = device, reference_checkpoint
+        self._models: dict[Path, object] = {}
         self.seeds = [int(s) for s in np.random.SeedSequence(suite.evaluation.seed).generate_state(suite.evaluation.episodes)]
         self.timing: dict[str, list[float]] = {}
         self.skipped: dict[str, str] = {}
         self.comparisons: dict[str, dict[str, dict]] = {}
         self.rng = np.random.default_rng([suite.evaluation.seed, 95])  # bootstrap resampling
 
-    def universal_model(self):
-        """The universal model, loaded once per run.
+    def universal_model(self, reference: bool = False):
+        """The universal model (or, with ``reference``, the reference one; None without one), loaded once per run.
 
         Raises:
             CheckpointError: the checkpoint cannot be loaded; the user asked for it, so the run stops.
         """
-        if self._model is None:
+        path = self.reference_checkpoint if reference else self.checkpoint
+        if path is None:
+            return None
+        if path not in self._models:
             from airtwin.model.checkpoint import load_checkpoint
 
-            self._model = load_checkpoint(self.checkpoint, device=self.device).for_inference()
-        return self._model
+            self._models[path] = load_checkpoint(path, device=self.device).for_inference()
+        return self._models[path]
 
     def make(self, env_id: str, **kwargs):
         """An environment of this run (its twin from the run's pool)."""
@@ -216,10 +231,11 @@ class _Run:
         (bootstrap over episodes); the universal model is compared with every baseline that ran, step by step."""
         runs, steps = {}, {}
         model = self.universal_model() if "universal" in self.policies else None
+        reference = self.universal_model(reference=True) if "reference" in self.policies else None
         for pname in self.policies:
             try:
                 policy = make_policy(pname, env, checkpoint=model, seed=self.suite.evaluation.seed,
-                                     lookup_drops=self.suite.evaluation.lookup_drops)
+                                     lookup_drops=self.suite.evaluation.lookup_drops, reference=reference)
             except ValueError as exc:  # e.g. the universal model does not fit this scenario's numerology
                 self.skipped[f"{scenario}/{pname}"] = str(exc)
                 continue
@@ -234,7 +250,7 @@ class _Run:
             runs[pname] = summarize(episodes, policy, env, stats)
             if isinstance(policy, PositionLookupBeamPolicy):
                 runs[pname]["table_drops"] = len(policy.beams)
-                runs[pname]["table"] = "site memory" if site_memory_of(model, env.unwrapped.twin) else "traced"
+                runs[pname]["table"] = policy.table_source
             if len(steps[pname][1]):
                 runs[pname]["intervals"] = {k: list(v) for k, v in bootstrap_interval(
                     steps[pname][0], self.rng, groups=steps[pname][1]).items()}
@@ -249,10 +265,14 @@ class _Run:
 
 
 def run_suite(suite: Suite, policies: tuple[str, ...], *, checkpoint: str | Path | None = None,
-              pool: TwinPool | None = None, device: str = "auto", log=print) -> tuple[dict, dict]:
+              reference_checkpoint: str | Path | None = None, pool: TwinPool | None = None, device: str = "auto",
+              log=print) -> tuple[dict, dict]:
     """Evaluate ``policies`` over ``suite``; returns ``(metrics, timing)``.
 
     ``device``: where the universal model runs ('auto': CUDA when present, else CPU; 'cpu', 'cuda', ...).
+
+    ``reference_checkpoint``: a second universal model, played as the policy ``"reference"`` (added to
+    ``policies`` when missing) and compared with ``"universal"`` step by step, like the classical baselines.
 
     ``pool``: where the environments take their twins from (default: a pool of one twin, so that a
     scenario's runs share it and scenarios are loaded one at a time).
@@ -260,10 +280,16 @@ def run_suite(suite: Suite, policies: tuple[str, ...], *, checkpoint: str | Path
     bad = [p for p in policies if p not in POLICIES]
     if bad or not policies:
         raise ValueError(f"policies {bad or policies}; allowed: a comma-separated subset of {', '.join(POLICIES)}")
+    if reference_checkpoint is not None and "reference" not in policies:
+        policies = (*policies, "reference")
+    if "reference" in policies and reference_checkpoint is None:
+        raise ValueError("policy 'reference' needs reference_checkpoint (airtwin evaluate --reference-checkpoint DIR)")
     run = _Run(suite, policies, Path(checkpoint) if checkpoint is not None else default_checkpoint(),
-               pool if pool is not None else TwinPool(max_size=1), device)
-    if "universal" in policies:
-        run.universal_model()  # a checkpoint that cannot be loaded stops the run before any episode
+               pool if pool is not None else TwinPool(max_size=1), device,
+               Path(reference_checkpoint) if reference_checkpoint is not None else None)
+    for reference in (False, True):  # a checkpoint that cannot be loaded stops the run before any episode
+        if ("reference" if reference else "universal") in policies:
+            run.universal_model(reference)
     metrics: dict = {"suite": to_dict(suite), "policies": list(policies), "scenarios": {}}
     for name, spec in scenario_variants(suite):
         log(f"scenario {name}")
@@ -289,23 +315,29 @@ def run_suite(suite: Suite, policies: tuple[str, ...], *, checkpoint: str | Path
 
 
 def _offline_path_loss(spec, suite: Suite, run: _Run, policies) -> dict:
-    """Universal-model path loss on fresh drops vs. the twin (when the model fits the scenario)."""
-    if "universal" not in policies:
-        return {}
+    """Universal-model path loss on fresh drops vs. the twin (when the model fits the scenario); the reference
+    model's too, on the same drops, when it plays."""
     from airtwin.model.numerology import predict_on_site, site_adapter
 
-    model = run.universal_model()
     twin = run.pool.get(spec)  # the twin the episodes above already loaded
-    try:
-        adapter = site_adapter(model, spec, twin.serving_bs)
-    except ValueError as exc:  # before tracing: nothing to trace for a model that cannot play
-        run.skipped[f"{spec.name}/universal (offline path loss)"] = str(exc)
+    adapters = {}
+    for name in (p for p in ("universal", "reference") if p in policies):
+        model = run.universal_model(name == "reference")
+        try:
+            adapters[name] = (model, site_adapter(model, spec, twin.serving_bs))
+        except ValueError as exc:  # before tracing: nothing to trace for a model that cannot play
+            run.skipped[f"{spec.name}/{name} (offline path loss)"] = str(exc)
+    if not adapters:
         return {}
     rng = np.random.default_rng(suite.evaluation.seed)
     batch = twin.trace(twin.sample_ue_positions(suite.evaluation.offline_samples, rng))
     keep = batch.has_paths
     fields = {k: v[keep] for k, v in batch.observed_fields().items()}
-    pred = predict_on_site(model, adapter, "path_loss", observe("env", fields, model.cfg.pilot_snr_db, rng))
     true = batch.path_loss_db[keep]
-    return {"universal": {"true_db": [round(float(v), 2) for v in true], "pred_db": [round(float(v), 2) for v in pred],
-                          "rmse_db": rmse(pred, true)}}
+    out = {}
+    for name, (model, adapter) in adapters.items():
+        obs = observe("env", fields, model.cfg.pilot_snr_db, np.random.default_rng([suite.evaluation.seed, 1]))
+        pred = predict_on_site(model, adapter, "path_loss", obs)
+        out[name] = {"true_db": [round(float(v), 2) for v in true], "pred_db": [round(float(v), 2) for v in pred],
+                     "rmse_db": rmse(pred, true)}
+    return out

@@ -70,7 +70,8 @@ def model_samples(model: UniversalModel, ds: AirTwinDataset, max_samples: int | 
     ds.require_uniform()
     if model.cfg.numerology is None:
         check_fits(model, ds)
-    adapter = adapter_for(model, ds.numerology(), ds.sites())
+    # Only a site-memory model needs the data's sites (reading them opens a shard per scenario).
+    adapter = adapter_for(model, ds.numerology(), ds.sites() if model.memory is not None else None)
     was_training = model.training
     model.eval()
     rng = np.random.default_rng([seed, 1])

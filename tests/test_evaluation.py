@@ -87,6 +87,31 @@ def test_the_shipped_model_plays_every_numerology_and_a_legacy_one_is_skipped_wi
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["skipped"]
 
 
+def test_a_reference_checkpoint_is_paired_with_the_universal_model(tmp_path):
+    from airtwin.evaluation.runner import run_suite
+    from airtwin.model.checkpoint import default_checkpoint
+
+    settings = EvaluationSettings(pilot_snr_db=(10.0,), episodes=2, steps=3, offline_samples=8, render=False)
+    suite = Suite(name="pair", scenarios=("canyon-test",), evaluation=settings)
+    # The shipped model against itself: both play, and every paired difference is exactly zero.
+    metrics = write_report(suite, ("universal", "sweep"), tmp_path / "self", reference_checkpoint=default_checkpoint(),
+                           log=lambda m: None)
+    assert metrics["policies"] == ["universal", "sweep", "reference"] and not metrics["skipped"]
+    per = metrics["scenarios"]["canyon-test"]
+    assert per["beam_selection"]["3"]["reference"]["beams"] == per["beam_selection"]["3"]["universal"]["beams"]
+    assert per["path_loss"]["reference"]["rmse_db"] == per["path_loss"]["universal"]["rmse_db"]
+    pairs = metrics["universal_vs_baselines"]
+    assert set(pairs["canyon-test/beam_selection/3 m/s"]) == {"sweep", "reference"}
+    for where in ("canyon-test/beam_selection/3 m/s", "canyon-test/precoding/10 dB", "canyon-test/positioning/10 dB"):
+        for c in pairs[where]["reference"].values():
+            assert (c["difference"], c["low"], c["high"]) == (0.0, 0.0, 0.0)
+            assert c["verdict"] == "not distinguishable"
+    report = (tmp_path / "self" / "report.md").read_text()
+    assert "| canyon-test | 3 | reference |" in report and "| canyon-test | reference path loss | RMSE" in report
+    with pytest.raises(ValueError, match="policy 'reference' needs reference_checkpoint"):
+        run_suite(suite, ("universal", "reference"), log=lambda m: None)
+
+
 @pytest.mark.slow
 def test_demo_runs_from_a_fresh_command_line(tmp_path):
     import subprocess
