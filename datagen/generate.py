@@ -24,7 +24,14 @@ from pathlib import Path
 
 from airtwin.config import to_dict, write_atomic
 from airtwin.datagen.plan import GenerateConfig, ShardTask, iter_shards, num_shards
-from airtwin.datagen.schema import FORMAT_NAME, MANIFEST_NAME, MANIFEST_SCHEMA, SAMPLE_FIELDS, SCHEMA_VERSION
+from airtwin.datagen.schema import (
+    FORMAT_NAME,
+    MANIFEST_NAME,
+    MANIFEST_SCHEMA,
+    PILOT_FIELDS,
+    SAMPLE_FIELDS,
+    SCHEMA_VERSION,
+)
 from airtwin.datagen.shard import ShardRecord, file_sha256, trace_shard, write_shard
 from airtwin.scenes.registry import area_split, get_scenario
 from airtwin.scenes.suites import load_suite
@@ -53,7 +60,7 @@ def run_task(task: ShardTask, cfg: GenerateConfig, out_dir: str, threads: int | 
     _limit_threads(threads)
     pool = pool if pool is not None else TwinPool(max_size=1)
     samples, batch = trace_shard(pool.get(task.scenario), task, cfg)
-    digest = write_shard(Path(out_dir) / task.file_name, task, samples, batch, cfg.aging_delay_s)
+    digest = write_shard(Path(out_dir) / task.file_name, task, samples, batch, cfg.aging_delay_s, cfg.pilot_gap_s)
     return ShardRecord(task.file_name, task.index, task.scenario, task.split, task.num_samples, digest)
 
 
@@ -272,7 +279,8 @@ def verify_shard(out_dir: Path, record: dict, manifest: dict | None = None) -> N
             if have != value:
                 raise DatasetError(f"shard {path}: its {key} is {have!r}, the manifest says {value!r}")
         samples = f.get("samples")
-        for spec in SAMPLE_FIELDS:
+        with_pilot = manifest is not None and manifest["config"].get("pilot_gap_s", 0.0) > 0
+        for spec in (*SAMPLE_FIELDS, *PILOT_FIELDS) if with_pilot else SAMPLE_FIELDS:
             if samples is None or spec.name not in samples or samples[spec.name].shape[:1] != (record["num_samples"],):
                 raise DatasetError(f"shard {path}: field samples/{spec.name} is missing or has not "
                                    f"{record['num_samples']} rows")
@@ -339,7 +347,7 @@ def _generate(cfg: GenerateConfig, out_dir: Path, workers: int, backend: str, pr
     done: dict[str, dict] = {}
     if (out_dir / MANIFEST_NAME).exists():
         old = read_manifest(out_dir)
-        if old["config"] != manifest["config"]:
+        if {"pilot_gap_s": 0.0, **old["config"]} != manifest["config"]:  # data from before the setting had none
             raise DatasetError(f"{out_dir} holds a dataset generated with other settings {old['config']}; "
                                "use another --out directory or the same settings to resume")
         for record in old["shards"]:

@@ -15,15 +15,21 @@ from pathlib import Path
 import numpy as np
 
 from airtwin.datagen.reader import AirTwinDataset
-from airtwin.datagen.schema import ENV_FIELDS, SAMPLE_FIELDS
+from airtwin.datagen.schema import ENV_FIELDS, PILOT_FIELDS, SAMPLE_FIELDS
 
 #: Shard-level fields repeated on every row.
 ENV_COLUMNS = tuple(f.name for f in ENV_FIELDS if f.name != "subcarrier_frequencies_hz")
 
 
+def _names(ds: AirTwinDataset) -> tuple[str, ...]:
+    """The exported fields: every sample field (the previous pilot's where the data has one) and the env columns."""
+    fields = (*SAMPLE_FIELDS, *PILOT_FIELDS) if ds.pilot_gap_s() > 0 else SAMPLE_FIELDS
+    return tuple(f.name for f in fields) + ENV_COLUMNS
+
+
 def _columns(ds: AirTwinDataset) -> list[tuple[str, str, tuple[int, ...]]]:
     """``(column, dtype, per-row shape)`` of every column, from the first sample."""
-    first = ds.read_batch(np.array([0]), tuple(f.name for f in SAMPLE_FIELDS) + ENV_COLUMNS)
+    first = ds.read_batch(np.array([0]), _names(ds))
     out = []
     for name, value in first.items():
         v = value[0]
@@ -62,7 +68,7 @@ def to_hf_dataset(data_dir: str | Path, out_dir: str | Path, *, split: str | Non
         raise ValueError(f"{data_dir}: no samples in split {split!r}")
     ds.require_uniform()
     columns = _columns(ds)
-    names = tuple(f.name for f in SAMPLE_FIELDS) + ENV_COLUMNS
+    names = _names(ds)
     scenario_names = {int(s["index"]): s["name"] for s in ds.manifest["scenarios"]}
 
     def rows():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from airtwin.config import check_range
-from airtwin.phy.estimation import DEFAULT_FEEDBACK_DELAY_S
+from airtwin.phy.estimation import DEFAULT_FEEDBACK_DELAY_S, DEFAULT_PILOT_GAP_S
 from airtwin.scenes.registry import area_split
 from airtwin.scenes.suites import load_suite
 
@@ -39,6 +39,9 @@ class GenerateConfig:
     """Time between trajectory samples [s]."""
     aging_delay_s: float = DEFAULT_FEEDBACK_DELAY_S
     """Delay of ``csi_aged`` after ``csi`` (feedback delay) [s]."""
+    pilot_gap_s: float = DEFAULT_PILOT_GAP_S
+    """Time of the previous pilot occasion before ``csi``: the data then holds ``csi_prev``, from which a predictor
+    extrapolates the channel over the feedback delay (0: no previous pilot) [s]."""
 
     def __post_init__(self) -> None:
         load_suite(self.suite)  # raises ValueError naming the allowed suites
@@ -49,6 +52,7 @@ class GenerateConfig:
         check_range("GenerateConfig.trajectory_steps", self.trajectory_steps, 1, 10_000)
         check_range("GenerateConfig.step_s", self.step_s, 0.0, 3600.0, low_open=True)
         check_range("GenerateConfig.aging_delay_s", self.aging_delay_s, 0.0, 10.0, low_open=True)
+        check_range("GenerateConfig.pilot_gap_s", self.pilot_gap_s, 0.0, 0.1)
         if self.shard_size % self.trajectory_steps:
             raise ValueError(f"GenerateConfig.shard_size = {self.shard_size} must be a multiple of "
                              f"trajectory_steps = {self.trajectory_steps} (trajectories never straddle shards)")

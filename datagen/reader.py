@@ -23,11 +23,12 @@ from airtwin.datagen.generate import (
     shard_bs_name,
     verify_shard,
 )
-from airtwin.datagen.schema import SAMPLE_FIELDS
+from airtwin.datagen.schema import PILOT_FIELDS, SAMPLE_FIELDS
 from airtwin.phy.beams import element_positions
-from airtwin.phy.tasks import DataShapes, DataSite, Numerology, get_task
+from airtwin.phy.tasks import PILOT_INPUT_FIELDS, DataShapes, DataSite, Numerology, get_task
 
 
+PILOT_NAMES = tuple(f.name for f in PILOT_FIELDS)
 #: Shard files a dataset keeps open at once (a dataset of 1000+ areas would exceed the usual 1024 descriptors).
 MAX_OPEN_SHARDS = 128
 
@@ -38,8 +39,10 @@ class AirTwinDataset(torch.utils.data.Dataset):
     ``dataset[i]`` holds every field of :data:`datagen.schema.SAMPLE_FIELDS` for sample ``i``
     plus the shard's environment fields (:data:`datagen.schema.ENV_FIELDS`: ``height_map`` ``[R, R]``,
     ``map_range_m`` ``[]``, ``bs_position`` and ``bs_orientation_deg`` ``[3]``, ``subcarrier_frequencies_hz``
-    ``[K]``), and ``antenna_positions`` ``[A, 3]`` [wavelengths] of the serving BS's array, derived from the
-    scenario's spec in the manifest. Complex fields are complex64 tensors.
+    ``[K]``), ``antenna_positions`` ``[A, 3]`` [wavelengths] of the serving BS's array, derived from the
+    scenario's spec in the manifest, and the shard's timing ``aging_delay_s`` and ``pilot_gap_s`` ``[]`` [s]
+    (0 without a previous pilot). :meth:`read_batch` also reads ``csi_prev`` from data that has it
+    (:data:`datagen.schema.PILOT_FIELDS`). Complex fields are complex64 tensors.
 
     Args:
         root: dataset directory (with ``manifest.json``).
@@ -65,6 +68,16 @@ class AirTwinDataset(torch.utils.data.Dataset):
                              for name in dict.fromkeys(r["scenario"] for r in self.records)}
         """``{scenario: (BS antennas, subcarriers, map cells)}`` of the selected shards."""
         self._sites: dict[str, DataSite] | None = None
+
+    def pilot_gap_s(self) -> float:
+        """Time of the previous pilot before ``csi`` [s]; 0 when the data has none (no ``csi_prev``)."""
+        return float(self.manifest["config"].get("pilot_gap_s", 0.0))
+
+    def task_fields(self, task: str) -> tuple[str, ...]:
+        """The fields task ``task`` reads from this data (``TaskSpec.fields``), and the previous pilot's where the
+        task observes it and the data has one."""
+        spec = get_task(task)
+        return spec.fields + PILOT_INPUT_FIELDS if spec.pilot_input and self.pilot_gap_s() > 0 else spec.fields
 
     def require_uniform(self) -> None:
         """Raise ``ValueError`` when the selected samples mix numerologies (they cannot be batched)."""
@@ -154,6 +167,8 @@ class AirTwinDataset(torch.utils.data.Dataset):
                 self._env[s] = {k: torch.from_numpy(np.asarray(v)) for k, v in f["env"].items()}
                 site = scenario_site(self.manifest, record["scenario"], shard_bs_name(f))[1]
                 self._env[s]["antenna_positions"] = torch.from_numpy(element_positions(site.array).astype(np.float32))
+                for key in ("aging_delay_s", "pilot_gap_s"):  # absent in data from before the previous pilot: 0
+                    self._env[s][key] = torch.tensor(float(f.attrs.get(key, 0.0)), dtype=torch.float32)
         return self._files[s]
 
     def column(self, name: str) -> np.ndarray:
@@ -185,6 +200,10 @@ class AirTwinDataset(torch.utils.data.Dataset):
                     for _, pos in rows:
                         out[name][pos] = value
                     continue
+                if name not in f["samples"]:
+                    hint = (" (it was generated without a previous pilot: `airtwin generate --pilot-gap-s` > 0)"
+                            if name in PILOT_NAMES else "")
+                    raise ValueError(f"{self.root}: the data has no field {name!r}{hint}")
                 block = f["samples"][name][unique_rows]
                 for r, pos in rows:
                     out[name][pos] = block[where[r]]

@@ -7,7 +7,7 @@ A shard ``shard-NNNNN.h5`` holds samples of one scenario and one serving BS:
   (range x bearing, :mod:`airtwin.phy.envmap`) and the range it covers, the BS's position and
   orientation, the subcarrier offsets.
 - root attributes: ``schema_version``, ``scenario``, ``scenario_index``, ``bs_name``, ``shard_index``,
-  ``split``, ``num_samples``, ``aging_delay_s``.
+  ``split``, ``num_samples``, ``aging_delay_s``, ``pilot_gap_s`` (0, or absent, in data without a previous pilot).
 
 Symbols: ``A`` BS antennas, ``K`` subcarriers, ``S`` precoder subbands, ``B`` codebook beams,
 ``M`` kept paths per UE. The full description lives in ``docs/dataset.md``.
@@ -94,6 +94,13 @@ SAMPLE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("scenario_index", "int32", "[]", "-", "index into the manifest's scenario list"),
 )
 
+#: Sample fields of data generated with a previous pilot (``GenerateConfig.pilot_gap_s > 0``) only.
+PILOT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("csi_prev", "complex64", "[A, K]", "-",
+              "the channel pilot_gap_s before csi, the previous pilot occasion, by per-path Doppler (data generated "
+              "with pilot_gap_s > 0 only)"),
+)
+
 #: ChannelBatch attribute feeding each sample field (where the names differ).
 BATCH_ATTRIBUTE = {"ue_position": "ue_positions", "ue_velocity": "ue_velocities"}
 
@@ -110,7 +117,7 @@ ENV_FIELDS: tuple[FieldSpec, ...] = (
 def schema_markdown() -> str:
     """The field tables of ``docs/dataset.md`` (generated from this module)."""
     rows = ["| field | dtype | shape per sample | unit | meaning |", "|---|---|---|---|---|"]
-    rows += [f"| `{f.name}` | {f.dtype} | {f.shape} | {f.unit} | {f.description} |" for f in SAMPLE_FIELDS]
+    rows += [f"| `{f.name}` | {f.dtype} | {f.shape} | {f.unit} | {f.description} |" for f in (*SAMPLE_FIELDS, *PILOT_FIELDS)]
     env = ["| field | dtype | shape | unit | meaning |", "|---|---|---|---|---|"]
     env += [f"| `{f.name}` | {f.dtype} | {f.shape} | {f.unit} | {f.description} |" for f in ENV_FIELDS]
     return "\n".join(rows) + "\n\n" + "\n".join(env) + "\n"

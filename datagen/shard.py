@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from airtwin.datagen.plan import GenerateConfig, ShardTask
-from airtwin.datagen.schema import BATCH_ATTRIBUTE, ENV_FIELDS, SAMPLE_FIELDS, SCHEMA_VERSION
+from airtwin.datagen.schema import BATCH_ATTRIBUTE, ENV_FIELDS, PILOT_FIELDS, SAMPLE_FIELDS, SCHEMA_VERSION
 
 
 class DiskFullError(OSError):
@@ -42,8 +42,9 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 
 def sample_columns(batch) -> dict[str, np.ndarray]:
     """The sample fields a ``ChannelBatch`` (traced with ``num_time_steps=2``) gives, ``{field: [num_ue, ...]}``:
-    all of :data:`SAMPLE_FIELDS` but the bookkeeping ones (trace seed, trajectory, time, scenario index)."""
-    values = {f.name: getattr(batch, BATCH_ATTRIBUTE.get(f.name, f.name), None) for f in SAMPLE_FIELDS}
+    all of :data:`SAMPLE_FIELDS` but the bookkeeping ones (trace seed, trajectory, time, scenario index), and
+    :data:`PILOT_FIELDS` when the batch has a previous pilot."""
+    values = {f.name: getattr(batch, BATCH_ATTRIBUTE.get(f.name, f.name), None) for f in (*SAMPLE_FIELDS, *PILOT_FIELDS)}
     values["csi_aged"] = batch.csi_evolution[:, 1]
     return {k: v for k, v in values.items() if v is not None}
 
@@ -58,16 +59,17 @@ def trace_shard(twin, task: ShardTask, cfg: GenerateConfig) -> tuple[dict[str, n
     steps = cfg.trajectory_steps
     num_traj = math.ceil(task.num_samples / steps)
     group = max(1, cfg.batch_size // steps)
-    columns: dict[str, list[np.ndarray]] = {f.name: [] for f in SAMPLE_FIELDS}
+    names = shard_fields(cfg.pilot_gap_s)
+    columns: dict[str, list[np.ndarray]] = {f.name: [] for f in names}
     batch = None
     for start in range(0, num_traj, group):
         nb = min(group, num_traj - start)
         state = twin.init_motion(nb, rng)
-        per_step: dict[str, list[np.ndarray]] = {f.name: [] for f in SAMPLE_FIELDS}
+        per_step: dict[str, list[np.ndarray]] = {f.name: [] for f in names}
         for t in range(steps):
             trace_seed = int(rng.integers(0, 2**31 - 1))
             batch = twin.trace(state.positions, state.velocities, seed=trace_seed, num_time_steps=2,
-                               time_step_s=cfg.aging_delay_s)
+                               time_step_s=cfg.aging_delay_s, pilot_gap_s=cfg.pilot_gap_s)
             values = sample_columns(batch)
             values["trace_seed"] = np.full(nb, trace_seed, dtype=np.int64)
             values["trajectory_id"] = (np.int64(task.index) << np.int64(24)) + start + np.arange(nb, dtype=np.int64)
@@ -81,12 +83,18 @@ def trace_shard(twin, task: ShardTask, cfg: GenerateConfig) -> tuple[dict[str, n
             stacked = np.stack(chunks, axis=1)  # [nb, steps, ...]
             columns[name].append(stacked.reshape(nb * steps, *stacked.shape[2:]))
     out = {}
-    for f in SAMPLE_FIELDS:
+    for f in names:
         out[f.name] = np.concatenate(columns[f.name])[: task.num_samples].astype(f.dtype, copy=False)
     return out, batch
 
 
-def write_shard(path: Path, task: ShardTask, samples: dict[str, np.ndarray], batch, aging_delay_s: float) -> str:
+def shard_fields(pilot_gap_s: float) -> tuple:
+    """The sample fields of a shard: :data:`SAMPLE_FIELDS`, and :data:`PILOT_FIELDS` with a previous pilot."""
+    return (*SAMPLE_FIELDS, *PILOT_FIELDS) if pilot_gap_s > 0 else SAMPLE_FIELDS
+
+
+def write_shard(path: Path, task: ShardTask, samples: dict[str, np.ndarray], batch, aging_delay_s: float,
+                pilot_gap_s: float = 0.0) -> str:
     """Write ``samples`` to ``path`` atomically (temporary name, fsync, rename); returns its sha256.
 
     Raises:
@@ -98,11 +106,11 @@ def write_shard(path: Path, task: ShardTask, samples: dict[str, np.ndarray], bat
             attrs = {"schema_version": SCHEMA_VERSION, "scenario": task.scenario,
                      "scenario_index": task.scenario_index, "bs_name": batch.bs_name, "shard_index": task.index,
                      "split": task.split, "num_samples": task.num_samples,
-                     "aging_delay_s": aging_delay_s}
+                     "aging_delay_s": aging_delay_s, "pilot_gap_s": pilot_gap_s}
             for k, v in attrs.items():
                 f.attrs[k] = v
             g = f.create_group("samples", track_order=True)
-            for spec in SAMPLE_FIELDS:
+            for spec in shard_fields(pilot_gap_s):
                 g.create_dataset(spec.name, data=samples[spec.name], track_times=False)
             env = f.create_group("env", track_order=True)
             for spec in ENV_FIELDS:

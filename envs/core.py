@@ -31,7 +31,8 @@ STAGES = ("begin_episode", "trace_request", "draw_trace_seed", "receive", "apply
 def trace_together(twin, requests: list[dict[str, Any]], seed: int) -> list:
     """Trace the UEs of several environments' :meth:`TwinEnv.trace_request` in one twin call; one batch each.
 
-    A request holds ``positions`` and ``velocities`` ``[n_i, 3]``, ``num_time_steps``, ``time_step_s`` and,
+    A request holds ``positions`` and ``velocities`` ``[n_i, 3]``, ``num_time_steps``, ``time_step_s``, optionally
+    ``pilot_gap_s``, and,
     for multi-site environments, ``sites`` (then ``Twin.trace_sites`` traces them and each environment gets a
     ``SiteBatch``). The requests must agree on everything but the UEs.
     """
@@ -39,7 +40,8 @@ def trace_together(twin, requests: list[dict[str, Any]], seed: int) -> list:
     counts = [len(r["positions"]) for r in requests]
     pos = np.concatenate([r["positions"] for r in requests])
     vel = np.concatenate([r["velocities"] for r in requests])
-    kw = {"seed": seed, "num_time_steps": first["num_time_steps"], "time_step_s": first["time_step_s"]}
+    kw = {"seed": seed, "num_time_steps": first["num_time_steps"], "time_step_s": first["time_step_s"],
+          "pilot_gap_s": first.get("pilot_gap_s", 0.0)}
     if first.get("sites") is not None:
         batch = twin.trace_sites(pos, vel, sites=first["sites"], **kw)
     else:
@@ -134,7 +136,8 @@ class TwinEnv(StagedEnv):
     def trace_request(self) -> dict[str, Any]:
         """Arguments of :meth:`airtwin.twin.twin.Twin.trace` for this environment's UE (without the seed)."""
         return {"positions": self._state.positions, "velocities": self._state.velocities,
-                "num_time_steps": 2, "time_step_s": max(self.config.feedback_delay_s, 1e-6)}
+                "num_time_steps": 2, "time_step_s": max(self.config.feedback_delay_s, 1e-6),
+                "pilot_gap_s": self.config.pilot_gap_s}
 
     def receive(self, batch: ChannelBatch) -> dict[str, np.ndarray]:
         """Take the traced channel of this step's UE (a batch of one) and return the observation."""

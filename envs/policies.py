@@ -34,6 +34,7 @@ from airtwin.phy.beams import DEFAULT_FULL_BAND_WEIGHT, eigen_precoders, precode
 from airtwin.phy.classical import estimate_position, geometric_beam_scores
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.link import BEAM_MEASUREMENT_S, sweep_overhead
+from airtwin.phy.prediction import predicted_estimate
 
 
 class Policy(Protocol):
@@ -92,9 +93,11 @@ class ClassicalPolicy:
     """What a base station does without learning, from the observation and its own site geometry.
 
     - beam selection: the DFT beam toward the observed UE position (line-of-sight direction);
-    - precoding: the eigen-precoder of the observed CSI estimate, each subband's covariance smoothed with the
-      full band's by ``full_band_weight`` (:func:`airtwin.phy.beams.eigen_precoders`; the default is the
-      weight fitted on training areas, which absorbs part of the channel's aging before the precoder is applied);
+    - precoding: with a previous pilot in the observation, the eigen-precoder of the channel the two estimates
+      extrapolate to when the precoder is applied (:func:`airtwin.phy.prediction.predicted_estimate`); else the
+      eigen-precoder of the observed CSI estimate, each subband's covariance smoothed with the full band's by
+      ``full_band_weight`` (:func:`airtwin.phy.beams.eigen_precoders`; the default is the weight fitted on
+      training areas, which absorbs part of the channel's aging before the precoder is applied);
     - positioning: range from the first-path delay and azimuth from the beamspace peak of the observed
       estimate (known UE height), see :func:`airtwin.phy.classical.estimate_position`.
     """
@@ -116,8 +119,12 @@ class ClassicalPolicy:
                                            site.orientation_deg, twin.codebook.weights)
             action = int(scores[0].argmax())
         elif task == "precoding":
-            action = precoders_to_action(eigen_precoders(to_complex(obs["csi"])[None], twin.spec.codebook.num_subbands,
-                                                         self.full_band_weight)[0])
+            s = twin.spec.codebook.num_subbands
+            if "csi_prev" in obs and np.asarray(obs["pilot_timing_s"])[0] > 0:
+                batch = {k: np.asarray(obs[k])[None] for k in ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")}
+                action = precoders_to_action(eigen_precoders(predicted_estimate(batch), s)[0])
+            else:
+                action = precoders_to_action(eigen_precoders(to_complex(obs["csi"])[None], s, self.full_band_weight)[0])
         else:
             xy = estimate_position(to_complex(obs["csi"])[None], twin.frequencies_hz, site.array,
                                    site.orientation_deg, twin.bs_position, twin.spec.ue.height_m)[0]

@@ -17,9 +17,9 @@ from gymnasium import spaces
 
 from airtwin.config import check_range
 from airtwin.phy.beams import action_to_precoders, eigen_precoders, precoders_to_action, sgcs
-from airtwin.phy.estimation import DEFAULT_FEEDBACK_DELAY_S, DEFAULT_PILOT_SNR_DB, NO_SIGNAL_DB
+from airtwin.phy.estimation import DEFAULT_FEEDBACK_DELAY_S, DEFAULT_PILOT_GAP_S, DEFAULT_PILOT_SNR_DB, NO_SIGNAL_DB
 from airtwin.phy.link import LinkBudget, rate
-from airtwin.phy.tasks import ENV_TASKS, TASKS, observe
+from airtwin.phy.tasks import ENV_TASKS, PILOT_INPUT_FIELDS, TASKS, observe
 from airtwin.twin.channel import ChannelBatch
 
 #: Bound of the observation boxes for positions [m] and powers [dB].
@@ -41,6 +41,10 @@ class EnvConfig:
     """SNR of the CSI estimate: noise power = mean |h|^2 / 10^(pilot_snr_db / 10) [dB]."""
     feedback_delay_s: float = DEFAULT_FEEDBACK_DELAY_S
     """Age of the CSI a precoder is chosen from; the channel evolves by per-path Doppler meanwhile [s]."""
+    pilot_gap_s: float = DEFAULT_PILOT_GAP_S
+    """Time of the previous pilot occasion before the CSI estimate: precoding then observes both estimates
+    (``csi_prev`` and ``pilot_timing_s``, :func:`airtwin.phy.tasks.observe`), from which the channel can be
+    predicted over the feedback delay (0: one pilot) [s]."""
     reward: Literal["spectral_efficiency", "sgcs"] = "spectral_efficiency"
     """Precoding reward."""
 
@@ -49,6 +53,7 @@ class EnvConfig:
             check_range("EnvConfig.step_s", self.step_s, 0.0, 3600.0, low_open=True)
         check_range("EnvConfig.pilot_snr_db", self.pilot_snr_db, -30.0, 100.0)
         check_range("EnvConfig.feedback_delay_s", self.feedback_delay_s, 0.0, 10.0)
+        check_range("EnvConfig.pilot_gap_s", self.pilot_gap_s, 0.0, 0.1)
         if self.reward not in ("spectral_efficiency", "sgcs"):
             raise ValueError(f"EnvConfig.reward = {self.reward!r}; allowed: 'spectral_efficiency', 'sgcs'")
 
@@ -118,22 +123,27 @@ class Task:
                 "map_range_m": spaces.Box(0.0, POSITION_BOUND_M, (1,), np.float32), "bs_position": pos,
                 "bs_orientation_deg": ORIENTATION_SPACE, "ue_position": pos}
 
-    def csi_fields(self) -> dict[str, spaces.Space]:
+    def csi_fields(self, with_pilot: bool = False) -> dict[str, spaces.Space]:
+        """The CSI observation's spaces; ``with_pilot``: also the previous pilot's estimate and the timing."""
         a = self.twin.spec.bs[self.twin.serving_bs].array.num_antennas
         k = self.twin.spec.radio.num_subcarriers
         # The estimate is normalised to unit mean power, so no entry exceeds sqrt(A * K).
         bound = float(np.sqrt(a * k))
-        return {"csi": spaces.Box(-bound, bound, (2, a, k), np.float32),
+        pilot = {"csi_prev": spaces.Box(-bound, bound, (2, a, k), np.float32),
+                 "pilot_timing_s": spaces.Box(0.0, 10.0, (2,), np.float32)} if with_pilot else {}
+        return {**pilot, "csi": spaces.Box(-bound, bound, (2, a, k), np.float32),
                 "rx_power_db": spaces.Box(-POWER_BOUND_DB, POWER_BOUND_DB, (1,), np.float32),
                 "bs_orientation_deg": ORIENTATION_SPACE,
                 "subcarrier_frequencies_hz": spaces.Box(-FREQUENCY_BOUND_HZ, FREQUENCY_BOUND_HZ, (k,), np.float32),
                 "antenna_positions": spaces.Box(-ARRAY_BOUND_WL, ARRAY_BOUND_WL, (a, 3), np.float32),
                 "bs_height_above_ue_m": spaces.Box(-POSITION_BOUND_M, POSITION_BOUND_M, (1,), np.float32)}
 
-    def observe_modality(self, batch: ChannelBatch, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """The task table's observation of UE 0 (:func:`airtwin.phy.tasks.observe`), unbatched."""
+    def observe_modality(self, batch: ChannelBatch, rng: np.random.Generator,
+                         with_pilot: bool = False) -> dict[str, np.ndarray]:
+        """The task table's observation of UE 0 (:func:`airtwin.phy.tasks.observe`), unbatched; the previous
+        pilot only ``with_pilot``."""
         modality = TASKS[self.name].modality
-        fields = {k: v[:1] for k, v in batch.observed_fields().items()}
+        fields = {k: v[:1] for k, v in batch.observed_fields().items() if with_pilot or k not in PILOT_INPUT_FIELDS}
         return {k: v[0] for k, v in observe(modality, fields, self.config.pilot_snr_db, rng).items()}
 
 
@@ -184,15 +194,16 @@ class BeamSelectionTask(Task):
 class PrecodingTask(Task):
     """Choose one precoder per subband from an estimated, aged CSI.
 
-    The observation is the channel at the pilot instant plus estimation noise; the
-    precoder is applied ``feedback_delay_s`` later, on the channel evolved by Doppler.
+    The observation is the channel at the pilot instant plus estimation noise, and with ``pilot_gap_s > 0`` the
+    previous pilot's estimate too; the precoder is applied ``feedback_delay_s`` later, on the channel evolved by
+    Doppler.
     Reward: spectral efficiency [bit/s/Hz] (or the mean SGCS against the optimum).
     """
 
     name = "precoding"
 
     def observation_fields(self):
-        return self.csi_fields()
+        return self.csi_fields(with_pilot=self.config.pilot_gap_s > 0)
 
     def make_action_space(self):
         s = self.twin.spec.codebook.num_subbands
@@ -200,7 +211,7 @@ class PrecodingTask(Task):
         return spaces.Box(-1.0, 1.0, (s, a, 2), np.float32)
 
     def observe(self, batch, rng):
-        return self.observe_modality(batch, rng)
+        return self.observe_modality(batch, rng, with_pilot=self.config.pilot_gap_s > 0)
 
     def optimum(self, batch: ChannelBatch) -> np.ndarray:
         """``[S, A]``: the eigen-precoders of the applied channel."""

@@ -7,7 +7,9 @@ Training-free (geometry and textbook models, :mod:`airtwin.phy.classical`):
   CSI estimate (known UE height);
 - LoS, ``first-path ratio``: share of power in the strongest delay tap of the estimate, thresholded
   (the threshold is fitted on the fitting split);
-- precoding, ``eigen of estimate``: the eigen-precoder of the CSI estimate at the pilot instant;
+- precoding, ``eigen of estimate``: the eigen-precoder of the CSI estimate at the pilot instant; with a previous
+  pilot in the data, ``eigen of predicted channel``: that of the channel the two pilot estimates extrapolate to
+  when the precoder is applied (:func:`airtwin.phy.prediction.predict_channel`);
 - path loss, ``38.901 UMi``: TR 38.901 UMi street canyon with LoS taken from the height map.
 
 Fitted on another split (training areas in the zero-shot protocol, drops of the same area in the
@@ -34,7 +36,8 @@ from airtwin.phy.beams import dft_codebook, eigen_precoders, fit_full_band_weigh
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB, power_feature, to_complex
 from airtwin.phy.metrics import TASK_METRICS, best_method, summarize
 from airtwin.phy.ofdm import subcarrier_offsets_hz
-from airtwin.phy.tasks import TASKS, observe
+from airtwin.phy.prediction import predicted_estimate
+from airtwin.phy.tasks import PILOT_INPUT_FIELDS, TASKS, observe
 from airtwin.scenes.spec import ScenarioSpec
 
 FIELDS = tuple(dict.fromkeys([*(f for t in TASKS.values() for f in t.fields), "scenario_index"]))
@@ -42,7 +45,8 @@ FIELDS = tuple(dict.fromkeys([*(f for t in TASKS.values() for f in t.fields), "s
 
 def _load(ds: AirTwinDataset, max_samples: int | None, seed: int, indices: np.ndarray | None = None
           ) -> dict[str, np.ndarray]:
-    return ds.read_batch(ds.sample_indices(max_samples, seed) if indices is None else np.asarray(indices), FIELDS)
+    fields = FIELDS + PILOT_INPUT_FIELDS if ds.pilot_gap_s() > 0 else FIELDS
+    return ds.read_batch(ds.sample_indices(max_samples, seed) if indices is None else np.asarray(indices), fields)
 
 
 def fingerprint(obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -113,12 +117,16 @@ def training_free_samples(test_ds: AirTwinDataset, te: dict[str, np.ndarray], ob
         return classical.path_loss_umi(np.linalg.norm(ue - bs, axis=1), np.linalg.norm(ue[:, :2] - bs[:, :2], axis=1),
                                        bs[:, 2], ue[:, 2], spec.radio.carrier_frequency_hz, los)
 
-    return {
+    out = {
         "geometric beam": TASKS["beam_selection"].samples(_per_scenario(te, specs, beam), te),
         "first-path position": TASKS["positioning"].samples(_per_scenario(te, specs, position), te),
         "eigen of estimate": TASKS["precoding"].samples(eigen_precoders(csi, te["precoders"].shape[1]), te),
         "38.901 UMi + map LoS": TASKS["path_loss"].samples(_per_scenario(te, specs, path_loss), te),
     }
+    if "csi_prev" in obs_te:
+        out["eigen of predicted channel"] = TASKS["precoding"].samples(
+            eigen_precoders(predicted_estimate(obs_te), te["precoders"].shape[1]), te)
+    return out
 
 
 def check_same_numerology(train_ds: AirTwinDataset, test_ds: AirTwinDataset) -> None:

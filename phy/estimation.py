@@ -14,6 +14,9 @@ import numpy as np
 DEFAULT_PILOT_SNR_DB = 20.0
 #: Age of the CSI a precoder is chosen from (feedback delay) unless a configuration says otherwise [s].
 DEFAULT_FEEDBACK_DELAY_S = 0.005
+#: Time between the previous pilot occasion and the latest one, whose phase turn a predictor extrapolates over the
+#: feedback delay (:mod:`airtwin.phy.prediction`); it resolves Doppler shifts up to 500 Hz [s].
+DEFAULT_PILOT_GAP_S = 0.001
 #: Received power reported for an all-zero channel (no signal, nothing to estimate) [dB].
 NO_SIGNAL_DB = -500.0
 

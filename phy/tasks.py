@@ -45,10 +45,15 @@ from airtwin.phy.metrics import (
 MODALITY_FIELDS = {"csi": ("csi", "bs_orientation_deg", "subcarrier_frequencies_hz", "antenna_positions",
                            "bs_position", "ue_position"),
                    "env": ("height_map", "map_range_m", "bs_position", "bs_orientation_deg", "ue_position")}
-#: Observation keys of each modality (what environments emit and the model consumes).
+#: Fields that add the previous pilot to the CSI modality's observation, where the data or the twin has one
+#: (:mod:`airtwin.phy.prediction`): its channel and the timing (pilot gap, feedback delay) [s].
+PILOT_INPUT_FIELDS = ("csi_prev", "pilot_gap_s", "aging_delay_s")
+#: Observation keys of each modality (what environments emit and the model consumes); a CSI observation with a
+#: previous pilot has :data:`PILOT_KEYS` too.
 OBSERVATION_KEYS = {"csi": ("csi", "rx_power_db", "bs_orientation_deg", "subcarrier_frequencies_hz", "antenna_positions",
                             "bs_height_above_ue_m"),
                     "env": ("height_map", "map_range_m", "bs_position", "bs_orientation_deg", "ue_position")}
+PILOT_KEYS = ("csi_prev", "pilot_timing_s")
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,8 @@ class TaskSpec:
         action_key: key of the task's action in the multi-task environment's Dict action (None: no env).
         to_action: ``(prediction of one sample, serving BS position [3] m) -> environment action``
             (before clipping to the action space); None for tasks without an environment.
+        pilot_input: the task also observes the previous pilot (:data:`PILOT_INPUT_FIELDS`) where the data
+            or the environment has one.
     """
 
     name: str
@@ -162,6 +169,7 @@ class TaskSpec:
     center: float = 0.0
     action_key: str | None = None
     to_action: Callable[[np.ndarray, np.ndarray], Any] | None = None
+    pilot_input: bool = False
 
     def score(self, prediction: np.ndarray, fields: dict[str, np.ndarray]) -> dict[str, float]:
         """The task's metrics of ``prediction`` (physical units) against ``fields``."""
@@ -200,7 +208,7 @@ TASKS: dict[str, TaskSpec] = {t.name: t for t in (
     TaskSpec("precoding", "mimo precoding", "csi", ("csi_aged", "precoders"), "precoder", "sgcs",
              head_size=lambda s: s.num_subbands * s.num_antennas * 2, target=_applied_optimum,
              samples=lambda p, f: precoding_samples(p, _applied_optimum(f)), action_key="precoder",
-             to_action=lambda p, bs: precoders_to_action(p)),
+             to_action=lambda p, bs: precoders_to_action(p), pilot_input=True),
     TaskSpec("beam_selection", "beam selection", "env", ("best_beam", "beam_gain_db"), "classification",
              "cross_entropy", head_size=lambda s: s.num_beams, target=lambda f: f["best_beam"].astype(np.int64),
              samples=lambda p, f: beam_samples(p, f["beam_gain_db"]), action_key="beam",
@@ -229,7 +237,9 @@ def observe(modality: str, fields: dict[str, np.ndarray], pilot_snr_db: float,
     ``"csi"``: ``{"csi": [N, 2, A, K] float32 estimate, "rx_power_db": [N, 1] float32, "bs_orientation_deg":
     [N, 3], "subcarrier_frequencies_hz": [N, K] (offsets from the carrier), "antenna_positions": [N, A, 3]
     [wavelengths, array frame], "bs_height_above_ue_m": [N, 1]}`` from ``fields["csi"]`` ``[N, A, K]`` (pilot
-    noise from ``rng``) and the fields of :data:`MODALITY_FIELDS`; ``"env"``: ``height_map [N, R, R]``
+    noise from ``rng``) and the fields of :data:`MODALITY_FIELDS`. When ``fields`` has a previous pilot
+    (:data:`PILOT_INPUT_FIELDS`), also ``"csi_prev": [N, 2, A, K]``, its estimate (noise drawn after the first's),
+    and ``"pilot_timing_s": [N, 2]``, (pilot gap, feedback delay) [s]. ``"env"``: ``height_map [N, R, R]``
     [m] in the BS's frame, ``map_range_m [N, 1]`` [m], ``bs_position``, ``bs_orientation_deg`` and
     ``ue_position`` ``[N, 3]``, float32.
     """
@@ -238,10 +248,14 @@ def observe(modality: str, fields: dict[str, np.ndarray], pilot_snr_db: float,
         n, (a, k) = len(est), est.shape[-2:]
         per_sample = lambda name, shape: np.broadcast_to(np.asarray(fields[name], np.float32), (n, *shape)).copy()  # noqa: E731
         height = (np.asarray(fields["bs_position"], np.float32)[..., 2] - np.asarray(fields["ue_position"], np.float32)[..., 2])
-        return {"csi": est, "rx_power_db": power[..., None], "bs_orientation_deg": per_sample("bs_orientation_deg", (3,)),
-                "subcarrier_frequencies_hz": per_sample("subcarrier_frequencies_hz", (k,)),
-                "antenna_positions": per_sample("antenna_positions", (a, 3)),
-                "bs_height_above_ue_m": np.broadcast_to(height, (n,)).reshape(n, 1).copy()}
+        out = {"csi": est, "rx_power_db": power[..., None], "bs_orientation_deg": per_sample("bs_orientation_deg", (3,)),
+               "subcarrier_frequencies_hz": per_sample("subcarrier_frequencies_hz", (k,)),
+               "antenna_positions": per_sample("antenna_positions", (a, 3)),
+               "bs_height_above_ue_m": np.broadcast_to(height, (n,)).reshape(n, 1).copy()}
+        if "csi_prev" in fields:
+            out["csi_prev"] = estimate_csi(fields["csi_prev"], pilot_snr_db, rng)[0]
+            out["pilot_timing_s"] = np.stack([per_sample("pilot_gap_s", ()), per_sample("aging_delay_s", ())], axis=1)
+        return out
     if modality == "env":
         out = {k: np.array(fields[k], dtype=np.float32) for k in MODALITY_FIELDS["env"]}  # copies
         out["map_range_m"] = out["map_range_m"].reshape(-1, 1)

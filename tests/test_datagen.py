@@ -75,6 +75,11 @@ def test_dataset_contents(reference):
     # At up to 15 m/s and 5 ms (up to 0.9 wavelength) the phases decorrelate: aging is real, bounded.
     assert (rel[has & moving] > 0).all() and (rel[has & moving] < 2.5).all()
     assert (rel[has & ~moving] < 1e-5).all()
+    # The previous pilot, 1 ms before the trace: the paths turned back by their Doppler (still UEs: the same).
+    assert canyon.pilot_gap_s() == 1e-3 and float(canyon[0]["pilot_gap_s"]) == pytest.approx(1e-3)
+    prev = canyon.read_batch(np.arange(len(canyon)), ("csi_prev",))["csi_prev"]
+    np.testing.assert_allclose(prev[has & ~moving], csi[has & ~moving], rtol=1e-5, atol=1e-12)
+    assert (np.abs(prev[has & moving] - csi[has & moving]).max(axis=(1, 2)) > 0).all()
     train = AirTwinDataset(reference, split="train")
     assert len(train) == 24 and set(train.column("scenario_index")) == {1}
     assert len(AirTwinDataset(reference, split="validation")) == 0
@@ -156,6 +161,26 @@ def test_other_settings_in_same_directory_are_refused(reference, tmp_path):
     shutil.copytree(reference, root)
     with pytest.raises(DatasetError, match="other settings"):
         generate(GenerateConfig(**{**TINY, "seed": 4}), root)
+
+
+def test_data_without_a_previous_pilot_reads_and_resumes_as_before(tmp_path):
+    import json
+
+    root = tmp_path / "one-pilot"
+    generate(GenerateConfig(**{**TINY, "samples": 24, "pilot_gap_s": 0.0}), root)
+    ds = AirTwinDataset(root, split="test")
+    assert ds.pilot_gap_s() == 0.0 and float(ds[0]["pilot_gap_s"]) == 0.0
+    with pytest.raises(ValueError, match="no field 'csi_prev' .*generated without a previous pilot"):
+        ds.read_batch(np.arange(2), ("csi", "csi_prev"))
+    # Data written before the setting existed records none: it resumes as data without a previous pilot.
+    manifest = json.loads((root / "manifest.json").read_text())
+    del manifest["config"]["pilot_gap_s"]
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    generate(GenerateConfig(**{**TINY, "samples": 24, "pilot_gap_s": 0.0}), root)
+    with pytest.raises(DatasetError, match="other settings"):
+        generate(GenerateConfig(**{**TINY, "samples": 24}), root)
+    with pytest.raises(ValueError, match="GenerateConfig.pilot_gap_s"):
+        GenerateConfig(**{**TINY, "pilot_gap_s": -1e-3})
 
 
 def test_unknown_suite_is_a_clear_error(capsys):

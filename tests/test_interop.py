@@ -121,3 +121,5 @@ def test_dataset_converts_to_hugging_face_datasets(tmp_path):
     np.testing.assert_array_equal(csi, sample["csi"].numpy())
     np.testing.assert_array_equal(np.asarray(row["height_map"]), sample["height_map"].numpy())
     assert row["best_beam"] == int(sample["best_beam"]) and row["scenario"] == "city-tiny-00000"
+    prev = ours.read_batch(np.array([3]), ("csi_prev",))["csi_prev"][0]  # the previous pilot travels too
+    np.testing.assert_array_equal(np.asarray(row["csi_prev_re"]) + 1j * np.asarray(row["csi_prev_im"]), prev)

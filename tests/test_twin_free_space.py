@@ -110,6 +110,14 @@ def test_doppler_evolution_matches_radial_velocity(make_twin):
     np.testing.assert_allclose(evo[:, 0], batch.csi, rtol=1e-5, atol=1e-12)
     rotation = evo[0, 1] / batch.csi[0]
     np.testing.assert_allclose(np.angle(rotation), 2 * np.pi * (-speed / wavelength) * dt, atol=1e-4)
+    # The previous pilot, 2 ms before the trace: the same path turned back.
+    prev = twin.trace(ue, np.array([[speed, 0.0, 0.0]]), pilot_gap_s=2e-3)
+    assert prev.pilot_gap_s == 2e-3 and prev.csi_evolution is None
+    turn = np.exp(2j * np.pi * (speed / wavelength) * 2e-3)
+    np.testing.assert_allclose(prev.csi_prev[0] / prev.csi[0], turn, atol=1e-4)
+    assert twin.trace(ue).csi_prev is None
+    with pytest.raises(ValueError, match="pilot_gap_s"):
+        twin.trace(ue, pilot_gap_s=-1.0)
 
 
 def test_bad_positions_are_rejected(make_twin):

@@ -52,6 +52,10 @@ class ChannelBatch:
         antenna_positions: ``[num_bs_ant, 3]`` float32, the serving BS's element positions in its array frame
             [wavelengths] (:func:`airtwin.phy.beams.element_positions`).
         time_step_s: spacing of ``csi_evolution`` [s] (0 when absent).
+        csi_prev: ``[num_ue, num_bs_ant, num_subcarriers]`` complex64 or None: the channel ``pilot_gap_s``
+            before the trace instant, the previous pilot occasion (the same paths rotated back by their
+            Doppler shifts); with ``csi`` it shows how the channel turns, which a predictor extrapolates.
+        pilot_gap_s: time from the previous pilot to ``csi`` [s] (0 when ``csi_prev`` is absent).
         scenario: scenario name; ``bs_name``: serving BS; ``seed``: tracer seed used.
     """
 
@@ -86,6 +90,8 @@ class ChannelBatch:
     seed: int
     csi_evolution: np.ndarray | None = None
     time_step_s: float = 0.0
+    csi_prev: np.ndarray | None = None
+    pilot_gap_s: float = 0.0
 
     @property
     def num_ue(self) -> int:
@@ -112,13 +118,20 @@ class ChannelBatch:
         """Per-UE views ``{field: [num_ue, ...]}`` of what the task table observes
         (:data:`airtwin.phy.tasks.MODALITY_FIELDS`): ``csi``, ``ue_position`` and the serving BS's environment
         (``height_map``, ``map_range_m``, ``bs_position``, ``bs_orientation_deg``) and numerology
-        (``subcarrier_frequencies_hz``, ``antenna_positions``) broadcast to every UE."""
+        (``subcarrier_frequencies_hz``, ``antenna_positions``) broadcast to every UE; with a previous pilot
+        also ``csi_prev``, and ``pilot_gap_s`` and ``aging_delay_s`` ``[num_ue]`` [s] (the time from ``csi`` to the
+        last instant of ``csi_evolution``, 0 without one)."""
         n = self.num_ue
         per_bs = {"height_map": self.height_map, "map_range_m": np.float32(self.map_range_m),
                   "bs_position": self.bs_position, "bs_orientation_deg": self.bs_orientation_deg,
                   "subcarrier_frequencies_hz": self.subcarrier_frequencies_hz, "antenna_positions": self.antenna_positions}
         out = {k: np.broadcast_to(np.asarray(v), (n, *np.shape(v))) for k, v in per_bs.items()}
-        return {"csi": self.csi, "ue_position": self.ue_positions, **out}
+        prev = {}
+        if self.csi_prev is not None:
+            ahead = 0.0 if self.csi_evolution is None else (self.csi_evolution.shape[1] - 1) * self.time_step_s
+            prev = {"csi_prev": self.csi_prev, "pilot_gap_s": np.full(n, self.pilot_gap_s, np.float32),
+                    "aging_delay_s": np.full(n, ahead, np.float32)}
+        return {"csi": self.csi, "ue_position": self.ue_positions, **out, **prev}
 
     def select(self, index: np.ndarray | slice) -> ChannelBatch:
         """The sub-batch of UEs ``index`` (per-UE arrays indexed, shared ones kept)."""
@@ -133,7 +146,7 @@ class ChannelBatch:
 
 
 #: Per-UE fields of :class:`ChannelBatch` that :class:`SiteBatch` stacks along a BS axis (axis 1).
-SITE_FIELDS = ("csi", "csi_evolution", "los", "has_paths", "path_gain_db", "path_loss_db", "snr_db", "beam_gain_db",
+SITE_FIELDS = ("csi", "csi_evolution", "csi_prev", "los", "has_paths", "path_gain_db", "path_loss_db", "snr_db", "beam_gain_db",
                "best_beam", "precoders", "path_valid", "path_delay_s", "path_power_db", "path_aod_theta",
                "path_aod_phi", "path_aoa_theta", "path_aoa_phi", "path_doppler_hz", "path_num_interactions")
 

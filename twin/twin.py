@@ -289,7 +289,7 @@ class Twin:
                 "refraction": t.refraction, "diffraction": t.diffraction, "seed": t.seed if seed is None else int(seed)}
 
     def trace(self, positions: np.ndarray, velocities: np.ndarray | None = None, *, seed: int | None = None,
-              num_time_steps: int = 1, time_step_s: float | None = None) -> ChannelBatch:
+              num_time_steps: int = 1, time_step_s: float | None = None, pilot_gap_s: float = 0.0) -> ChannelBatch:
         """Trace a batch of UEs in one ``PathSolver`` call.
 
         Args:
@@ -301,29 +301,32 @@ class Twin:
                 Doppler shift, ``a_p(t) = a_p exp(j 2π f_D,p t)``, with the geometry (delays, angles,
                 gains) frozen at the trace. This is accurate while UEs move much less than the
                 distance over which paths change (a few metres); re-trace beyond that.
+            pilot_gap_s: when > 0, ``csi_prev`` holds the channel this long before the trace instant (the
+                previous pilot occasion), the paths rotated back by their Doppler shifts in the same way [s].
         """
-        _check_time_steps(num_time_steps, time_step_s)
+        _check_time_steps(num_time_steps, time_step_s, pilot_gap_s)
         positions, velocities = _check_positions(positions, velocities)
         used_seed = self.spec.tracing.seed if seed is None else int(seed)
         paths = self.trace_paths(positions, velocities, seed=used_seed)
         return self._to_batch(_site_paths(paths, positions.shape[0], 0), self._bs_index, positions, velocities,
-                              used_seed, num_time_steps, time_step_s or 0.0)
+                              used_seed, num_time_steps, time_step_s or 0.0, pilot_gap_s)
 
     def trace_sites(self, positions: np.ndarray, velocities: np.ndarray | None = None, *, sites=None,
-                    seed: int | None = None, num_time_steps: int = 1, time_step_s: float | None = None) -> SiteBatch:
+                    seed: int | None = None, num_time_steps: int = 1, time_step_s: float | None = None,
+                    pilot_gap_s: float = 0.0) -> SiteBatch:
         """Trace a batch of UEs from several BS sites in one ``PathSolver`` call (one transmitter per site).
 
         Args:
             sites: names or indices of ``spec.bs`` (None: every site). Sites traced together must share
                 one array (Sionna's ``scene.tx_array``).
-            positions, velocities, seed, num_time_steps, time_step_s: as in :meth:`trace`.
+            positions, velocities, seed, num_time_steps, time_step_s, pilot_gap_s: as in :meth:`trace`.
 
         Returns:
             A :class:`SiteBatch`: per site, what :meth:`trace` gives for that site alone (same fields and
             shapes), and the stacked arrays with a BS axis, e.g. ``csi`` ``[num_ue, num_bs, num_bs_ant,
             num_subcarriers]``, ``path_loss_db`` ``[num_ue, num_bs]``.
         """
-        _check_time_steps(num_time_steps, time_step_s)
+        _check_time_steps(num_time_steps, time_step_s, pilot_gap_s)
         positions, velocities = _check_positions(positions, velocities)
         idx = self.site_indices(sites)
         used_seed = self.spec.tracing.seed if seed is None else int(seed)
@@ -331,10 +334,11 @@ class Twin:
         n = positions.shape[0]
         # Sionna orders the transmitters of a Paths as they were added to the scene: idx's order.
         return SiteBatch(tuple(self._to_batch(_site_paths(paths, n, t), i, positions, velocities, used_seed,
-                                              num_time_steps, time_step_s or 0.0) for t, i in enumerate(idx)))
+                                              num_time_steps, time_step_s or 0.0, pilot_gap_s)
+                               for t, i in enumerate(idx)))
 
     def _to_batch(self, site_paths: tuple, site: int, positions: np.ndarray, velocities: np.ndarray, seed: int,
-                  num_time_steps: int, time_step_s: float) -> ChannelBatch:
+                  num_time_steps: int, time_step_s: float, pilot_gap_s: float = 0.0) -> ChannelBatch:
         """The :class:`ChannelBatch` of site ``site`` from its paths (:func:`_site_paths`)."""
         spec = self.spec
         n = positions.shape[0]
@@ -362,6 +366,9 @@ class Twin:
         csi_evolution = None
         if num_time_steps > 1:
             csi_evolution = frequency_response(a, tau, carrier, freqs, doppler, np.arange(num_time_steps) * time_step_s)
+        csi_prev = None
+        if pilot_gap_s > 0:
+            csi_prev = frequency_response(a, tau, carrier, freqs, doppler, np.array([-pilot_gap_s]))[:, 0]
 
         num_inter = (inter != 0).sum(axis=0).astype(np.int8) if inter.size else np.zeros((n, num_paths), np.int8)
         los = (valid & (num_inter == 0)).any(axis=1)
@@ -419,6 +426,8 @@ class Twin:
             bs_name=spec.bs[site].name,
             seed=seed,
             time_step_s=float(time_step_s),
+            csi_prev=csi_prev,
+            pilot_gap_s=float(pilot_gap_s) if csi_prev is not None else 0.0,
         )
 
 
@@ -442,11 +451,13 @@ def _site_paths(paths, n: int, t: int) -> tuple:
     return a, valid, tau, inter, angles
 
 
-def _check_time_steps(num_time_steps: int, time_step_s: float | None) -> None:
+def _check_time_steps(num_time_steps: int, time_step_s: float | None, pilot_gap_s: float = 0.0) -> None:
     if num_time_steps < 1:
         raise ValueError(f"num_time_steps = {num_time_steps}; allowed: an integer >= 1")
     if num_time_steps > 1 and (time_step_s is None or time_step_s <= 0):
         raise ValueError("time_step_s must be > 0 when num_time_steps > 1")
+    if not 0.0 <= pilot_gap_s <= 1.0:
+        raise ValueError(f"pilot_gap_s = {pilot_gap_s}; allowed: 0 (no previous pilot) to 1 s")
 
 
 def kept_paths(a: np.ndarray) -> np.ndarray:
