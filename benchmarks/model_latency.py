@@ -37,9 +37,12 @@ ARRAY = Numerology(num_rows=2, num_cols=8, vertical_spacing=0.5, horizontal_spac
 
 
 def batch_of(n: int) -> dict[str, torch.Tensor]:
-    """Observations of both modalities for ``n`` random samples (what the environments emit)."""
+    """Observations of both modalities for ``n`` random samples (what the environments emit, the previous pilot
+    included: precoding predicts the channel from both)."""
     g = np.random.default_rng(0)
     fields = {"csi": g.standard_normal((n, 16, 32)) + 1j * g.standard_normal((n, 16, 32)),
+              "csi_prev": g.standard_normal((n, 16, 32)) + 1j * g.standard_normal((n, 16, 32)),
+              "pilot_gap_s": np.full(n, 1e-3), "aging_delay_s": np.full(n, 5e-3),
               "height_map": g.random((n, 64, 64)) * 30, "map_range_m": np.full(n, 260.0), "bs_position": np.zeros((n, 3)),
               "bs_orientation_deg": np.zeros((n, 3)), "ue_position": g.standard_normal((n, 3)) * 50,
               "subcarrier_frequencies_hz": subcarrier_offsets_hz(32, 625e3), "antenna_positions": element_positions(ARRAY)}

@@ -105,9 +105,10 @@ class NumerologyAdapter:
         out = dict(obs)
         n = len(next(iter(obs.values())))
         if modality == "csi":
-            h = self.csi(to_complex(np.asarray(obs["csi"])))
-            h /= np.sqrt(np.maximum(np.mean(np.abs(h) ** 2, axis=(1, 2), keepdims=True), 1e-30))  # unit mean power
-            out["csi"] = np.stack([h.real, h.imag], axis=1).astype(np.float32)
+            for key in ("csi", "csi_prev") if "csi_prev" in obs else ("csi",):  # both pilots alike
+                h = self.csi(to_complex(np.asarray(obs[key])))
+                h /= np.sqrt(np.maximum(np.mean(np.abs(h) ** 2, axis=(1, 2), keepdims=True), 1e-30))  # unit power
+                out[key] = np.stack([h.real, h.imag], axis=1).astype(np.float32)
             if "subcarrier_frequencies_hz" in obs:
                 out["subcarrier_frequencies_hz"] = np.tile(self.model_offsets.astype(np.float32), (n, 1))
             if "antenna_positions" in obs:
@@ -123,24 +124,24 @@ class NumerologyAdapter:
     def predict(self, model, task: str, obs: dict[str, np.ndarray]) -> np.ndarray:
         """``model.predict`` of a batched site observation, in the site's numerology (NumPy, physical units).
 
-        Precoding: the site's own eigen-precoder of the estimate (smoothed as the model's) plus the model's
-        residual on its eigen-precoder of the virtual estimate, mapped back (phase-aligned); so the untrained
-        residual gives exactly the classical precoder of the site. Beam selection: see the module docstring.
+        Precoding: the site's own classical precoder (:func:`airtwin.model.universal.precoder_base`, as the
+        model's) plus the model's residual on its base of the virtual observation, mapped back (phase-aligned);
+        so the untrained residual gives exactly the classical precoder of the site. Beam selection: see the
+        module docstring.
         """
         import torch
 
         from airtwin.model.features import to_tensors
-        from airtwin.model.universal import estimate_eigen_precoders
+        from airtwin.model.universal import precoder_base
 
         adapted = self.observation(TASKS[task].modality, obs)
         with torch.no_grad():
             pred = model.predict(task, to_tensors(adapted)).cpu().numpy()
             if task == "precoding":
                 smoothing = model.cfg.precoder_smoothing
-                base_model = estimate_eigen_precoders(torch.from_numpy(adapted["csi"]), self.model.num_subbands,
-                                                      smoothing).numpy()
-                base_site = estimate_eigen_precoders(torch.from_numpy(np.asarray(obs["csi"], np.float32)),
-                                                     self.site.num_subbands, smoothing).numpy().astype(np.complex128)
+                base_model = precoder_base(to_tensors(adapted), self.model.num_subbands, smoothing).cpu().numpy()
+                site_obs = to_tensors({k: np.asarray(v, np.float32) for k, v in obs.items()})
+                base_site = precoder_base(site_obs, self.site.num_subbands, smoothing).numpy().astype(np.complex128)
         if task == "precoding":  # [N, S_model, A_model] -> [N, S_site, A_site]
             to_site = lambda w: np.einsum("nsb,ba->nsa", np.asarray(w, np.complex128)[:, self.subband_of], self.t_array)  # noqa: E731
             mapped_base = to_site(base_model)

@@ -9,7 +9,7 @@ from gymnasium import spaces
 
 from airtwin.envs.policies import current_task, task_action, task_space
 from airtwin.model.numerology import predict_on_site, site_adapter
-from airtwin.phy.tasks import OBSERVATION_KEYS, TASKS, observe
+from airtwin.phy.tasks import OBSERVATION_KEYS, PILOT_KEYS, TASKS, observe
 
 
 def _loaded(checkpoint, device: str):
@@ -45,7 +45,10 @@ class UniversalModelPolicy:
 
     def act(self, obs: Any) -> Any:
         task = TASKS[current_task(self.env)]
-        batch = {k: np.asarray(obs[k])[None] for k in OBSERVATION_KEYS[task.modality]}
+        keys = OBSERVATION_KEYS[task.modality]
+        if task.pilot_input and "csi_prev" in obs and np.asarray(obs["pilot_timing_s"])[0] > 0:
+            keys = keys + PILOT_KEYS
+        batch = {k: np.asarray(obs[k])[None] for k in keys}
         out = predict_on_site(self.model, self.adapter, task.name, batch)[0]
         action = task.to_action(out, self.env.unwrapped.twin.bs_position)
         space = task_space(self.env, task.name)

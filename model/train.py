@@ -80,7 +80,7 @@ def model_samples(model: UniversalModel, ds: AirTwinDataset, max_samples: int | 
         spec = TASKS[task]
         preds, fields = [], []
         for start in range(0, len(idx), batch_size):
-            f = ds.read_batch(idx[start:start + batch_size], spec.fields)
+            f = ds.read_batch(idx[start:start + batch_size], ds.task_fields(task))
             preds.append(predict_on_site(model, adapter, task, observe(spec.modality, f, model.cfg.pilot_snr_db, rng)))
             fields.append(f)
         out[task] = spec.samples(np.concatenate(preds), {k: np.concatenate([f[k] for f in fields]) for k in spec.fields})
@@ -145,7 +145,7 @@ def training_step(model: UniversalModel, opt: torch.optim.Optimizer, params: lis
     losses = {}
     for task in tasks:
         idx = rng.choice(indices, size=min(batch_size, len(indices)), replace=False)
-        fields = ds.read_batch(idx, TASKS[task].fields)
+        fields = ds.read_batch(idx, ds.task_fields(task))
         obs, target = task_batch(model, task, fields, rng)
         if model.uses_memory(task):  # a drop retrieves nothing from its own square (see airtwin.model.memory)
             obs["memory_exclude_cell"] = model.memory.cell_of(fields["ue_position"])

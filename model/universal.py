@@ -15,6 +15,7 @@ over the DFT codebook; path_loss, dB.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,6 +26,7 @@ from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.features import csi_inputs, env_inputs, first_path_prior
 from airtwin.model.init import reset_lora, reset_parameters
 from airtwin.phy.beams import subband_slices
+from airtwin.phy.prediction import predicted_estimate
 from airtwin.phy.tasks import TASK_NAMES, TASKS
 
 
@@ -192,9 +194,10 @@ class UniversalModel(nn.Module):
     def decode(self, task: str, out: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Head output -> the task's prediction in physical units (logits for classification).
 
-        With ``cfg.precoder_head == "refine"`` the precoding head adds a residual to the eigen-precoder of the
-        observed estimate (:func:`estimate_eigen_precoders`, smoothed by ``cfg.precoder_smoothing``), so that an
-        untrained head is that classical precoder and training can only move away from it where that helps.
+        With ``cfg.precoder_head == "refine"`` the precoding head adds a residual to the classical precoder of
+        the observation (:func:`precoder_base`: the eigen-precoder of the two-pilot prediction where the
+        observation has a previous pilot, else of the estimate smoothed by ``cfg.precoder_smoothing``), so that
+        an untrained head is that classical precoder and training can only move away from it where that helps.
         Likewise the ``first-path-refine`` positioning head starts with no correction of the first-path estimate.
         With a site memory (:meth:`attach_memory`), the memory tasks' outputs are blended with the memory's
         estimates (:meth:`blend_memory`).
@@ -236,7 +239,7 @@ class UniversalModel(nn.Module):
             s, a = self.cfg.shapes.num_subbands, self.cfg.shapes.num_antennas
             if self.cfg.precoder_head == "refine":
                 x = out.view(-1, s, a, 2)
-                base = estimate_eigen_precoders(obs["csi"], s, self.cfg.precoder_smoothing)
+                base = precoder_base(obs, s, self.cfg.precoder_smoothing)
                 w = base + torch.complex(x[..., 0], x[..., 1])
                 return w / torch.linalg.vector_norm(w, dim=-1, keepdim=True).clamp_min(1e-9)
             return precoder_from_head(out, s, a)
@@ -326,6 +329,20 @@ def estimate_eigen_precoders(csi: torch.Tensor, num_subbands: int, full_band_wei
         ref = w.gather(1, w.abs().argmax(dim=1, keepdim=True))
         out.append(w * (ref.conj() / ref.abs().clamp_min(1e-30)))
     return torch.stack(out, dim=1).to(torch.complex64)
+
+
+@torch.no_grad()
+def precoder_base(obs: dict[str, torch.Tensor], num_subbands: int, full_band_weight: float = 0.0) -> torch.Tensor:
+    """The classical precoders ``[B, S, A]`` of a CSI observation that the ``refine`` head starts from: with a
+    previous pilot (``csi_prev``, ``pilot_timing_s``), the eigen-precoders of the channel the two estimates
+    extrapolate to when the precoder is applied (:func:`airtwin.phy.prediction.predicted_estimate`, computed in
+    NumPy); else those of the latest estimate smoothed by ``full_band_weight`` (:func:`estimate_eigen_precoders`)."""
+    if "csi_prev" not in obs:
+        return estimate_eigen_precoders(obs["csi"], num_subbands, full_band_weight)
+    keys = ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")
+    h = predicted_estimate({k: obs[k].detach().cpu().numpy() for k in keys})
+    csi = torch.from_numpy(np.stack([h.real, h.imag], axis=1).astype(np.float32)).to(obs["csi"].device)
+    return estimate_eigen_precoders(csi, num_subbands)
 
 
 def polar_local(out: torch.Tensor, scale_m: float) -> torch.Tensor:

@@ -10,7 +10,7 @@ from airtwin.model.checkpoint import load_checkpoint, save_checkpoint
 from airtwin.model.memory import SiteMemory
 from airtwin.model.train import task_batch, training_step
 from airtwin.model.universal import rotate_by_yaw, task_loss
-from airtwin.phy.tasks import Numerology, observe
+from airtwin.phy.tasks import TASKS, Numerology, observe
 from tests.test_model import build, tiny_batch
 
 
@@ -107,6 +107,9 @@ def test_gates_blend_prior_and_model_and_train(site, tmp_path):
     class Fields:  # what training_step reads of an AirTwinDataset
         def read_batch(self, idx, names):
             return {k: stored[k][idx] for k in names}
+
+        def task_fields(self, task):
+            return TASKS[task].fields
 
     training_step(model, opt, list(model.parameters()), Fields(), np.arange(60), model.cfg.tasks, 16,
                   np.random.default_rng(0))

@@ -406,6 +406,25 @@ def test_refining_precoder_head_starts_at_the_eigen_precoder_of_the_estimate(smo
         ModelConfig(shapes=SHAPES, precoder_smoothing=1.5)
 
 
+def test_with_a_previous_pilot_the_refining_head_starts_at_the_predicted_channels_eigen_precoder():
+    from airtwin.phy.beams import eigen_precoders, sgcs
+    from airtwin.phy.prediction import predicted_estimate
+
+    model = build("wm", precoder_head="refine", precoder_smoothing=0.25)
+    batch = tiny_batch()
+    g = np.random.default_rng(5)
+    batch.update(csi_prev=(batch["csi"] * np.exp(1j * g.uniform(-0.5, 0.5, batch["csi"].shape))).astype(np.complex64),
+                 pilot_gap_s=np.full(4, 1e-3, np.float32), aging_delay_s=np.full(4, 5e-3, np.float32))
+    o = obs(model, "precoding", batch)
+    assert tuple(o["csi_prev"].shape) == (4, 2, 4, 8) and tuple(o["pilot_timing_s"].shape) == (4, 2)
+    w = model.predict("precoding", o).detach().numpy()
+    predicted = eigen_precoders(predicted_estimate({k: v.numpy() for k, v in o.items()}), SHAPES.num_subbands)
+    np.testing.assert_allclose(sgcs(w, predicted), 1.0, atol=1e-5)
+    loss = task_loss(model, "precoding", *task_batch(model, "precoding", batch, np.random.default_rng(0)))
+    loss.backward()
+    assert model.heads["precoding"].weight.grad.abs().sum() > 0
+
+
 def test_device_option_is_validated_and_resolved():
     from airtwin.model.config import FinetuneConfig, PretrainConfig, TrainConfig
     from airtwin.model.device import resolve_device

@@ -38,10 +38,10 @@ class FakeModel:
                                     "precoder_smoothing": precoder_smoothing})()
 
     def predict(self, task, obs):
-        from airtwin.model.universal import estimate_eigen_precoders
+        from airtwin.model.universal import precoder_base
 
         if task == "precoding":
-            return estimate_eigen_precoders(obs["csi"], self.cfg.numerology.num_subbands, self.cfg.precoder_smoothing)
+            return precoder_base(obs, self.cfg.numerology.num_subbands, self.cfg.precoder_smoothing)
         h = obs["csi"][:, 0].double().numpy() + 1j * obs["csi"][:, 1].double().numpy()
         return torch.from_numpy(20 * np.log10(beam_gains(h, dft_codebook(self.cfg.numerology).weights)))
 
@@ -82,6 +82,27 @@ def test_precoders_mapped_back_are_never_worse_than_the_sites_eigen_precoder(row
     # A zero residual maps back to exactly the site's own (equally smoothed) eigen-precoder, up to a phase.
     sgcs = np.abs(np.sum(w.conj() * eigen_precoders(h, site.num_subbands, smoothing), axis=-1)) ** 2
     np.testing.assert_allclose(sgcs, 1.0, atol=1e-4)
+
+
+def test_with_a_previous_pilot_a_zero_residual_maps_back_to_the_sites_predicted_precoder():
+    from airtwin.phy.prediction import predicted_estimate
+
+    site = dataclasses.replace(MODEL, num_rows=4, num_cols=8, num_subcarriers=64, subcarrier_spacing_hz=312.5e3)
+    ad = NumerologyAdapter(site, MODEL)
+    rng = np.random.default_rng(2)
+    pilots = []
+    for _ in range(6):
+        az, el, tau, gain = random_paths(rng)
+        turn = np.exp(-2j * np.pi * rng.uniform(-300, 300, len(az)) * 1e-3)  # each path 1 ms earlier
+        pilots.append([multipath(site, az, el, tau, gain * turn), multipath(site, az, el, tau, gain)])
+    prev, latest = (np.stack(p) for p in zip(*pilots))
+    as_obs = lambda h: np.stack([h.real, h.imag], axis=1).astype(np.float32)  # noqa: E731
+    obs = {"csi": as_obs(latest), "csi_prev": as_obs(prev), "pilot_timing_s": np.tile([1e-3, 5e-3], (6, 1)),
+           "antenna_positions": np.tile(element_positions(site), (6, 1, 1)).astype(np.float32)}
+    w = ad.predict(FakeModel(MODEL, 0.25), "precoding", obs)
+    classical = eigen_precoders(predicted_estimate(obs), site.num_subbands)
+    np.testing.assert_allclose(np.abs(np.sum(w.conj() * classical, axis=-1)) ** 2, 1.0, atol=1e-4)
+    assert ad.observation("csi", obs)["csi_prev"].shape == (6, 2, MODEL.num_antennas, MODEL.num_subcarriers)
 
 
 def test_beam_logits_map_to_the_site_beam_toward_the_same_direction():
