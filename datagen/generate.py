@@ -341,13 +341,23 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, *, workers: int = 1, back
         return _generate(cfg, out_dir, workers, backend, progress, log)
 
 
+def same_settings(old: dict, new: dict) -> bool:
+    """Whether two manifests record the same generation settings. A suite file is compared by its content (the
+    manifest's ``suite``), not by its path, so a run folder and its suite file can move; data written before
+    ``pilot_gap_s`` existed had no previous pilot."""
+    def settings(m: dict) -> dict:
+        return {"pilot_gap_s": 0.0, **{k: v for k, v in m["config"].items() if k != "suite"}}
+
+    return settings(old) == settings(new) and old["suite"] == new["suite"]
+
+
 def _generate(cfg: GenerateConfig, out_dir: Path, workers: int, backend: str, progress: bool | None,
               log: Callable[[str], None]) -> dict:
     manifest = new_manifest(cfg)
     done: dict[str, dict] = {}
     if (out_dir / MANIFEST_NAME).exists():
         old = read_manifest(out_dir)
-        if {"pilot_gap_s": 0.0, **old["config"]} != manifest["config"]:  # data from before the setting had none
+        if not same_settings(old, manifest):
             raise DatasetError(f"{out_dir} holds a dataset generated with other settings {old['config']}; "
                                "use another --out directory or the same settings to resume")
         for record in old["shards"]:

@@ -183,6 +183,23 @@ def test_data_without_a_previous_pilot_reads_and_resumes_as_before(tmp_path):
         GenerateConfig(**{**TINY, "pilot_gap_s": -1e-3})
 
 
+def test_a_run_folder_and_its_suite_file_can_move(tmp_path):
+    import shutil
+
+    suite = 'name = "mine"\nscenarios = ["canyon-test"]\n'
+    (tmp_path / "a.toml").write_text(suite)
+    cfg = {**TINY, "samples": 12}
+    generate(GenerateConfig(**{**cfg, "suite": str(tmp_path / "a.toml")}), tmp_path / "one")
+    shutil.copytree(tmp_path / "one", tmp_path / "two")
+    (tmp_path / "b.toml").write_text(suite)
+    before = checksums(tmp_path / "two")
+    generate(GenerateConfig(**{**cfg, "suite": str(tmp_path / "b.toml")}), tmp_path / "two")  # resumes: nothing new
+    assert checksums(tmp_path / "two") == before
+    (tmp_path / "c.toml").write_text(suite.replace("canyon-test", "free-space"))
+    with pytest.raises(DatasetError, match="other settings"):
+        generate(GenerateConfig(**{**cfg, "suite": str(tmp_path / "c.toml")}), tmp_path / "two")
+
+
 def test_unknown_suite_is_a_clear_error(capsys):
     from airtwin.cli import main
 
