@@ -7,7 +7,9 @@
 - ``precoding``: SGCS against the eigen-precoder of the channel when the precoder is applied (``csi_aged``)
   of the eigen-precoder of the noise-free channel at the pilot instant (the bound of any single-snapshot
   precoder that does not know the Doppler), of the noisy estimate, and of subband covariances smoothed
-  with the full-band one.
+  with the full-band one; with a previous pilot in the data, of the channel predicted from two noisy and from
+  two noise-free pilots (:mod:`airtwin.phy.prediction`) at oversampling 1, 2 and 4, and the share of each
+  that fast (>= 10 m/s) and slow (< 5 m/s) UEs reach.
 
     python scripts/diagnose_limits.py --data TEST --checkpoint model/checkpoints/default [--samples 1024]
 """
@@ -26,6 +28,7 @@ from airtwin.model.universal import range_bearing_local, rotate_by_yaw
 from airtwin.phy.beams import eigen_precoders
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.metrics import paired_difference
+from airtwin.phy.prediction import predict_channel
 from airtwin.phy.tasks import TASKS, observe
 
 
@@ -61,11 +64,12 @@ def positioning(model, ds: AirTwinDataset, idx: np.ndarray, seed: int) -> None:
 
 
 def precoding(ds: AirTwinDataset, idx: np.ndarray, pilot_snr_db: float, seed: int) -> None:
-    f = ds.read_batch(idx, TASKS["precoding"].fields)
+    f = ds.read_batch(idx, ds.task_fields("precoding") + ("ue_velocity",))
     target = TASKS["precoding"].target(f)
     num_subbands = target.shape[1]
     sgcs = lambda w: np.mean(np.abs(np.sum(w.conj() * target, axis=-1)) ** 2, axis=-1)  # noqa: E731
-    est = to_complex(observe("csi", f, pilot_snr_db, np.random.default_rng([seed, 1]))["csi"])
+    obs = observe("csi", f, pilot_snr_db, np.random.default_rng([seed, 1]))
+    est = to_complex(obs["csi"])
     base = sgcs(eigen_precoders(est, num_subbands))
     print(f"precoding, SGCS against the applied channel's eigen-precoder ({len(idx)} drops):")
     print(f"  eigen of the noise-free channel at the pilot instant: {sgcs(eigen_precoders(f['csi'], num_subbands)).mean():.4f}")
@@ -75,6 +79,17 @@ def precoding(ds: AirTwinDataset, idx: np.ndarray, pilot_snr_db: float, seed: in
         d, low, high = paired_difference({"sgcs": smoothed}, {"sgcs": base}, np.random.default_rng(seed))["sgcs"]
         print(f"  subband covariance + {alpha:g} x full band:        {smoothed.mean():.4f} "
               f"(difference {d:+.4f} [{low:+.4f}, {high:+.4f}])")
+    if "csi_prev" not in f:
+        return
+    speed = np.linalg.norm(f["ue_velocity"], axis=1)
+    gap, ahead, positions = ds.pilot_gap_s(), float(f["aging_delay_s"][0]), f["antenna_positions"][0]
+    print(f"  the channel {ahead * 1e3:g} ms ahead, predicted from two pilots {gap * 1e3:g} ms apart "
+          "(all / slow < 5 m/s / fast >= 10 m/s):")
+    for oversampling in (1, 2, 4):
+        for label, prev, last in (("noisy", to_complex(obs["csi_prev"]), est), ("noise-free", f["csi_prev"], f["csi"])):
+            v = sgcs(eigen_precoders(predict_channel(prev, last, positions, gap, ahead, oversampling), num_subbands))
+            print(f"    oversampling {oversampling}, {label:10s} pilots: {v.mean():.4f} / {v[speed < 5].mean():.4f} / "
+                  f"{v[speed >= 10].mean():.4f}")
 
 
 def main() -> None:
