@@ -34,7 +34,7 @@ from airtwin.phy.beams import DEFAULT_FULL_BAND_WEIGHT, eigen_precoders, precode
 from airtwin.phy.classical import estimate_position, geometric_beam_scores
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.link import BEAM_MEASUREMENT_S, sweep_overhead
-from airtwin.phy.prediction import predicted_estimate
+from airtwin.phy.prediction import has_previous_pilot, predicted_estimate
 
 
 class Policy(Protocol):
@@ -120,7 +120,7 @@ class ClassicalPolicy:
             action = int(scores[0].argmax())
         elif task == "precoding":
             s = twin.spec.codebook.num_subbands
-            if "csi_prev" in obs and np.asarray(obs["pilot_timing_s"])[0] > 0:
+            if has_previous_pilot(obs):
                 batch = {k: np.asarray(obs[k])[None] for k in ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")}
                 action = precoders_to_action(eigen_precoders(predicted_estimate(batch), s)[0])
             else:

@@ -9,6 +9,7 @@ from gymnasium import spaces
 
 from airtwin.envs.policies import current_task, task_action, task_space
 from airtwin.model.numerology import predict_on_site, site_adapter
+from airtwin.phy.prediction import has_previous_pilot
 from airtwin.phy.tasks import OBSERVATION_KEYS, PILOT_KEYS, TASKS, observe
 
 
@@ -46,7 +47,7 @@ class UniversalModelPolicy:
     def act(self, obs: Any) -> Any:
         task = TASKS[current_task(self.env)]
         keys = OBSERVATION_KEYS[task.modality]
-        if task.pilot_input and "csi_prev" in obs and np.asarray(obs["pilot_timing_s"])[0] > 0:
+        if task.pilot_input and has_previous_pilot(obs):
             keys = keys + PILOT_KEYS
         batch = {k: np.asarray(obs[k])[None] for k in keys}
         out = predict_on_site(self.model, self.adapter, task.name, batch)[0]

@@ -91,6 +91,12 @@ def predict_channel(previous: np.ndarray, latest: np.ndarray, antenna_positions:
     return g[:, row, col].astype(np.complex64)
 
 
+def has_previous_pilot(obs: dict[str, np.ndarray]) -> bool:
+    """Whether an unbatched environment observation carries a previous pilot (the multi-task environment holds
+    zeros in its place outside precoding)."""
+    return "csi_prev" in obs and float(np.asarray(obs["pilot_timing_s"])[0]) > 0
+
+
 def predicted_estimate(obs: dict[str, np.ndarray]) -> np.ndarray:
     """``[N, A, K]`` complex: :func:`predict_channel` of a batched CSI observation with a previous pilot
     (:func:`airtwin.phy.tasks.observe`: ``csi``, ``csi_prev``, ``pilot_timing_s``, ``antenna_positions``), the
@@ -106,4 +112,4 @@ def predicted_estimate(obs: dict[str, np.ndarray]) -> np.ndarray:
                            timing[:, 1])
 
 
-__all__ = ["DEFAULT_OVERSAMPLING", "array_grid", "predict_channel", "predicted_estimate"]
+__all__ = ["DEFAULT_OVERSAMPLING", "array_grid", "has_previous_pilot", "predict_channel", "predicted_estimate"]
