@@ -341,14 +341,22 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, *, workers: int = 1, back
         return _generate(cfg, out_dir, workers, backend, progress, log)
 
 
-def same_settings(old: dict, new: dict) -> bool:
-    """Whether two manifests record the same generation settings. A suite file is compared by its content (the
-    manifest's ``suite``), not by its path, so a run folder and its suite file can move; data written before
-    ``pilot_gap_s`` existed had no previous pilot."""
-    def settings(m: dict) -> dict:
-        return {"pilot_gap_s": 0.0, **{k: v for k, v in m["config"].items() if k != "suite"}}
+def _settings(manifest: dict) -> dict:
+    """A manifest's generation settings: the config with the suite by content (the manifest's ``suite``), not by
+    path, so a run folder and its suite file can move; data written before ``pilot_gap_s`` existed had none."""
+    config = {k: v for k, v in manifest["config"].items() if k != "suite"}
+    return {"pilot_gap_s": 0.0, **config, "suite": manifest["suite"]}
 
-    return settings(old) == settings(new) and old["suite"] == new["suite"]
+
+def settings_diff(old: dict, new: dict) -> list[tuple[str, object, object]]:
+    """``(setting, old value, new value)`` for every generation setting two manifests disagree on."""
+    a, b = _settings(old), _settings(new)
+    return [(k, a.get(k), b.get(k)) for k in dict.fromkeys((*a, *b)) if a.get(k) != b.get(k)]
+
+
+def same_settings(old: dict, new: dict) -> bool:
+    """Whether two manifests record the same generation settings (:func:`settings_diff` is empty)."""
+    return not settings_diff(old, new)
 
 
 def _generate(cfg: GenerateConfig, out_dir: Path, workers: int, backend: str, progress: bool | None,
@@ -358,7 +366,8 @@ def _generate(cfg: GenerateConfig, out_dir: Path, workers: int, backend: str, pr
     if (out_dir / MANIFEST_NAME).exists():
         old = read_manifest(out_dir)
         if not same_settings(old, manifest):
-            raise DatasetError(f"{out_dir} holds a dataset generated with other settings {old['config']}; "
+            differ = "; ".join(f"{k}: {v!r} there, {w!r} asked" for k, v, w in settings_diff(old, manifest))
+            raise DatasetError(f"{out_dir} holds a dataset generated with other settings ({differ}); "
                                "use another --out directory or the same settings to resume")
         for record in old["shards"]:
             verify_shard(out_dir, record, old)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from airtwin.config import check_range
-from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
+from airtwin.phy.estimation import DEFAULT_PILOT_GAP_S, DEFAULT_PILOT_SNR_DB
 from airtwin.phy.tasks import TASK_NAMES, DataShapes, Numerology
 
 VARIANTS = ("full", "fp", "sp", "te", "wl", "rl", "wm")
@@ -287,6 +287,9 @@ class FinetuneConfig:
     """No test drop within this distance of a training drop [m]."""
     workers: int = 1
     """Worker processes for tracing."""
+    pilot_gap_s: float = DEFAULT_PILOT_GAP_S
+    """Time of the previous pilot occasion before each drop's CSI, traced for the precoding prediction [s]; 0: none
+    (what run folders traced before it existed hold: give 0 to resume one)."""
     seed: int = 0
     """Seed of the drops, the split, the fine-tuning batches and the pilot noise."""
     site_memory: Literal["on", "off", "both"] = "on"
@@ -312,6 +315,7 @@ class FinetuneConfig:
         check_range("FinetuneConfig.cell_m", self.cell_m, 0.0, low_open=True)
         check_range("FinetuneConfig.guard_m", self.guard_m, 0.0)
         check_range("FinetuneConfig.workers", self.workers, 1, 256)
+        check_range("FinetuneConfig.pilot_gap_s", self.pilot_gap_s, 0.0, 0.1)
         if self.site_memory not in ("on", "off", "both"):
             raise ValueError(f"FinetuneConfig.site_memory = {self.site_memory!r}; allowed: 'on', 'off', 'both'")
         check_range("FinetuneConfig.memory_lr_factor", self.memory_lr_factor, 0.0, 1000.0, low_open=True)

@@ -66,8 +66,8 @@ def site_data(cfg: FinetuneConfig, log=print) -> tuple[AirTwinDataset, np.ndarra
     out.mkdir(parents=True, exist_ok=True)
     suite = out / "site-suite.toml"
     write_atomic(suite, f'name = "site"\nscenarios = [{json.dumps(cfg.scenario)}]\n'.encode())
-    generate(GenerateConfig(suite=str(suite), samples=cfg.samples, seed=cfg.seed), out / "data", workers=cfg.workers,
-             log=log)
+    generate(GenerateConfig(suite=str(suite), samples=cfg.samples, seed=cfg.seed, pilot_gap_s=cfg.pilot_gap_s),
+             out / "data", workers=cfg.workers, log=log)
     ds = AirTwinDataset(out / "data")
     usable = ds.usable()
     xy = ds.read_batch(usable, ("ue_position",))["ue_position"][:, :2]

@@ -177,7 +177,7 @@ def test_data_without_a_previous_pilot_reads_and_resumes_as_before(tmp_path):
     del manifest["config"]["pilot_gap_s"]
     (root / "manifest.json").write_text(json.dumps(manifest))
     generate(GenerateConfig(**{**TINY, "samples": 24, "pilot_gap_s": 0.0}), root)
-    with pytest.raises(DatasetError, match="other settings"):
+    with pytest.raises(DatasetError, match=r"other settings \(pilot_gap_s: 0.0 there, 0.001 asked\)"):
         generate(GenerateConfig(**{**TINY, "samples": 24}), root)
     with pytest.raises(ValueError, match="GenerateConfig.pilot_gap_s"):
         GenerateConfig(**{**TINY, "pilot_gap_s": -1e-3})
