@@ -24,15 +24,8 @@ from pathlib import Path
 
 from airtwin.config import to_dict, write_atomic
 from airtwin.datagen.plan import GenerateConfig, ShardTask, iter_shards, num_shards
-from airtwin.datagen.schema import (
-    FORMAT_NAME,
-    MANIFEST_NAME,
-    MANIFEST_SCHEMA,
-    PILOT_FIELDS,
-    SAMPLE_FIELDS,
-    SCHEMA_VERSION,
-)
-from airtwin.datagen.shard import ShardRecord, file_sha256, trace_shard, write_shard
+from airtwin.datagen.schema import FORMAT_NAME, MANIFEST_NAME, MANIFEST_SCHEMA, SCHEMA_VERSION
+from airtwin.datagen.shard import ShardRecord, file_sha256, shard_fields, trace_shard, write_shard
 from airtwin.scenes.registry import area_split, get_scenario
 from airtwin.scenes.suites import load_suite
 from airtwin.twin.pool import TwinPool
@@ -279,8 +272,7 @@ def verify_shard(out_dir: Path, record: dict, manifest: dict | None = None) -> N
             if have != value:
                 raise DatasetError(f"shard {path}: its {key} is {have!r}, the manifest says {value!r}")
         samples = f.get("samples")
-        with_pilot = manifest is not None and manifest["config"].get("pilot_gap_s", 0.0) > 0
-        for spec in (*SAMPLE_FIELDS, *PILOT_FIELDS) if with_pilot else SAMPLE_FIELDS:
+        for spec in shard_fields(manifest["config"].get("pilot_gap_s", 0.0) if manifest is not None else 0.0):
             if samples is None or spec.name not in samples or samples[spec.name].shape[:1] != (record["num_samples"],):
                 raise DatasetError(f"shard {path}: field samples/{spec.name} is missing or has not "
                                    f"{record['num_samples']} rows")

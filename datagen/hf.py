@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from airtwin.datagen.reader import AirTwinDataset
-from airtwin.datagen.schema import ENV_FIELDS, PILOT_FIELDS, SAMPLE_FIELDS
+from airtwin.datagen.schema import ENV_FIELDS
+from airtwin.datagen.shard import shard_fields
 
 #: Shard-level fields repeated on every row.
 ENV_COLUMNS = tuple(f.name for f in ENV_FIELDS if f.name != "subcarrier_frequencies_hz")
@@ -23,8 +24,7 @@ ENV_COLUMNS = tuple(f.name for f in ENV_FIELDS if f.name != "subcarrier_frequenc
 
 def _names(ds: AirTwinDataset) -> tuple[str, ...]:
     """The exported fields: every sample field (the previous pilot's where the data has one) and the env columns."""
-    fields = (*SAMPLE_FIELDS, *PILOT_FIELDS) if ds.pilot_gap_s() > 0 else SAMPLE_FIELDS
-    return tuple(f.name for f in fields) + ENV_COLUMNS
+    return tuple(f.name for f in shard_fields(ds.pilot_gap_s())) + ENV_COLUMNS
 
 
 def _columns(ds: AirTwinDataset) -> list[tuple[str, str, tuple[int, ...]]]:
