@@ -117,7 +117,8 @@ ENV_FIELDS: tuple[FieldSpec, ...] = (
 def schema_markdown() -> str:
     """The field tables of ``docs/dataset.md`` (generated from this module)."""
     rows = ["| field | dtype | shape per sample | unit | meaning |", "|---|---|---|---|---|"]
-    rows += [f"| `{f.name}` | {f.dtype} | {f.shape} | {f.unit} | {f.description} |" for f in (*SAMPLE_FIELDS, *PILOT_FIELDS)]
+    rows += [f"| `{f.name}` | {f.dtype} | {f.shape} | {f.unit} | {f.description} |"
+             for f in (*SAMPLE_FIELDS, *PILOT_FIELDS)]
     env = ["| field | dtype | shape | unit | meaning |", "|---|---|---|---|---|"]
     env += [f"| `{f.name}` | {f.dtype} | {f.shape} | {f.unit} | {f.description} |" for f in ENV_FIELDS]
     return "\n".join(rows) + "\n\n" + "\n".join(env) + "\n"

@@ -44,7 +44,8 @@ def sample_columns(batch) -> dict[str, np.ndarray]:
     """The sample fields a ``ChannelBatch`` (traced with ``num_time_steps=2``) gives, ``{field: [num_ue, ...]}``:
     all of :data:`SAMPLE_FIELDS` but the bookkeeping ones (trace seed, trajectory, time, scenario index), and
     :data:`PILOT_FIELDS` when the batch has a previous pilot."""
-    values = {f.name: getattr(batch, BATCH_ATTRIBUTE.get(f.name, f.name), None) for f in (*SAMPLE_FIELDS, *PILOT_FIELDS)}
+    values = {f.name: getattr(batch, BATCH_ATTRIBUTE.get(f.name, f.name), None)
+              for f in (*SAMPLE_FIELDS, *PILOT_FIELDS)}
     values["csi_aged"] = batch.csi_evolution[:, 1]
     return {k: v for k, v in values.items() if v is not None}
 

@@ -121,7 +121,8 @@ class ClassicalPolicy:
         elif task == "precoding":
             s = twin.spec.codebook.num_subbands
             if has_previous_pilot(obs):
-                batch = {k: np.asarray(obs[k])[None] for k in ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")}
+                keys = ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")
+                batch = {k: np.asarray(obs[k])[None] for k in keys}
                 action = precoders_to_action(eigen_precoders(predicted_estimate(batch), s)[0])
             else:
                 action = precoders_to_action(eigen_precoders(to_complex(obs["csi"])[None], s, self.full_band_weight)[0])

@@ -84,7 +84,8 @@ def make_policy(name: str, env, *, checkpoint, seed: int, lookup_drops: int = 25
         return UniversalModelPolicy(env, checkpoint)
     if name == "reference":
         if reference is None:
-            raise ValueError("policy 'reference' needs a reference checkpoint (airtwin evaluate --reference-checkpoint)")
+            raise ValueError("policy 'reference' needs a reference checkpoint "
+                             "(airtwin evaluate --reference-checkpoint)")
         return UniversalModelPolicy(env, reference)
     if task != "beam_selection":
         return None

@@ -25,7 +25,8 @@ DEFAULT_OVERSAMPLING = 2
 
 def array_grid(antenna_positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Grid indices of a planar array's elements: ``(row [A], col [A], num_rows, num_cols)``, from element
-    positions ``[A, 3]`` in the array frame (columns along y, rows along z, :func:`airtwin.phy.beams.element_positions`).
+    positions ``[A, 3]`` in the array frame (columns along y, rows along z,
+    :func:`airtwin.phy.beams.element_positions`).
 
     Raises ``ValueError`` unless the elements fill a uniform rectangular grid."""
     pos = np.asarray(antenna_positions, np.float64)
@@ -37,7 +38,10 @@ def array_grid(antenna_positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, i
         step = np.diff(values)
         if len(values) > 1 and not np.allclose(step, step[0], atol=1e-6):
             raise ValueError("antenna_positions: the elements are not uniformly spaced")
-        index = np.zeros(len(coord), np.int64) if len(values) == 1 else np.rint((coord - values[0]) / step[0]).astype(np.int64)
+        if len(values) == 1:
+            index = np.zeros(len(coord), np.int64)
+        else:
+            index = np.rint((coord - values[0]) / step[0]).astype(np.int64)
         axes.append((index, len(values)))
     (row, rows), (col, cols) = axes
     if rows * cols != len(pos) or len(set(zip(row.tolist(), col.tolist()))) != len(pos):

@@ -248,7 +248,8 @@ def observe(modality: str, fields: dict[str, np.ndarray], pilot_snr_db: float,
         n, (a, k) = len(est), est.shape[-2:]
         per_sample = lambda name, shape: np.broadcast_to(np.asarray(fields[name], np.float32), (n, *shape)).copy()  # noqa: E731
         height = (np.asarray(fields["bs_position"], np.float32)[..., 2] - np.asarray(fields["ue_position"], np.float32)[..., 2])
-        out = {"csi": est, "rx_power_db": power[..., None], "bs_orientation_deg": per_sample("bs_orientation_deg", (3,)),
+        out = {"csi": est, "rx_power_db": power[..., None],
+               "bs_orientation_deg": per_sample("bs_orientation_deg", (3,)),
                "subcarrier_frequencies_hz": per_sample("subcarrier_frequencies_hz", (k,)),
                "antenna_positions": per_sample("antenna_positions", (a, 3)),
                "bs_height_above_ue_m": np.broadcast_to(height, (n,)).reshape(n, 1).copy()}

@@ -72,8 +72,8 @@ def test_noisy_pilots_still_beat_the_latest_estimate_and_bad_input_is_named():
         h = paths_channel(rows, cols, delays, rng.uniform(-300, 300, 3), rng.uniform(0.3, 1.0, 3),
                           np.array([-1e-3, 0.0, 5e-3]))[0]
         est = [estimate_csi(h[i][None], 20.0, rng)[0] for i in range(2)]
-        obs = {"csi_prev": est[0], "csi": est[1], "antenna_positions": element_positions(ARRAY)[None].astype(np.float32),
-               "pilot_timing_s": np.array([[1e-3, 5e-3]], np.float32)}
+        obs = {"csi_prev": est[0], "csi": est[1], "pilot_timing_s": np.array([[1e-3, 5e-3]], np.float32),
+               "antenna_positions": element_positions(ARRAY)[None].astype(np.float32)}
         target = eigen_precoders(h[2][None], 4)
         out_pred.append(precoding_samples(eigen_precoders(predicted_estimate(obs), 4), target)["sgcs"].mean())
         out_last.append(precoding_samples(eigen_precoders(est[1][:, 0] + 1j * est[1][:, 1], 4), target)["sgcs"].mean())

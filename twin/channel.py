@@ -146,9 +146,10 @@ class ChannelBatch:
 
 
 #: Per-UE fields of :class:`ChannelBatch` that :class:`SiteBatch` stacks along a BS axis (axis 1).
-SITE_FIELDS = ("csi", "csi_evolution", "csi_prev", "los", "has_paths", "path_gain_db", "path_loss_db", "snr_db", "beam_gain_db",
-               "best_beam", "precoders", "path_valid", "path_delay_s", "path_power_db", "path_aod_theta",
-               "path_aod_phi", "path_aoa_theta", "path_aoa_phi", "path_doppler_hz", "path_num_interactions")
+SITE_FIELDS = ("csi", "csi_evolution", "csi_prev", "los", "has_paths", "path_gain_db", "path_loss_db", "snr_db",
+               "beam_gain_db", "best_beam", "precoders", "path_valid", "path_delay_s", "path_power_db",
+               "path_aod_theta", "path_aod_phi", "path_aoa_theta", "path_aoa_phi", "path_doppler_hz",
+               "path_num_interactions")
 
 
 @dataclass
