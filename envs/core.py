@@ -2,8 +2,11 @@
 
 Each episode follows one UE along the streets of a scenario: at every step the agent
 acts on the current channel (the reward comes from the true channel), then the UE moves
-``step_s`` seconds and the twin re-traces. Randomness (drops, speeds, turns, estimation
-noise, tracer seeds) comes from ``self.np_random`` after ``reset(seed=...)``.
+``step_s`` seconds and the twin re-traces. Randomness (drops, speeds, turns, tracer seeds) comes from
+``self.np_random`` after ``reset(seed=...)``; the estimation noise of step ``t`` comes from a generator seeded
+by ``(an episode seed drawn from np_random, t)``, so that how many noise draws an observation takes (one pilot
+or two) moves neither the UE nor the next steps' noise: runs with and without the previous pilot follow the
+same tracks with the same latest estimates.
 
 A UE that walks into a spot no path reaches keeps going with a zero channel;
 ``info["has_paths"]`` is False there.
@@ -122,13 +125,16 @@ class TwinEnv(StagedEnv):
         self._state = None
         self._batch: ChannelBatch | None = None
         self._t = 0
+        self._noise_seed = 0
 
     def make_task(self) -> Task:
         return self.task_class(self.twin, self.config)
 
     # ------------------------------------------------------------------ the stages of a step (public, see the class)
     def begin_episode(self, options: dict | None) -> None:
-        """Drop a new UE (speed and heading from ``np_random``) and forget the previous episode."""
+        """Drop a new UE (speed and heading from ``np_random``), seed the episode's estimation noise from it, and
+        forget the previous episode."""
+        self._noise_seed = int(self.np_random.integers(0, 2**63 - 1))
         self._state = self.twin.init_motion(1, self.np_random)
         self._t = 0
         self.task.reset_memory()
@@ -142,7 +148,7 @@ class TwinEnv(StagedEnv):
     def receive(self, batch: ChannelBatch) -> dict[str, np.ndarray]:
         """Take the traced channel of this step's UE (a batch of one) and return the observation."""
         self._batch = batch
-        return self.task.observe(batch, self.np_random)
+        return self.task.observe(batch, np.random.default_rng([self._noise_seed, self._t]))
 
     def info(self) -> dict[str, Any]:
         """Facts about the current step: coverage, LoS, path loss, UE position, time."""

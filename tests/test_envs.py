@@ -291,22 +291,34 @@ def test_precoding_sees_the_previous_pilot_and_the_classical_policy_predicts_the
     spec = get_scenario(SCENARIO)
     spec = dataclasses.replace(spec, mobility=dataclasses.replace(spec.mobility, speed_mps=(30.0, 30.0)))
     env = gym.make("AirTwin/Precoding-v0", scenario=spec, pilot_snr_db=60.0)
-    obs, _ = env.reset(seed=0)
-    assert {"csi_prev", "pilot_timing_s"} <= set(obs) and env.observation_space.contains(obs)
-    np.testing.assert_allclose(obs["pilot_timing_s"], [1e-3, 5e-3], rtol=1e-6)
     policy, base = ClassicalPolicy(env), env.unwrapped
     predicted, latest = [], []
-    for _ in range(8):
-        optimum = base.task.optimum(base.channel)
-        action = policy.act(obs)
-        if base.channel.has_paths[0]:
-            predicted.append(np.mean(sgcs(action_to_precoders(action), optimum)))
-            latest.append(np.mean(sgcs(eigen_precoders(to_complex(obs["csi"])[None], len(optimum))[0], optimum)))
-        obs, *_ = env.step(action)
-    # A 1x4 array and 16 subcarriers resolve few paths, so the prediction is far from exact, but well ahead.
-    assert len(predicted) >= 4 and np.mean(predicted) > np.mean(latest) + 0.05
+    for seed in range(5):  # five tracks: on one track the gain ranges from -0.01 to +0.12
+        obs, _ = env.reset(seed=seed)
+        assert {"csi_prev", "pilot_timing_s"} <= set(obs) and env.observation_space.contains(obs)
+        np.testing.assert_allclose(obs["pilot_timing_s"], [1e-3, 5e-3], rtol=1e-6)
+        for _ in range(8):
+            optimum = base.task.optimum(base.channel)
+            action = policy.act(obs)
+            if base.channel.has_paths[0]:
+                predicted.append(np.mean(sgcs(action_to_precoders(action), optimum)))
+                latest.append(np.mean(sgcs(eigen_precoders(to_complex(obs["csi"])[None], len(optimum))[0], optimum)))
+            obs, *_ = env.step(action)
+    # A 1x4 array and 16 subcarriers resolve few paths, so the prediction is far from exact, but ahead (by 0.046
+    # over these 40 steps).
+    assert len(predicted) >= 20 and np.mean(predicted) > np.mean(latest) + 0.02
     one = gym.make("AirTwin/Precoding-v0", scenario=SCENARIO, pilot_gap_s=0.0)
     obs, _ = one.reset(seed=0)
     assert "csi_prev" not in obs and "csi_prev" not in one.observation_space.spaces
+    # The previous pilot's noise comes from the episode's noise generator, not np_random: with and without it,
+    # the same seed gives the same tracks and the same latest estimate, so the two settings compare paired.
+    two = gym.make("AirTwin/Precoding-v0", scenario=SCENARIO)
+    obs_two, _ = two.reset(seed=0)
+    for _ in range(3):
+        np.testing.assert_array_equal(obs_two["csi"], obs["csi"])
+        np.testing.assert_array_equal(two.unwrapped.channel.ue_positions, one.unwrapped.channel.ue_positions)
+        action = two.action_space.sample()
+        obs, *_ = one.step(action)
+        obs_two, *_ = two.step(action)
     with pytest.raises(ValueError, match="EnvConfig.pilot_gap_s"):
         gym.make("AirTwin/Precoding-v0", scenario=SCENARIO, pilot_gap_s=-1.0)
