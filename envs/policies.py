@@ -34,7 +34,7 @@ from airtwin.phy.beams import DEFAULT_FULL_BAND_WEIGHT, eigen_precoders, precode
 from airtwin.phy.classical import estimate_position, geometric_beam_scores
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.link import BEAM_MEASUREMENT_S, sweep_overhead
-from airtwin.phy.prediction import has_previous_pilot, predicted_estimate
+from airtwin.phy.prediction import has_previous_pilot, switch_inputs, switched_precoders
 
 
 class Policy(Protocol):
@@ -93,8 +93,10 @@ class ClassicalPolicy:
     """What a base station does without learning, from the observation and its own site geometry.
 
     - beam selection: the DFT beam toward the observed UE position (line-of-sight direction);
-    - precoding: with a previous pilot in the observation, the eigen-precoder of the channel the two estimates
-      extrapolate to when the precoder is applied (:func:`airtwin.phy.prediction.predicted_estimate`); else the
+    - precoding: with a previous pilot in the observation, the switched predictor
+      (:func:`airtwin.phy.prediction.switched_precoders`, its threshold fitted on training areas): the
+      eigen-precoder of the channel the two estimates extrapolate to when the precoder is applied, where that
+      moves the precoder enough, else the latest estimate's; without a previous pilot, the
       eigen-precoder of the observed CSI estimate, each subband's covariance smoothed with the full band's by
       ``full_band_weight`` (:func:`airtwin.phy.beams.eigen_precoders`; the default is the weight fitted on
       training areas, which absorbs part of the channel's aging before the precoder is applied);
@@ -123,7 +125,7 @@ class ClassicalPolicy:
             if has_previous_pilot(obs):
                 keys = ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")
                 batch = {k: np.asarray(obs[k])[None] for k in keys}
-                action = precoders_to_action(eigen_precoders(predicted_estimate(batch), s)[0])
+                action = precoders_to_action(switched_precoders(*switch_inputs(batch, s))[0])
             else:
                 action = precoders_to_action(eigen_precoders(to_complex(obs["csi"])[None], s, self.full_band_weight)[0])
         else:

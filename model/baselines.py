@@ -21,7 +21,10 @@ site-specific one):
 - path loss, ``log-distance``: a least-squares fit ``PL = a + 10 n log10(d_3D)``; ``position k-NN path loss``:
   the mean path loss of the k nearest fitting UE positions in the BS's frame;
 - precoding, ``smoothed eigen of estimate``: the eigen-precoder of each subband's covariance smoothed with the
-  full band's, the weight that scores best on the fitting split (:func:`airtwin.phy.beams.fit_full_band_weight`).
+  full band's, the weight that scores best on the fitting split (:func:`airtwin.phy.beams.fit_full_band_weight`);
+  with a previous pilot, ``switched prediction``: per drop, the predicted channel's precoder where the prediction
+  moves the precoder by more than a threshold fitted on the fitting split, else the smoothed latest estimate's
+  (:func:`airtwin.phy.prediction.switched_precoders`).
 
 They see the same observations as the universal model (:func:`airtwin.phy.tasks.observe`).
 """
@@ -36,7 +39,8 @@ from airtwin.phy.beams import dft_codebook, eigen_precoders, fit_full_band_weigh
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB, power_feature, to_complex
 from airtwin.phy.metrics import TASK_METRICS, best_method, summarize
 from airtwin.phy.ofdm import subcarrier_offsets_hz
-from airtwin.phy.prediction import predicted_estimate
+from airtwin.phy.prediction import (DEFAULT_SWITCH_THRESHOLD, fit_switch_threshold, predicted_estimate, switch_inputs,
+                                    switched_precoders)
 from airtwin.phy.tasks import PILOT_INPUT_FIELDS, TASKS, observe
 from airtwin.scenes.spec import ScenarioSpec
 
@@ -182,6 +186,12 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
     fitted = fit_full_band_weight(to_complex(obs_tr["csi"]), TASKS["precoding"].target(tr))
     out["smoothed eigen of estimate"] = TASKS["precoding"].samples(
         eigen_precoders(to_complex(obs_te["csi"]), te["precoders"].shape[1], fitted), te)
+    if "csi_prev" in obs_te:  # the threshold as fitted on mix-train-xl where the fitting split has one pilot only
+        num_subbands = te["precoders"].shape[1]
+        threshold = (fit_switch_threshold(*switch_inputs(obs_tr, num_subbands), TASKS["precoding"].target(tr))
+                     if "csi_prev" in obs_tr else DEFAULT_SWITCH_THRESHOLD)
+        out["switched prediction"] = TASKS["precoding"].samples(
+            switched_precoders(*switch_inputs(obs_te, num_subbands), threshold), te)
     # Path loss: log-distance least squares.
     def dist(s):
         return np.maximum(np.linalg.norm(s["ue_position"] - s["bs_position"], axis=1), 1.0)

@@ -13,6 +13,7 @@ from airtwin.phy.tasks import TASK_NAMES, DataShapes, Numerology
 
 VARIANTS = ("full", "fp", "sp", "te", "wl", "rl", "wm")
 POSITION_HEADS = ("cartesian", "polar", "first-path", "first-path-refine")
+PRECODER_HEADS = ("direct", "refine", "switch-refine")
 #: The one instruction of the SP ablation (the task keywords are in the task table).
 SHARED_KEYWORDS = "user information"
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -114,9 +115,13 @@ class ModelConfig:
     seed: int = 0
     """Seed of parameter initialisation (also of the random backbone of ``rl``)."""
     tasks: tuple[str, ...] = field(default=TASK_NAMES)
-    precoder_head: Literal["direct", "refine"] = "refine"
+    precoder_head: Literal["direct", "refine", "switch-refine"] = "switch-refine"
     """``direct``: the head outputs the precoders; ``refine``: a residual on the eigen-precoder of the observed
-    estimate (zero at initialisation, so the untrained model is that classical precoder)."""
+    estimate (zero at initialisation, so the untrained model is that classical precoder); ``switch-refine``: the
+    same residual, on the classical precoder a learnt switch picks per drop where the observation has a previous
+    pilot: the predicted channel's or the latest estimate's (:data:`airtwin.phy.prediction.SWITCH_CANDIDATES`),
+    from the last token and :data:`airtwin.phy.prediction.SWITCH_FEATURES`. Without a previous pilot it is
+    ``refine``."""
     precoder_smoothing: float = 0.0
     """Full-band weight of the ``refine`` head's eigen-precoder (:func:`airtwin.phy.beams.eigen_precoders`), in
     ``[0, 1]``; training fits it on the training data (:func:`airtwin.model.train.fit_precoder_smoothing`)."""
@@ -148,8 +153,8 @@ class ModelConfig:
         check_range("ModelConfig.lora_r", self.lora_r, 1, 256)
         check_range("ModelConfig.lora_dropout", self.lora_dropout, 0.0, 0.9)
         check_range("ModelConfig.pilot_snr_db", self.pilot_snr_db, -30.0, 100.0)
-        if self.precoder_head not in ("direct", "refine"):
-            raise ValueError(f"ModelConfig.precoder_head = {self.precoder_head!r}; allowed: 'direct', 'refine'")
+        if self.precoder_head not in PRECODER_HEADS:
+            raise ValueError(f"ModelConfig.precoder_head = {self.precoder_head!r}; allowed: {', '.join(PRECODER_HEADS)}")
         check_range("ModelConfig.precoder_smoothing", self.precoder_smoothing, 0.0, 1.0)
         if self.numerology is not None and self.numerology.shapes() != self.shapes:
             raise ValueError(f"ModelConfig.numerology gives the sizes {self.numerology.shapes()}, not ModelConfig.shapes "
@@ -229,8 +234,9 @@ class TrainConfig:
     """Validation samples per evaluation."""
     seed: int = 0
     """Seed of the initialisation, the batches and the pilot noise."""
-    precoder_head: Literal["direct", "refine"] = "refine"
-    """Precoding head: ``direct`` precoders, or ``refine``, a residual on the eigen-precoder of the estimate."""
+    precoder_head: Literal["direct", "refine", "switch-refine"] = "switch-refine"
+    """Precoding head: ``direct`` precoders; ``refine``, a residual on the eigen-precoder of the estimate;
+    ``switch-refine``, the same on the classical precoder a learnt switch picks (see :class:`ModelConfig`)."""
     precoder_smoothing: float | None = None
     """Full-band weight of the ``refine`` precoding head's eigen-precoder, in ``[0, 1]``; None: fitted on the
     training data (:func:`airtwin.model.train.fit_precoder_smoothing`)."""
@@ -255,6 +261,8 @@ class TrainConfig:
         check_range("TrainConfig.batch_size", self.batch_size, 1)
         check_range("TrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
         check_range("TrainConfig.eval_every", self.eval_every, 1)
+        if self.precoder_head not in PRECODER_HEADS:
+            raise ValueError(f"TrainConfig.precoder_head = {self.precoder_head!r}; allowed: {', '.join(PRECODER_HEADS)}")
         if self.precoder_smoothing is not None:
             check_range("TrainConfig.precoder_smoothing", self.precoder_smoothing, 0.0, 1.0)
 

@@ -125,23 +125,38 @@ class NumerologyAdapter:
         """``model.predict`` of a batched site observation, in the site's numerology (NumPy, physical units).
 
         Precoding: the site's own classical precoder (:func:`airtwin.model.universal.precoder_base`, as the
-        model's) plus the model's residual on its base of the virtual observation, mapped back (phase-aligned);
-        so the untrained residual gives exactly the classical precoder of the site. Beam selection: see the
+        model's, or the site's candidate of the kind the ``switch-refine`` head's switch picks on the virtual
+        observation) plus the model's residual on its base of the virtual observation, mapped back
+        (phase-aligned); so the untrained residual gives exactly the classical precoder of the site. Beam selection: see the
         module docstring.
         """
         import torch
 
         from airtwin.model.features import to_tensors
-        from airtwin.model.universal import precoder_base
+        from airtwin.model.universal import precoder_base, switch_candidates, unit_rows
 
         adapted = self.observation(TASKS[task].modality, obs)
         with torch.no_grad():
-            pred = model.predict(task, to_tensors(adapted)).cpu().numpy()
-            if task == "precoding":
+            if task != "precoding":
+                pred = model.predict(task, to_tensors(adapted)).cpu().numpy()
+            else:
                 smoothing = model.cfg.precoder_smoothing
-                base_model = precoder_base(to_tensors(adapted), self.model.num_subbands, smoothing).cpu().numpy()
+                virtual = model.to_device(to_tensors(adapted))
                 site_obs = to_tensors({k: np.asarray(v, np.float32) for k, v in obs.items()})
-                base_site = precoder_base(site_obs, self.site.num_subbands, smoothing).numpy().astype(np.complex128)
+                switch = None
+                if model.cfg.precoder_head == "direct":
+                    pred = model.predict(task, virtual)
+                    base_model = precoder_base(virtual, self.model.num_subbands, smoothing)
+                else:  # one forward: the base the residual was added to, and the switch's pick
+                    base_model, residual, switch = model.precoder_parts(model.forward(task, virtual), virtual)
+                    pred = unit_rows(base_model + residual)
+                pred, base_model = pred.cpu().numpy(), base_model.cpu().numpy()
+                if switch is None:
+                    base_site = precoder_base(site_obs, self.site.num_subbands, smoothing)
+                else:  # the site's candidate of the same kind as the one picked for the virtual observation
+                    candidates, _ = switch_candidates(site_obs, self.site.num_subbands)
+                    base_site = torch.where((switch[0].cpu() > 0)[:, None, None], candidates[:, 1], candidates[:, 0])
+                base_site = base_site.numpy().astype(np.complex128)
         if task == "precoding":  # [N, S_model, A_model] -> [N, S_site, A_site]
             to_site = lambda w: np.einsum("nsb,ba->nsa", np.asarray(w, np.complex128)[:, self.subband_of], self.t_array)  # noqa: E731
             mapped_base = to_site(base_model)

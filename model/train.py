@@ -114,7 +114,7 @@ def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
     shapes = ds.shapes()
     smoothing = cfg.precoder_smoothing
     if smoothing is None:
-        refine = cfg.precoder_head == "refine" and "precoding" in cfg.tasks
+        refine = cfg.precoder_head != "direct" and "precoding" in cfg.tasks
         smoothing = fit_precoder_smoothing(ds, ModelConfig.pilot_snr_db, cfg.seed) if refine else 0.0
     mcfg = ModelConfig(shapes=shapes, numerology=ds.numerology(), variant=cfg.variant, backbone=cfg.backbone,
                        seed=cfg.seed, tasks=cfg.tasks, precoder_head=cfg.precoder_head, position_head=cfg.position_head,

@@ -26,7 +26,7 @@ from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.features import csi_inputs, env_inputs, first_path_prior
 from airtwin.model.init import reset_lora, reset_parameters
 from airtwin.phy.beams import subband_slices
-from airtwin.phy.prediction import predicted_estimate
+from airtwin.phy.prediction import DEFAULT_SWITCH_THRESHOLD, SWITCH_FEATURES, predicted_estimate, switch_inputs
 from airtwin.phy.tasks import TASK_NAMES, TASKS
 
 
@@ -60,9 +60,17 @@ class UniversalModel(nn.Module):
         self.heads = nn.ModuleDict({t: nn.Linear(width, self.head_size(t)) for t in cfg.tasks})
         reset_parameters(self.adapters, generator)
         reset_parameters(self.heads, generator)
-        if cfg.precoder_head == "refine" and "precoding" in self.heads:  # start at the classical eigen-precoder
-            torch.nn.init.zeros_(self.heads["precoding"].weight)
-            torch.nn.init.zeros_(self.heads["precoding"].bias)
+        if cfg.precoder_head != "direct" and "precoding" in self.heads:  # start at the classical eigen-precoder
+            with torch.no_grad():  # (the switch's read of the last token, after the residual, stays random)
+                residual = 2 * cfg.shapes.num_subbands * cfg.shapes.num_antennas
+                self.heads["precoding"].weight[:residual].zero_()
+                self.heads["precoding"].bias[:residual].zero_()
+        if cfg.precoder_head == "switch-refine" and "precoding" in self.heads:
+            self.precoder_switch = nn.Sequential(nn.Linear(SWITCH_HIDDEN + len(SWITCH_FEATURES), 32), nn.GELU(),
+                                                 nn.Linear(32, 1))
+            reset_parameters(self.precoder_switch, generator)
+            torch.nn.init.zeros_(self.precoder_switch[-1].weight)  # no correction of the classical switch at first
+            torch.nn.init.zeros_(self.precoder_switch[-1].bias)
         if cfg.position_head == "first-path-refine" and "positioning" in self.heads:  # no correction at first
             with torch.no_grad():
                 self.heads["positioning"].weight[4:].zero_()
@@ -138,9 +146,11 @@ class UniversalModel(nn.Module):
     def head_size(self, task: str) -> int:
         """Outputs of the task's head: the table's, but 3 for the polar positioning head (range, cos, sin), 4 for
         the first-path one (and the gate's logit) and 6 for first-path-refine (and the first path's range and
-        bearing corrections)."""
+        bearing corrections); the ``switch-refine`` precoding head adds :data:`SWITCH_HIDDEN` for its switch."""
         if task == "positioning" and self.cfg.position_head != "cartesian":
             return {"polar": 3, "first-path": 4, "first-path-refine": 6}[self.cfg.position_head]
+        if task == "precoding" and self.cfg.precoder_head == "switch-refine":
+            return TASKS[task].head_size(self.cfg.shapes) + SWITCH_HIDDEN
         return TASKS[task].head_size(self.cfg.shapes)
 
     # ------------------------------------------------------------------ inputs
@@ -194,10 +204,11 @@ class UniversalModel(nn.Module):
     def decode(self, task: str, out: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Head output -> the task's prediction in physical units (logits for classification).
 
-        With ``cfg.precoder_head == "refine"`` the precoding head adds a residual to the classical precoder of
+        With ``cfg.precoder_head`` ``refine`` the precoding head adds a residual to the classical precoder of
         the observation (:func:`precoder_base`: the eigen-precoder of the two-pilot prediction where the
         observation has a previous pilot, else of the estimate smoothed by ``cfg.precoder_smoothing``), so that
-        an untrained head is that classical precoder and training can only move away from it where that helps.
+        an untrained head is that classical precoder and training can only move away from it where that helps;
+        ``switch-refine`` adds it to the classical precoder its switch picks (:meth:`precoder_parts`).
         Likewise the ``first-path-refine`` positioning head starts with no correction of the first-path estimate.
         With a site memory (:meth:`attach_memory`), the memory tasks' outputs are blended with the memory's
         estimates (:meth:`blend_memory`).
@@ -236,14 +247,32 @@ class UniversalModel(nn.Module):
             y = out * spec.scale + spec.center
             return y[:, 0] if y.shape[1] == 1 else y
         if spec.head == "precoder":
-            s, a = self.cfg.shapes.num_subbands, self.cfg.shapes.num_antennas
-            if self.cfg.precoder_head == "refine":
-                x = out.view(-1, s, a, 2)
-                base = precoder_base(obs, s, self.cfg.precoder_smoothing)
-                w = base + torch.complex(x[..., 0], x[..., 1])
-                return w / torch.linalg.vector_norm(w, dim=-1, keepdim=True).clamp_min(1e-9)
-            return precoder_from_head(out, s, a)
+            if self.cfg.precoder_head == "direct":
+                return precoder_from_head(out, self.cfg.shapes.num_subbands, self.cfg.shapes.num_antennas)
+            base, residual, _ = self.precoder_parts(out, obs)
+            return unit_rows(base + residual)
         return out
+
+    def precoder_parts(self, out: torch.Tensor, obs: dict[str, torch.Tensor]
+                       ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+        """What a refining precoding head's output ``[B, head_size]`` adds up: ``(base [B, S, A], residual [B, S,
+        A], switch)``, complex; the precoders are ``base + residual``, normalised. ``refine``: the base is
+        :func:`precoder_base`. ``switch-refine`` with a previous pilot in ``obs``: the switch's logit ``[B]``
+        (> 0 picks the prediction) and the two candidates ``[B, 2, S, A]`` (:func:`switch_candidates`, latest
+        then predicted) ride along as ``switch``, and the base is the picked candidate; else ``switch`` is None.
+        The logit is the classical switch's (:func:`airtwin.phy.prediction.switched_precoders`, as a logistic of
+        slope :data:`SWITCH_SLOPE`) plus a learnt correction that starts at zero, so the untrained head is the
+        classical switched predictor."""
+        s, a = self.cfg.shapes.num_subbands, self.cfg.shapes.num_antennas
+        x = out[:, :2 * s * a].reshape(-1, s, a, 2)
+        residual = torch.complex(x[..., 0], x[..., 1])
+        if self.cfg.precoder_head == "switch-refine" and "csi_prev" in obs:
+            candidates, features = switch_candidates(obs, s)
+            rule = SWITCH_SLOPE * (features[:, 0] - DEFAULT_SWITCH_THRESHOLD)  # the classical switch, softened
+            logit = rule + self.precoder_switch(torch.cat([out[:, 2 * s * a:], features], dim=1))[:, 0]
+            base = torch.where((logit > 0)[:, None, None], candidates[:, 1], candidates[:, 0])
+            return base, residual, (logit, candidates)
+        return precoder_base(obs, s, self.cfg.precoder_smoothing), residual, None
 
     def position_parts(self, out: torch.Tensor, obs: dict[str, torch.Tensor]
                        ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
@@ -303,6 +332,12 @@ class UniversalModel(nn.Module):
         return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
+#: Width of the last token's read that the ``switch-refine`` precoding head's switch takes beside the classical
+#: features of :func:`airtwin.phy.prediction.switch_inputs`.
+SWITCH_HIDDEN = 16
+#: Logit per decade of the precoder disagreement of the classical switch the ``switch-refine`` head starts from.
+SWITCH_SLOPE = 10.0
+
 #: Memory tasks whose output is a convex blend of the prior and the model's own estimate; their gates read one
 #: feature more than :data:`airtwin.model.config.MEMORY_FEATURES` counts: how far the two are apart.
 BLENDED_TASKS = ("positioning", "path_loss")
@@ -345,6 +380,21 @@ def precoder_base(obs: dict[str, torch.Tensor], num_subbands: int, full_band_wei
     return estimate_eigen_precoders(csi, num_subbands)
 
 
+@torch.no_grad()
+def switch_candidates(obs: dict[str, torch.Tensor], num_subbands: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`airtwin.phy.prediction.switch_inputs` of a CSI observation batch with a previous pilot (computed in
+    NumPy), on the observation's device: ``(candidates [B, 2, S, A] complex64, features [B, F] float32)``."""
+    keys = ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")
+    candidates, features = switch_inputs({k: obs[k].detach().cpu().numpy() for k in keys}, num_subbands)
+    device = obs["csi"].device
+    return torch.from_numpy(candidates).to(device), torch.from_numpy(features).to(device)
+
+
+def unit_rows(w: torch.Tensor) -> torch.Tensor:
+    """``w`` scaled to unit norm over its last axis (zero rows stay zero)."""
+    return w / torch.linalg.vector_norm(w, dim=-1, keepdim=True).clamp_min(1e-9)
+
+
 def polar_local(out: torch.Tensor, scale_m: float) -> torch.Tensor:
     """Polar head output ``[B, 3]`` (range / ``scale_m`` before a softplus, then the bearing from the BS's
     boresight as an unnormalised (cos, sin)) -> (x along the boresight, y to its left) ``[B, 2]`` [m]."""
@@ -375,8 +425,7 @@ def polar_to_xy(out: torch.Tensor, yaw_deg: torch.Tensor, scale_m: float) -> tor
 def precoder_from_head(out: torch.Tensor, num_subbands: int, num_antennas: int) -> torch.Tensor:
     """Head output ``[B, S*A*2]`` -> unit-norm complex precoders ``[B, S, A]``."""
     x = out.view(-1, num_subbands, num_antennas, 2)
-    w = torch.complex(x[..., 0], x[..., 1])
-    return w / torch.linalg.vector_norm(w, dim=-1, keepdim=True).clamp_min(1e-9)
+    return unit_rows(torch.complex(x[..., 0], x[..., 1]))
 
 
 def _sgcs_loss(w: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -408,6 +457,6 @@ def task_loss(model: UniversalModel, task: str, obs: dict[str, torch.Tensor], ta
     if spec.head == "regression":
         out = out if target.dim() == 2 else out[:, 0]
         return LOSSES[spec.loss](out, (target.float() - spec.center) / spec.scale)
-    if spec.head == "precoder":
+    if spec.head == "precoder":  # (a switch-refine head's switch is fitted after training: fit_precoder_switch)
         out = model.decode(task, out, obs)
     return LOSSES[spec.loss](out, target)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from airtwin.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from airtwin.model.config import VARIANTS, ModelConfig
+from airtwin.model.config import VARIANTS, ModelConfig, TrainConfig
 from airtwin.phy.tasks import TASK_NAMES as TASKS
 from airtwin.phy.tasks import DataShapes
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
@@ -242,7 +242,7 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
     from airtwin.datagen.reader import AirTwinDataset
     from airtwin.model.baselines import evaluate_baselines
     from airtwin.model.pretrain import PretrainConfig, load_encoders, pretrain_encoders
-    from airtwin.model.train import TrainConfig, build_model, evaluate_model, fit_precoder_smoothing, train
+    from airtwin.model.train import build_model, evaluate_model, fit_precoder_smoothing, train
 
     data = tmp_path / "data"
     generate(GenerateConfig(suite="tiny", samples=96, shard_size=24, batch_size=24), data)
@@ -423,6 +423,39 @@ def test_with_a_previous_pilot_the_refining_head_starts_at_the_predicted_channel
     loss = task_loss(model, "precoding", *task_batch(model, "precoding", batch, np.random.default_rng(0)))
     loss.backward()
     assert model.heads["precoding"].weight.grad.abs().sum() > 0
+
+
+def test_the_switching_precoder_head_starts_at_the_candidate_its_switch_picks_and_learns_the_pick():
+    from airtwin.model.universal import precoder_base
+    from airtwin.phy.beams import sgcs
+    from airtwin.phy.prediction import switch_inputs, switched_precoders
+
+    model = build("wm", precoder_head="switch-refine", precoder_smoothing=0.25)
+    batch = tiny_batch()
+    g = np.random.default_rng(5)
+    batch.update(csi_prev=(batch["csi"] * np.exp(1j * g.uniform(-0.5, 0.5, batch["csi"].shape))).astype(np.complex64),
+                 pilot_gap_s=np.full(4, 1e-3, np.float32), aging_delay_s=np.full(4, 5e-3, np.float32))
+    o = obs(model, "precoding", batch)
+    base, residual, switch = model.precoder_parts(model.forward("precoding", o), o)
+    assert switch is not None and residual.abs().max() == 0  # the untrained residual is zero
+    logit, candidates = switch
+    expected, _ = switch_inputs({k: v.numpy() for k, v in o.items()}, SHAPES.num_subbands)
+    picked = expected[np.arange(4), (logit.detach().numpy() > 0).astype(int)]
+    w = model.predict("precoding", o).detach().numpy()
+    np.testing.assert_allclose(sgcs(w, picked), 1.0, atol=1e-5)
+    # Untrained, the switch is the classical one.
+    np.testing.assert_allclose(sgcs(w, switched_precoders(*switch_inputs({k: v.numpy() for k, v in o.items()},
+                                                                         SHAPES.num_subbands))), 1.0, atol=1e-5)
+    # The residual learns from the SGCS of the result (the switch is fitted after training).
+    loss = task_loss(model, "precoding", *task_batch(model, "precoding", batch, np.random.default_rng(0)))
+    loss.backward()
+    assert model.heads["precoding"].weight.grad[:2 * SHAPES.num_subbands * SHAPES.num_antennas].abs().sum() > 0
+    # Without a previous pilot it is the refining head.
+    o.pop("csi_prev"), o.pop("pilot_timing_s")
+    w = model.predict("precoding", o).detach().numpy()
+    np.testing.assert_allclose(sgcs(w, precoder_base(o, SHAPES.num_subbands, 0.25).numpy()), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="TrainConfig.precoder_head = 'magic'; allowed: direct, refine, switch-refine"):
+        TrainConfig(data="d", out="o", precoder_head="magic")
 
 
 def test_device_option_is_validated_and_resolved():

@@ -30,18 +30,35 @@ def random_paths(rng, n=3):
 
 
 class FakeModel:
-    """``predict`` like :class:`UniversalModel`: the eigen-precoder of the (virtual) estimate, i.e. a zero
-    residual, and beam logits from the virtual channel's true beam gains."""
+    """Like :class:`UniversalModel` with a zero precoding residual: the classical base of the (virtual) estimate,
+    with ``switch`` (logits ``[B]``) the ``switch-refine`` candidate they pick; beam logits from the virtual
+    channel's true beam gains."""
 
-    def __init__(self, numerology, precoder_smoothing=0.0):
+    def __init__(self, numerology, precoder_smoothing=0.0, switch=None):
         self.cfg = type("Cfg", (), {"numerology": numerology, "shapes": numerology.shapes(),
-                                    "precoder_smoothing": precoder_smoothing})()
+                                    "precoder_smoothing": precoder_smoothing,
+                                    "precoder_head": "refine" if switch is None else "switch-refine"})()
+        self.switch = switch
+
+    def to_device(self, obs):
+        return obs
+
+    def forward(self, task, obs):
+        return torch.zeros(len(obs["csi"]), 1)
+
+    def precoder_parts(self, out, obs):
+        from airtwin.model.universal import precoder_base, switch_candidates
+
+        s = self.cfg.numerology.num_subbands
+        if self.switch is None or "csi_prev" not in obs:
+            base = precoder_base(obs, s, self.cfg.precoder_smoothing)
+            return base, torch.zeros_like(base), None
+        candidates, _ = switch_candidates(obs, s)
+        logit = torch.as_tensor(self.switch, dtype=torch.float32)
+        base = torch.where((logit > 0)[:, None, None], candidates[:, 1], candidates[:, 0])
+        return base, torch.zeros_like(base), (logit, candidates)
 
     def predict(self, task, obs):
-        from airtwin.model.universal import precoder_base
-
-        if task == "precoding":
-            return precoder_base(obs, self.cfg.numerology.num_subbands, self.cfg.precoder_smoothing)
         h = obs["csi"][:, 0].double().numpy() + 1j * obs["csi"][:, 1].double().numpy()
         return torch.from_numpy(20 * np.log10(beam_gains(h, dft_codebook(self.cfg.numerology).weights)))
 
@@ -85,7 +102,7 @@ def test_precoders_mapped_back_are_never_worse_than_the_sites_eigen_precoder(row
 
 
 def test_with_a_previous_pilot_a_zero_residual_maps_back_to_the_sites_predicted_precoder():
-    from airtwin.phy.prediction import predicted_estimate
+    from airtwin.phy.prediction import predicted_estimate, switch_inputs
 
     site = dataclasses.replace(MODEL, num_rows=4, num_cols=8, num_subcarriers=64, subcarrier_spacing_hz=312.5e3)
     ad = NumerologyAdapter(site, MODEL)
@@ -103,6 +120,13 @@ def test_with_a_previous_pilot_a_zero_residual_maps_back_to_the_sites_predicted_
     classical = eigen_precoders(predicted_estimate(obs), site.num_subbands)
     np.testing.assert_allclose(np.abs(np.sum(w.conj() * classical, axis=-1)) ** 2, 1.0, atol=1e-4)
     assert ad.observation("csi", obs)["csi_prev"].shape == (6, 2, MODEL.num_antennas, MODEL.num_subcarriers)
+    # The switch-refine head: the site's candidate of the kind the switch picked on the virtual observation.
+    picks = np.array([1.0, -1.0, 1.0, -1.0, -1.0, 1.0])
+    w = ad.predict(FakeModel(MODEL, 0.25, switch=picks), "precoding", obs)
+    candidates, _ = switch_inputs(obs, site.num_subbands)
+    picked = candidates[np.arange(6), (picks > 0).astype(int)]
+    np.testing.assert_allclose(np.abs(np.sum(w.conj() * picked, axis=-1)) ** 2, 1.0, atol=1e-4)
+    assert np.abs(np.sum(candidates[:, 0].conj() * candidates[:, 1], axis=-1)).min() < 0.999  # they differ
 
 
 def test_beam_logits_map_to_the_site_beam_toward_the_same_direction():

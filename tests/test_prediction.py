@@ -6,7 +6,8 @@ import pytest
 from airtwin.phy.beams import eigen_precoders, element_positions
 from airtwin.phy.metrics import precoding_samples
 from airtwin.phy.ofdm import frequency_response, subcarrier_offsets_hz
-from airtwin.phy.prediction import array_grid, predict_channel, predicted_estimate
+from airtwin.phy.prediction import (SWITCH_FEATURES, array_grid, fit_switch_threshold, predict_channel, predicted_estimate,
+                                    switch_inputs, switched_precoders)
 from airtwin.phy.estimation import estimate_csi
 from airtwin.scenes.spec import ArraySpec
 
@@ -82,3 +83,38 @@ def test_noisy_pilots_still_beat_the_latest_estimate_and_bad_input_is_named():
         predict_channel(np.ones((1, 16, K)), np.ones((1, 16, K)), element_positions(ARRAY), 0.0, 5e-3)
     with pytest.raises(ValueError, match="previous pilot"):
         predicted_estimate({"csi": est[1]})
+
+
+def test_the_switched_predictor_keeps_still_channels_and_predicts_moving_ones():
+    # Still UEs (no Doppler): the prediction only extrapolates noise, so the switch keeps the latest estimate;
+    # fast ones (a few hundred Hz): it predicts. The threshold fitted on them separates the two.
+    rng = np.random.default_rng(3)
+    obs, targets, moving = {"csi": [], "csi_prev": []}, [], []
+    for i in range(48):
+        rows, cols = rng.integers(0, 2, 3), rng.integers(0, 8, 3)
+        delays = 100e-9 + rng.integers(0, 12, 3) / (K * SPACING_HZ)
+        doppler = rng.uniform(150, 300, 3) * rng.choice([-1, 1], 3) if i % 2 else np.zeros(3)
+        h = paths_channel(rows, cols, delays, doppler, rng.uniform(0.3, 1.0, 3), np.array([-1e-3, 0.0, 5e-3]))[0]
+        obs["csi_prev"].append(estimate_csi(h[0][None], 20.0, rng)[0][0])
+        obs["csi"].append(estimate_csi(h[1][None], 20.0, rng)[0][0])
+        targets.append(eigen_precoders(h[2][None], 4)[0])
+        moving.append(bool(i % 2))
+    obs = {k: np.stack(v) for k, v in obs.items()}
+    obs |= {"pilot_timing_s": np.tile([1e-3, 5e-3], (48, 1)).astype(np.float32),
+            "antenna_positions": np.tile(element_positions(ARRAY), (48, 1, 1)).astype(np.float32)}
+    candidates, features = switch_inputs(obs, 4)
+    assert candidates.shape == (48, 2, 4, 16) and features.shape == (48, len(SWITCH_FEATURES))
+    assert np.isfinite(features).all()
+    moving = np.array(moving)
+    assert features[moving, 0].mean() > features[~moving, 0].mean() + 1.0  # the prediction moves fast UEs' precoders
+    target = np.stack(targets)
+    threshold = fit_switch_threshold(candidates, features, target)
+    switched = precoding_samples(switched_precoders(candidates, features, threshold), target)["sgcs"]
+    latest = precoding_samples(candidates[:, 0], target)["sgcs"]
+    predicted = precoding_samples(candidates[:, 1], target)["sgcs"]
+    assert switched.mean() >= max(latest.mean(), predicted.mean())
+    assert switched[~moving].mean() > predicted[~moving].mean() and switched[moving].mean() > latest[moving].mean()
+    with pytest.raises(ValueError, match="fit_switch_threshold"):
+        fit_switch_threshold(candidates, features, target[:3])
+    with pytest.raises(ValueError, match="mixes arrays"):
+        switch_inputs({**obs, "antenna_positions": obs["antenna_positions"] * np.arange(1, 49)[:, None, None]}, 4)
