@@ -28,8 +28,8 @@ from airtwin.model.device import resolve_device
 from airtwin.model.features import observation_batch
 from airtwin.model.numerology import adapter_for, predict_on_site
 from airtwin.model.pretrain import load_encoders
-from airtwin.model.universal import UniversalModel, task_loss
-from airtwin.phy.beams import fit_full_band_weight
+from airtwin.model.universal import UniversalModel, switch_candidates, task_loss
+from airtwin.phy.beams import fit_full_band_weight, sgcs
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.metrics import summarize
 from airtwin.phy.tasks import TASKS, observe
@@ -125,6 +125,93 @@ def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
         csi_enc, env_enc, _ = load_encoders(cfg.encoders, shapes, mcfg.embed_dim)
         return UniversalModel.build(mcfg, csi_enc, env_enc)
     return UniversalModel.build(mcfg)
+
+
+#: Drops the ``switch-refine`` head's switch is fitted on (training split) and selected on (validation split).
+SWITCH_FIT_SAMPLES, SWITCH_SELECT_SAMPLES = 16384, 4096
+
+
+def _switch_data(model: UniversalModel, ds: AirTwinDataset, max_samples: int, seed: int
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(last tokens [N, width], switch features [N, F], the two candidates' SGCS [N, 2])`` of the precoding
+    observations of ``ds.sample_indices(max_samples, seed)`` (pilot noise from ``seed``), on the model's device."""
+    idx = ds.sample_indices(max_samples, seed)
+    rng = np.random.default_rng([seed, 2])
+    num_subbands = model.cfg.shapes.num_subbands
+    last, feats, scores = [], [], []
+    with torch.no_grad():
+        for start in range(0, len(idx), 256):
+            fields = ds.read_batch(idx[start:start + 256], ds.task_fields("precoding"))
+            obs = model.to_device(observation_batch("csi", fields, model.cfg.pilot_snr_db, rng))
+            candidates, features = switch_candidates(obs, num_subbands)
+            target = TASKS["precoding"].target(fields)
+            last.append(model.last_token("precoding", obs))
+            feats.append(features)
+            scores.append(torch.from_numpy(sgcs(candidates.cpu().numpy(), target[:, None]).mean(axis=2)))
+    return torch.cat(last), torch.cat(feats), torch.cat(scores).float().to(model.device)
+
+
+def fit_precoder_switch(model: UniversalModel, train_ds: AirTwinDataset, val_ds: AirTwinDataset, *, seed: int = 0,
+                        steps: int = 2000, batch_size: int = 512, lr: float = 1e-3, log=print) -> dict:
+    """Fit the ``switch-refine`` precoding head's switch after training, the rest of the model fixed.
+
+    The last tokens, the classical features and both candidates' SGCS against the target are computed once, on
+    :data:`SWITCH_FIT_SAMPLES` training drops and :data:`SWITCH_SELECT_SAMPLES` validation drops (other areas).
+    The switch's read of the last token and its MLP then minimise a logistic loss on which candidate scores
+    higher, each drop weighted by how much higher. Every 100 steps the validation drops' mean SGCS of the
+    pick is measured; the best state is kept, and the classical switch (no correction) unless a state beats it.
+
+    Returns a record for the checkpoint: sample counts, the best step (0: the classical switch) and the
+    validation SGCS of the classical and the fitted switch.
+    """
+    s, a = model.cfg.shapes.num_subbands, model.cfg.shapes.num_antennas
+    was_training = model.training
+    model.eval()
+    fit, select = (_switch_data(model, ds, n, seed) for ds, n in ((train_ds, SWITCH_FIT_SAMPLES),
+                                                                    (val_ds, SWITCH_SELECT_SAMPLES)))
+    head, switch = model.heads["precoding"], model.precoder_switch
+    rows = slice(2 * s * a, None)  # the head's outputs that the switch reads
+    read = torch.nn.Linear(head.in_features, head.out_features - 2 * s * a).to(model.device)
+    with torch.no_grad():
+        read.weight.copy_(head.weight[rows])
+        read.bias.copy_(head.bias[rows])
+
+    def picked_sgcs() -> float:
+        with torch.no_grad():
+            logit = model.switch_logit(read(select[0]), select[1])
+            return float(torch.where(logit > 0, select[2][:, 1], select[2][:, 0]).mean())
+
+    params = [*read.parameters(), *switch.parameters()]
+    with torch.no_grad():
+        for p in switch[-1].parameters():  # start from the classical switch, the selection's reference
+            p.zero_()
+    best_state, best_step = [p.detach().clone() for p in params], 0
+    best = classical = picked_sgcs()
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    gen = torch.Generator().manual_seed(seed)
+    last, feats, scores = fit
+    gain = scores[:, 1] - scores[:, 0]
+    for step in range(1, steps + 1):
+        b = torch.randint(0, len(gain), (batch_size,), generator=gen).to(model.device)
+        logit = model.switch_logit(read(last[b]), feats[b])
+        weight = gain[b].abs()
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logit, (gain[b] > 0).float(), reduction="none")
+        loss = (weight * bce).sum() / weight.sum().clamp_min(1e-9)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 and (value := picked_sgcs()) > best:
+            best, best_step, best_state = value, step, [p.detach().clone() for p in params]
+    with torch.no_grad():
+        for p, v in zip(params, best_state):
+            p.copy_(v)
+        head.weight[rows] = read.weight
+        head.bias[rows] = read.bias
+    model.train(was_training)
+    log(f"precoder switch: validation SGCS {classical:.4f} with the classical switch, {best:.4f} fitted "
+        f"(step {best_step} of {steps}; {len(gain)} fitting and {len(select[2])} selection drops)")
+    return {"fit_samples": len(gain), "select_samples": len(select[2]), "steps": steps, "best_step": best_step,
+            "select_sgcs": {"classical": classical, "fitted": best}}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -239,7 +326,10 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
             save_checkpoint(model, last, optimizer=opt, train={"step": step, "config": _jsonable(cfg)})
             log(f"step {step}: " + ", ".join(f"{k} {v:.3g}" for k, v in metrics.items()))
     bar.close()
-    save_checkpoint(model, out / "final", train={"step": step, "config": _jsonable(cfg)})
+    record = {"step": step, "config": _jsonable(cfg)}
+    if model.cfg.precoder_head == "switch-refine" and "precoding" in cfg.tasks and train_ds.pilot_gap_s() > 0:
+        record["precoder_switch"] = fit_precoder_switch(model, train_ds, val_ds, seed=cfg.seed, log=log)
+    save_checkpoint(model, out / "final", train=record)
     return model
 
 

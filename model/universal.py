@@ -185,6 +185,14 @@ class UniversalModel(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(self, task: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Raw head output ``[B, head_size]`` for an observation batch of one task."""
+        last = self.last_token(task, obs)
+        if self.uses_memory(task):  # the memory gate's read of the last token rides along as a last column
+            return torch.cat([self.heads[task](last), self.memory_hidden[task](last)], dim=1)
+        return self.heads[task](last)
+
+    def last_token(self, task: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``[B, width]``: what the task heads read, the backbone's last output token (without a backbone, the
+        mean of the radio tokens)."""
         if task not in self.heads:
             raise ValueError(f"task = {task!r}; this model has heads for {', '.join(self.heads)}")
         obs = self.to_device(obs)
@@ -197,9 +205,7 @@ class UniversalModel(nn.Module):
             seq = torch.cat([instr, radio], dim=1)
             mask = torch.ones(seq.shape[:2], dtype=torch.long, device=seq.device)
             last = self.backbone(inputs_embeds=seq, attention_mask=mask).last_hidden_state[:, -1]
-        if self.uses_memory(task):  # the memory gate's read of the last token rides along as a last column
-            return torch.cat([self.heads[task](last), self.memory_hidden[task](last)], dim=1)
-        return self.heads[task](last)
+        return last
 
     def decode(self, task: str, out: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Head output -> the task's prediction in physical units (logits for classification).
@@ -268,8 +274,7 @@ class UniversalModel(nn.Module):
         residual = torch.complex(x[..., 0], x[..., 1])
         if self.cfg.precoder_head == "switch-refine" and "csi_prev" in obs:
             candidates, features = switch_candidates(obs, s)
-            rule = SWITCH_SLOPE * (features[:, 0] - DEFAULT_SWITCH_THRESHOLD)  # the classical switch, softened
-            logit = rule + self.precoder_switch(torch.cat([out[:, 2 * s * a:], features], dim=1))[:, 0]
+            logit = self.switch_logit(out[:, 2 * s * a:], features)
             base = torch.where((logit > 0)[:, None, None], candidates[:, 1], candidates[:, 0])
             return base, residual, (logit, candidates)
         return precoder_base(obs, s, self.cfg.precoder_smoothing), residual, None
@@ -288,6 +293,13 @@ class UniversalModel(nn.Module):
             rng = (prior[:, 0] + TASKS["positioning"].scale * out[:, 4]).clamp_min(0.0)
             prior = torch.stack([rng, prior[:, 1] + out[:, 5]], dim=1)
         return range_bearing_local(prior), own, torch.sigmoid(out[:, 3])
+
+    def switch_logit(self, hidden: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """The ``switch-refine`` head's switch ``[B]`` (> 0: the prediction) from its read of the last token
+        ``[B, SWITCH_HIDDEN]`` and the classical features ``[B, F]``: the classical switch's logit (slope
+        :data:`SWITCH_SLOPE` per decade of disagreement) plus the learnt correction."""
+        rule = SWITCH_SLOPE * (features[:, 0] - DEFAULT_SWITCH_THRESHOLD)
+        return rule + self.precoder_switch(torch.cat([hidden, features], dim=1))[:, 0]
 
     def predict(self, task: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Task outputs in physical units (see the module docstring), on the model's device."""

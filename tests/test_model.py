@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from airtwin.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from airtwin.model.checkpoint import CheckpointError, load_checkpoint, read_config, save_checkpoint
 from airtwin.model.config import VARIANTS, ModelConfig, TrainConfig
 from airtwin.phy.tasks import TASK_NAMES as TASKS
 from airtwin.phy.tasks import DataShapes
@@ -262,6 +262,12 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
     # same settings on a named device: resumes at step 2 and only finalises (a run may move between devices)
     train(TrainConfig(**{**cfg.__dict__, "device": "cpu"}), log=logs.append, progress=False)
     assert any("resuming from step 2" in m for m in logs)
+    # The switch of the (default) switch-refine precoding head is fitted after the last step, and kept only
+    # where it beats the classical switch on the validation drops.
+    _, saved = read_config(tmp_path / "run" / "final")
+    fitted = saved["train"]["precoder_switch"]
+    assert fitted["fit_samples"] > 0 and fitted["select_sgcs"]["fitted"] >= fitted["select_sgcs"]["classical"]
+    assert (fitted["best_step"] == 0) == (fitted["select_sgcs"]["fitted"] == fitted["select_sgcs"]["classical"])
     ds = AirTwinDataset(data, split="train")
     model = load_checkpoint(tmp_path / "run" / "final")
     assert model.cfg.precoder_smoothing == fit_precoder_smoothing(ds, model.cfg.pilot_snr_db, cfg.seed)  # recorded
