@@ -44,7 +44,7 @@ from airtwin.model.checkpoint import default_checkpoint, load_checkpoint, save_c
 from airtwin.model.config import FinetuneConfig
 from airtwin.model.memory import MEMORY_FIELDS, SiteMemory
 from airtwin.model.numerology import adapter_for
-from airtwin.model.train import model_samples, training_step
+from airtwin.model.train import fit_precoder_switch, model_samples, training_step
 
 def is_finetuned(name: str) -> bool:
     """Whether a site fine-tune updates the parameter ``name``: prefix prompts, heads, LoRA matrices and a site
@@ -95,10 +95,11 @@ def site_memory(ds: AirTwinDataset, indices: np.ndarray, model, cfg: FinetuneCon
 
 
 def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarray, cfg: FinetuneConfig, seed: int,
-                   memory: bool = False):
+                   memory: bool = False, log=None):
     """The checkpoint fine-tuned on ``indices`` of ``ds`` for ``cfg.steps`` steps (prefix, heads, LoRA only); with
     ``memory``, those drops become its site memory (:mod:`airtwin.model.memory`) and its gates train too, at
-    ``cfg.memory_lr_factor`` times the learning rate."""
+    ``cfg.memory_lr_factor`` times the learning rate. A ``switch-refine`` precoding head's switch is then fitted
+    on the site (:func:`airtwin.model.train.fit_precoder_switch`: on 4/5 of the drops, selected on the rest)."""
     model = load_checkpoint(checkpoint, device=cfg.device)
     if memory:
         model.attach_memory(site_memory(ds, indices, model, cfg, seed))
@@ -114,6 +115,11 @@ def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarr
     for step in range(cfg.steps):
         training_step(model, opt, params, ds, indices, model.cfg.tasks, cfg.batch_size,
                       np.random.default_rng([seed, step]), where=f"fine-tune step {step + 1}")
+    if model.cfg.precoder_head == "switch-refine" and "precoding" in model.cfg.tasks and ds.pilot_gap_s() > 0:
+        order = np.random.default_rng([seed, 3]).permutation(np.asarray(indices))
+        cut = len(order) * 4 // 5
+        fit_precoder_switch(model, (ds, np.sort(order[:cut])), (ds, np.sort(order[cut:])), seed=seed,
+                            log=log or (lambda m: None))
     model.eval()
     return model
 
@@ -175,7 +181,8 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
                 path = out / _checkpoint_name(memory)
                 if not _saved(path, n, key):
                     log(f"{path} is not of {n} drops and these settings: fine-tuning it again")
-                    _save(finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory), path, cfg, n, key)
+                    _save(finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory, log=log), path, cfg,
+                          n, key)
             continue
         start = time.perf_counter()
         if general is None:
@@ -183,7 +190,7 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
                                            seed=cfg.seed))
         models = {"general checkpoint (zero-shot)": _to_lists(general)}
         for memory in variants:
-            model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory)
+            model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory, log=log)
             if n == sizes[-1]:
                 _save(model, out / _checkpoint_name(memory), cfg, n, key)
             name = f"fine-tuned with site memory on {n} site drops" if memory else f"fine-tuned on {n} site drops"

@@ -131,11 +131,10 @@ def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
 SWITCH_FIT_SAMPLES, SWITCH_SELECT_SAMPLES = 16384, 4096
 
 
-def _switch_data(model: UniversalModel, ds: AirTwinDataset, max_samples: int, seed: int
+def _switch_data(model: UniversalModel, ds: AirTwinDataset, idx: np.ndarray, seed: int
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(last tokens [N, width], switch features [N, F], the two candidates' SGCS [N, 2])`` of the precoding
-    observations of ``ds.sample_indices(max_samples, seed)`` (pilot noise from ``seed``), on the model's device."""
-    idx = ds.sample_indices(max_samples, seed)
+    observations of the drops ``idx`` of ``ds`` (pilot noise from ``seed``), on the model's device."""
     rng = np.random.default_rng([seed, 2])
     num_subbands = model.cfg.shapes.num_subbands
     last, feats, scores = [], [], []
@@ -151,24 +150,26 @@ def _switch_data(model: UniversalModel, ds: AirTwinDataset, max_samples: int, se
     return torch.cat(last), torch.cat(feats), torch.cat(scores).float().to(model.device)
 
 
-def fit_precoder_switch(model: UniversalModel, train_ds: AirTwinDataset, val_ds: AirTwinDataset, *, seed: int = 0,
-                        steps: int = 2000, batch_size: int = 512, lr: float = 1e-3, log=print) -> dict:
-    """Fit the ``switch-refine`` precoding head's switch after training, the rest of the model fixed.
+def fit_precoder_switch(model: UniversalModel, fit_drops: tuple[AirTwinDataset, np.ndarray],
+                        select_drops: tuple[AirTwinDataset, np.ndarray], *, seed: int = 0, steps: int = 2000,
+                        batch_size: int = 512, lr: float = 1e-3, log=print) -> dict:
+    """Fit the ``switch-refine`` precoding head's switch, the rest of the model fixed (after training: on
+    :data:`SWITCH_FIT_SAMPLES` training drops, selected on :data:`SWITCH_SELECT_SAMPLES` validation drops of other
+    areas; after a site fine-tune: on the site's drops).
 
-    The last tokens, the classical features and both candidates' SGCS against the target are computed once, on
-    :data:`SWITCH_FIT_SAMPLES` training drops and :data:`SWITCH_SELECT_SAMPLES` validation drops (other areas).
-    The switch's read of the last token and its MLP then minimise a logistic loss on which candidate scores
-    higher, each drop weighted by how much higher. Every 100 steps the validation drops' mean SGCS of the
-    pick is measured; the best state is kept, and the classical switch (no correction) unless a state beats it.
+    The last tokens, the classical features and both candidates' SGCS against the target are computed once for
+    the drops ``(dataset, indices)`` of ``fit_drops`` and ``select_drops``. The switch's read of the last token and
+    its MLP then minimise a logistic loss on which candidate scores higher, each drop weighted by how much
+    higher. Every 100 steps the selection drops' mean SGCS of the pick is measured; the best state is kept, and
+    the classical switch (no correction) unless a state beats it.
 
     Returns a record for the checkpoint: sample counts, the best step (0: the classical switch) and the
-    validation SGCS of the classical and the fitted switch.
+    selection drops' SGCS with the classical and the fitted switch.
     """
     s, a = model.cfg.shapes.num_subbands, model.cfg.shapes.num_antennas
     was_training = model.training
     model.eval()
-    fit, select = (_switch_data(model, ds, n, seed) for ds, n in ((train_ds, SWITCH_FIT_SAMPLES),
-                                                                    (val_ds, SWITCH_SELECT_SAMPLES)))
+    fit, select = (_switch_data(model, ds, idx, seed) for ds, idx in (fit_drops, select_drops))
     head, switch = model.heads["precoding"], model.precoder_switch
     rows = slice(2 * s * a, None)  # the head's outputs that the switch reads
     read = torch.nn.Linear(head.in_features, head.out_features - 2 * s * a).to(model.device)
@@ -208,7 +209,7 @@ def fit_precoder_switch(model: UniversalModel, train_ds: AirTwinDataset, val_ds:
         head.weight[rows] = read.weight
         head.bias[rows] = read.bias
     model.train(was_training)
-    log(f"precoder switch: validation SGCS {classical:.4f} with the classical switch, {best:.4f} fitted "
+    log(f"precoder switch: selection SGCS {classical:.4f} with the classical switch, {best:.4f} fitted "
         f"(step {best_step} of {steps}; {len(gain)} fitting and {len(select[2])} selection drops)")
     return {"fit_samples": len(gain), "select_samples": len(select[2]), "steps": steps, "best_step": best_step,
             "select_sgcs": {"classical": classical, "fitted": best}}
@@ -328,7 +329,9 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
     bar.close()
     record = {"step": step, "config": _jsonable(cfg)}
     if model.cfg.precoder_head == "switch-refine" and "precoding" in cfg.tasks and train_ds.pilot_gap_s() > 0:
-        record["precoder_switch"] = fit_precoder_switch(model, train_ds, val_ds, seed=cfg.seed, log=log)
+        record["precoder_switch"] = fit_precoder_switch(
+            model, (train_ds, train_ds.sample_indices(SWITCH_FIT_SAMPLES, cfg.seed)),
+            (val_ds, val_ds.sample_indices(SWITCH_SELECT_SAMPLES, cfg.seed)), seed=cfg.seed, log=log)
     save_checkpoint(model, out / "final", train=record)
     return model
 
