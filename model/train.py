@@ -161,10 +161,11 @@ def fit_precoder_switch(model: UniversalModel, fit_drops: tuple[AirTwinDataset, 
     the drops ``(dataset, indices)`` of ``fit_drops`` and ``select_drops``. The switch's read of the last token and
     its MLP then minimise a logistic loss on which candidate scores higher, each drop weighted by how much
     higher. Every 100 steps the selection drops' mean SGCS of the pick is measured; the best state is kept, and
-    the classical switch (no correction) unless a state beats it.
+    the switch it started from unless a state beats it: after training, the classical switch (the correction
+    starts at zero); after a site fine-tune, the general checkpoint's fitted switch.
 
-    Returns a record for the checkpoint: sample counts, the best step (0: the classical switch) and the
-    selection drops' SGCS with the classical and the fitted switch.
+    Returns a record for the checkpoint: sample counts, the best step (0: the switch it started from) and the
+    selection drops' SGCS with the switch it started from and the fitted one.
     """
     s, a = model.cfg.shapes.num_subbands, model.cfg.shapes.num_antennas
     was_training = model.training
@@ -183,11 +184,8 @@ def fit_precoder_switch(model: UniversalModel, fit_drops: tuple[AirTwinDataset, 
             return float(torch.where(logit > 0, select[2][:, 1], select[2][:, 0]).mean())
 
     params = [*read.parameters(), *switch.parameters()]
-    with torch.no_grad():
-        for p in switch[-1].parameters():  # start from the classical switch, the selection's reference
-            p.zero_()
     best_state, best_step = [p.detach().clone() for p in params], 0
-    best = classical = picked_sgcs()
+    best = start = picked_sgcs()  # the switch it starts from is the selection's reference
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
     last, feats, scores = fit
@@ -209,10 +207,10 @@ def fit_precoder_switch(model: UniversalModel, fit_drops: tuple[AirTwinDataset, 
         head.weight[rows] = read.weight
         head.bias[rows] = read.bias
     model.train(was_training)
-    log(f"precoder switch: selection SGCS {classical:.4f} with the classical switch, {best:.4f} fitted "
+    log(f"precoder switch: selection SGCS {start:.4f} with the switch it started from, {best:.4f} fitted "
         f"(step {best_step} of {steps}; {len(gain)} fitting and {len(select[2])} selection drops)")
     return {"fit_samples": len(gain), "select_samples": len(select[2]), "steps": steps, "best_step": best_step,
-            "select_sgcs": {"classical": classical, "fitted": best}}
+            "select_sgcs": {"start": start, "fitted": best}}
 
 
 class NonFiniteLossError(RuntimeError):
