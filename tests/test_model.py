@@ -412,15 +412,21 @@ def test_refining_precoder_head_starts_at_the_eigen_precoder_of_the_estimate(smo
         ModelConfig(shapes=SHAPES, precoder_smoothing=1.5)
 
 
+def two_pilot_batch() -> dict[str, np.ndarray]:
+    """:func:`tiny_batch` with a previous pilot: the same paths, each entry's phase turned by up to 0.5 rad."""
+    batch = tiny_batch()
+    g = np.random.default_rng(5)
+    batch.update(csi_prev=(batch["csi"] * np.exp(1j * g.uniform(-0.5, 0.5, batch["csi"].shape))).astype(np.complex64),
+                 pilot_gap_s=np.full(4, 1e-3, np.float32), aging_delay_s=np.full(4, 5e-3, np.float32))
+    return batch
+
+
 def test_with_a_previous_pilot_the_refining_head_starts_at_the_predicted_channels_eigen_precoder():
     from airtwin.phy.beams import eigen_precoders, sgcs
     from airtwin.phy.prediction import predicted_estimate
 
     model = build("wm", precoder_head="refine", precoder_smoothing=0.25)
-    batch = tiny_batch()
-    g = np.random.default_rng(5)
-    batch.update(csi_prev=(batch["csi"] * np.exp(1j * g.uniform(-0.5, 0.5, batch["csi"].shape))).astype(np.complex64),
-                 pilot_gap_s=np.full(4, 1e-3, np.float32), aging_delay_s=np.full(4, 5e-3, np.float32))
+    batch = two_pilot_batch()
     o = obs(model, "precoding", batch)
     assert tuple(o["csi_prev"].shape) == (4, 2, 4, 8) and tuple(o["pilot_timing_s"].shape) == (4, 2)
     w = model.predict("precoding", o).detach().numpy()
@@ -431,16 +437,13 @@ def test_with_a_previous_pilot_the_refining_head_starts_at_the_predicted_channel
     assert model.heads["precoding"].weight.grad.abs().sum() > 0
 
 
-def test_the_switching_precoder_head_starts_at_the_candidate_its_switch_picks_and_learns_the_pick():
+def test_the_switching_precoder_head_starts_at_the_classical_switchs_pick_and_its_residual_learns():
     from airtwin.model.universal import precoder_base
     from airtwin.phy.beams import sgcs
     from airtwin.phy.prediction import switch_inputs, switched_precoders
 
     model = build("wm", precoder_head="switch-refine", precoder_smoothing=0.25)
-    batch = tiny_batch()
-    g = np.random.default_rng(5)
-    batch.update(csi_prev=(batch["csi"] * np.exp(1j * g.uniform(-0.5, 0.5, batch["csi"].shape))).astype(np.complex64),
-                 pilot_gap_s=np.full(4, 1e-3, np.float32), aging_delay_s=np.full(4, 5e-3, np.float32))
+    batch = two_pilot_batch()
     o = obs(model, "precoding", batch)
     base, residual, switch = model.precoder_parts(model.forward("precoding", o), o)
     assert switch is not None and residual.abs().max() == 0  # the untrained residual is zero
