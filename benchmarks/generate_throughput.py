@@ -74,8 +74,8 @@ def main() -> None:
 
     base = twin_throughput(args)
     print(f"suite {args.suite}, {args.samples} samples, {args.batch_size} UEs per trace call and shard")
-    print(f"{'method':<40} | {'samples/s':>9} | {'vs twin':>7}")
-    print(f"{'twin.trace, 1 process':<40} | {base:>9.1f} | {1.0:>7.2f}")
+    print(f"{'method':<50} | {'samples/s':>9} | {'vs twin':>7}")
+    print(f"{'twin.trace, 1 process':<50} | {base:>9.1f} | {1.0:>7.2f}")
     for workers in args.workers:
         for gap in args.pilot_gaps:
             cfg = GenerateConfig(suite=args.suite, samples=args.samples, shard_size=args.batch_size,
@@ -85,7 +85,7 @@ def main() -> None:
                 generate(cfg, out, workers=workers, progress=False)
                 rate = args.samples / (time.perf_counter() - start)
             pilot = f"previous pilot {gap * 1e3:g} ms before" if gap else "one pilot"
-            print(f"{f'generate, {workers} worker(s), {pilot}':<40} | {rate:>9.1f} | {rate / base:>7.2f}")
+            print(f"{f'generate, {workers} worker(s), {pilot}':<50} | {rate:>9.1f} | {rate / base:>7.2f}")
 
 
 if __name__ == "__main__":
