@@ -17,8 +17,8 @@ def _subplots(ncols: int = 1, figsize: tuple[float, float] = (6, 3.4)):
     axes = fig.subplots(1, ncols)
     return fig, axes
 
-COLORS = {"universal": "tab:blue", "reference": "tab:cyan", "oracle": "tab:green", "sweep": "tab:orange",
-          "lookup": "tab:purple", "random": "tab:gray"}
+COLORS = {"universal": "tab:blue", "classical": "tab:red", "reference": "tab:cyan", "oracle": "tab:green",
+          "sweep": "tab:orange", "lookup": "tab:purple", "random": "tab:gray"}
 
 
 def _save(fig, path: Path) -> Path:
