@@ -34,7 +34,7 @@ from airtwin.phy.beams import DEFAULT_FULL_BAND_WEIGHT, eigen_precoders, precode
 from airtwin.phy.classical import estimate_position, geometric_beam_scores
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.link import BEAM_MEASUREMENT_S, sweep_overhead
-from airtwin.phy.prediction import has_previous_pilot, switch_inputs, switched_precoders
+from airtwin.phy.prediction import PREDICTION_KEYS, has_previous_pilot, switch_inputs, switched_precoders
 
 
 class Policy(Protocol):
@@ -123,8 +123,7 @@ class ClassicalPolicy:
         elif task == "precoding":
             s = twin.spec.codebook.num_subbands
             if has_previous_pilot(obs):
-                keys = ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")
-                batch = {k: np.asarray(obs[k])[None] for k in keys}
+                batch = {k: np.asarray(obs[k])[None] for k in PREDICTION_KEYS}
                 action = precoders_to_action(switched_precoders(*switch_inputs(batch, s))[0])
             else:
                 action = precoders_to_action(eigen_precoders(to_complex(obs["csi"])[None], s, self.full_band_weight)[0])

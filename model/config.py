@@ -154,7 +154,8 @@ class ModelConfig:
         check_range("ModelConfig.lora_dropout", self.lora_dropout, 0.0, 0.9)
         check_range("ModelConfig.pilot_snr_db", self.pilot_snr_db, -30.0, 100.0)
         if self.precoder_head not in PRECODER_HEADS:
-            raise ValueError(f"ModelConfig.precoder_head = {self.precoder_head!r}; allowed: {', '.join(PRECODER_HEADS)}")
+            raise ValueError(f"ModelConfig.precoder_head = {self.precoder_head!r}; allowed: "
+                             f"{', '.join(PRECODER_HEADS)}")
         check_range("ModelConfig.precoder_smoothing", self.precoder_smoothing, 0.0, 1.0)
         if self.numerology is not None and self.numerology.shapes() != self.shapes:
             raise ValueError(f"ModelConfig.numerology gives the sizes {self.numerology.shapes()}, not ModelConfig.shapes "
@@ -262,7 +263,8 @@ class TrainConfig:
         check_range("TrainConfig.lr", self.lr, 0.0, 1.0, low_open=True)
         check_range("TrainConfig.eval_every", self.eval_every, 1)
         if self.precoder_head not in PRECODER_HEADS:
-            raise ValueError(f"TrainConfig.precoder_head = {self.precoder_head!r}; allowed: {', '.join(PRECODER_HEADS)}")
+            raise ValueError(f"TrainConfig.precoder_head = {self.precoder_head!r}; allowed: "
+                             f"{', '.join(PRECODER_HEADS)}")
         if self.precoder_smoothing is not None:
             check_range("TrainConfig.precoder_smoothing", self.precoder_smoothing, 0.0, 1.0)
 

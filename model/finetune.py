@@ -44,7 +44,7 @@ from airtwin.model.checkpoint import default_checkpoint, load_checkpoint, save_c
 from airtwin.model.config import FinetuneConfig
 from airtwin.model.memory import MEMORY_FIELDS, SiteMemory
 from airtwin.model.numerology import adapter_for
-from airtwin.model.train import fit_precoder_switch, model_samples, training_step
+from airtwin.model.train import fit_precoder_switch, fits_precoder_switch, model_samples, training_step
 
 def is_finetuned(name: str) -> bool:
     """Whether a site fine-tune updates the parameter ``name``: prefix prompts, heads, LoRA matrices and a site
@@ -115,7 +115,7 @@ def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarr
     for step in range(cfg.steps):
         training_step(model, opt, params, ds, indices, model.cfg.tasks, cfg.batch_size,
                       np.random.default_rng([seed, step]), where=f"fine-tune step {step + 1}")
-    if model.cfg.precoder_head == "switch-refine" and "precoding" in model.cfg.tasks and ds.pilot_gap_s() > 0:
+    if fits_precoder_switch(model, ds):
         order = np.random.default_rng([seed, 3]).permutation(np.asarray(indices))
         cut = len(order) * 4 // 5
         fit_precoder_switch(model, (ds, np.sort(order[:cut])), (ds, np.sort(order[cut:])), seed=seed,

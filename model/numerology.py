@@ -127,8 +127,8 @@ class NumerologyAdapter:
         Precoding: the site's own classical precoder (:func:`airtwin.model.universal.precoder_base`, as the
         model's, or the site's candidate of the kind the ``switch-refine`` head's switch picks on the virtual
         observation) plus the model's residual on its base of the virtual observation, mapped back
-        (phase-aligned); so the untrained residual gives exactly the classical precoder of the site. Beam selection: see the
-        module docstring.
+        (phase-aligned); so the untrained residual gives exactly the classical precoder of the site. Beam
+        selection: see the module docstring.
         """
         import torch
 

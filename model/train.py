@@ -131,6 +131,11 @@ def build_model(cfg: TrainConfig, ds: AirTwinDataset) -> UniversalModel:
 SWITCH_FIT_SAMPLES, SWITCH_SELECT_SAMPLES = 16384, 4096
 
 
+def fits_precoder_switch(model: UniversalModel, ds: AirTwinDataset) -> bool:
+    """Whether :func:`fit_precoder_switch` applies: a ``switch-refine`` precoding head, data with a previous pilot."""
+    return model.cfg.precoder_head == "switch-refine" and "precoding" in model.cfg.tasks and ds.pilot_gap_s() > 0
+
+
 def _switch_data(model: UniversalModel, ds: AirTwinDataset, idx: np.ndarray, seed: int
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(last tokens [N, width], switch features [N, F], the two candidates' SGCS [N, 2])`` of the precoding
@@ -326,7 +331,7 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
             log(f"step {step}: " + ", ".join(f"{k} {v:.3g}" for k, v in metrics.items()))
     bar.close()
     record = {"step": step, "config": _jsonable(cfg)}
-    if model.cfg.precoder_head == "switch-refine" and "precoding" in cfg.tasks and train_ds.pilot_gap_s() > 0:
+    if fits_precoder_switch(model, train_ds):
         record["precoder_switch"] = fit_precoder_switch(
             model, (train_ds, train_ds.sample_indices(SWITCH_FIT_SAMPLES, cfg.seed)),
             (val_ds, val_ds.sample_indices(SWITCH_SELECT_SAMPLES, cfg.seed)), seed=cfg.seed, log=log)

@@ -26,7 +26,8 @@ from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.features import csi_inputs, env_inputs, first_path_prior
 from airtwin.model.init import reset_lora, reset_parameters
 from airtwin.phy.beams import subband_slices
-from airtwin.phy.prediction import DEFAULT_SWITCH_THRESHOLD, SWITCH_FEATURES, predicted_estimate, switch_inputs
+from airtwin.phy.prediction import (DEFAULT_SWITCH_THRESHOLD, PREDICTION_KEYS, SWITCH_FEATURES, predicted_estimate,
+                                    switch_inputs)
 from airtwin.phy.tasks import TASK_NAMES, TASKS
 
 
@@ -386,8 +387,7 @@ def precoder_base(obs: dict[str, torch.Tensor], num_subbands: int, full_band_wei
     NumPy); else those of the latest estimate smoothed by ``full_band_weight`` (:func:`estimate_eigen_precoders`)."""
     if "csi_prev" not in obs:
         return estimate_eigen_precoders(obs["csi"], num_subbands, full_band_weight)
-    keys = ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")
-    h = predicted_estimate({k: obs[k].detach().cpu().numpy() for k in keys})
+    h = predicted_estimate({k: obs[k].detach().cpu().numpy() for k in PREDICTION_KEYS})
     csi = torch.from_numpy(np.stack([h.real, h.imag], axis=1).astype(np.float32)).to(obs["csi"].device)
     return estimate_eigen_precoders(csi, num_subbands)
 
@@ -396,8 +396,7 @@ def precoder_base(obs: dict[str, torch.Tensor], num_subbands: int, full_band_wei
 def switch_candidates(obs: dict[str, torch.Tensor], num_subbands: int) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`airtwin.phy.prediction.switch_inputs` of a CSI observation batch with a previous pilot (computed in
     NumPy), on the observation's device: ``(candidates [B, 2, S, A] complex64, features [B, F] float32)``."""
-    keys = ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")
-    candidates, features = switch_inputs({k: obs[k].detach().cpu().numpy() for k in keys}, num_subbands)
+    candidates, features = switch_inputs({k: obs[k].detach().cpu().numpy() for k in PREDICTION_KEYS}, num_subbands)
     device = obs["csi"].device
     return torch.from_numpy(candidates).to(device), torch.from_numpy(features).to(device)
 

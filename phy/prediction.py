@@ -20,6 +20,8 @@ import numpy as np
 from airtwin.phy.beams import eigen_precoders, sgcs
 from airtwin.phy.estimation import to_complex
 
+#: The keys of a CSI observation (:func:`airtwin.phy.tasks.observe`) that the prediction reads.
+PREDICTION_KEYS = ("csi", "csi_prev", "pilot_timing_s", "antenna_positions")
 #: Oversampling of the angle-delay grid: finer bins separate more paths (2 keeps the transform cheap).
 DEFAULT_OVERSAMPLING = 2
 
@@ -188,6 +190,6 @@ def fit_switch_threshold(candidates: np.ndarray, features: np.ndarray, target: n
     return float(grid[int(np.argmax(value))])
 
 
-__all__ = ["DEFAULT_OVERSAMPLING", "DEFAULT_SWITCH_THRESHOLD", "SWITCH_CANDIDATES", "SWITCH_FEATURES", "array_grid",
-           "fit_switch_threshold", "has_previous_pilot", "predict_channel", "predicted_estimate", "switch_inputs",
-           "switched_precoders"]
+__all__ = ["DEFAULT_OVERSAMPLING", "DEFAULT_SWITCH_THRESHOLD", "PREDICTION_KEYS", "SWITCH_CANDIDATES",
+           "SWITCH_FEATURES", "array_grid", "fit_switch_threshold", "has_previous_pilot", "predict_channel",
+           "predicted_estimate", "switch_inputs", "switched_precoders"]

@@ -6,8 +6,8 @@ import pytest
 from airtwin.phy.beams import eigen_precoders, element_positions
 from airtwin.phy.metrics import precoding_samples
 from airtwin.phy.ofdm import frequency_response, subcarrier_offsets_hz
-from airtwin.phy.prediction import (SWITCH_FEATURES, array_grid, fit_switch_threshold, predict_channel, predicted_estimate,
-                                    switch_inputs, switched_precoders)
+from airtwin.phy.prediction import (SWITCH_FEATURES, array_grid, fit_switch_threshold, predict_channel,
+                                    predicted_estimate, switch_inputs, switched_precoders)
 from airtwin.phy.estimation import estimate_csi
 from airtwin.scenes.spec import ArraySpec
 
