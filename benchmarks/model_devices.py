@@ -2,9 +2,10 @@
 
 Same model (the ``full`` variant with the MiniLM backbone, or ``--backbone DIR``), same seed, on each
 device. A training step is what ``airtwin train`` does per step: one batch of ``--batch-size`` samples
-per task for all five tasks (observations built with pilot noise on the CPU, as in training), the summed
+per task for all five tasks (observations built with pilot noise on the CPU by ``task_batch``, as in training,
+the previous pilot included), the summed
 loss, backward, gradient clipping and an AdamW step; HDF5 reading is not included. Inference is one
-``predict`` per task at batch 1 and 64. Devices alternate every round; medians over rounds are reported,
+``predict`` per task at batch 1 and 64 (the mean over tasks, and each task at batch 64). Devices alternate every round; medians over rounds are reported,
 with the CPU/GPU ratio (> 1: the GPU is faster).
 
     python benchmarks/model_devices.py [--backbone minilm] [--batch-size 32] [--steps 10] [--rounds 3]
@@ -21,27 +22,10 @@ import torch
 
 from airtwin.model.config import ModelConfig
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
-from airtwin.model.features import to_tensors
+from airtwin.model.train import task_batch
 from airtwin.model.universal import UniversalModel, task_loss
-from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
 from airtwin.phy.tasks import TASK_NAMES as TASKS
-from airtwin.phy.tasks import TASKS as SPECS
-from airtwin.phy.tasks import DataShapes, observe
-
-SHAPES = DataShapes(num_antennas=16, num_subcarriers=32, num_subbands=4, num_beams=16, map_cells=64)
-
-
-def fields_of(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Dataset fields of ``n`` random samples in the procedural suites' numerology."""
-    c = lambda *s: (rng.standard_normal(s) + 1j * rng.standard_normal(s)).astype(np.complex64)  # noqa: E731
-    w = c(n, SHAPES.num_subbands, SHAPES.num_antennas)
-    return {"csi": c(n, 16, 32), "csi_aged": c(n, 16, 32), "height_map": (rng.random((n, 64, 64)) * 30).astype(np.float32),
-            "map_range_m": np.full(n, 260.0, np.float32), "bs_position": np.zeros((n, 3), np.float32),
-            "bs_orientation_deg": np.zeros((n, 3), np.float32),
-            "ue_position": (rng.standard_normal((n, 3)) * 50).astype(np.float32),
-            "los": rng.random(n) < 0.5, "precoders": w / np.linalg.norm(w, axis=-1, keepdims=True),
-            "best_beam": rng.integers(0, 16, n), "beam_gain_db": rng.standard_normal((n, 16)).astype(np.float32),
-            "path_loss_db": (rng.random(n) * 60 + 80).astype(np.float32)}
+from model_latency import SHAPES, fields_of  # the same random samples in the procedural suites' numerology
 
 
 def build(backbone: str, device: str) -> UniversalModel:
@@ -65,10 +49,7 @@ def train_steps(model: UniversalModel, device: str, batch_size: int, steps: int,
         start = time.perf_counter()
         total = 0.0
         for task in TASKS:
-            spec = SPECS[task]
-            f = fields_of(batch_size, rng)
-            obs = to_tensors(observe(spec.modality, f, DEFAULT_PILOT_SNR_DB, rng))
-            total = total + task_loss(model, task, obs, torch.from_numpy(np.ascontiguousarray(spec.target(f))))
+            total = total + task_loss(model, task, *task_batch(model, task, fields_of(batch_size, rng), rng))
         opt.zero_grad()
         total.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -80,22 +61,22 @@ def train_steps(model: UniversalModel, device: str, batch_size: int, steps: int,
 
 
 @torch.no_grad()
-def predict_ms(model: UniversalModel, device: str, n: int, repeats: int, seed: int) -> float:
-    """Milliseconds per ``predict`` call (mean over tasks of the median over repeats), result copied to the CPU."""
+def predict_ms(model: UniversalModel, device: str, n: int, repeats: int, seed: int) -> dict[str, float]:
+    """Milliseconds per ``predict`` call of each task (median over repeats), result copied to the CPU."""
     model.eval()
     rng = np.random.default_rng(seed)
     f = fields_of(n, rng)
-    per_task = []
+    per_task = {}
     for task in TASKS:
-        obs = to_tensors(observe(SPECS[task].modality, f, DEFAULT_PILOT_SNR_DB, rng))
+        obs = task_batch(model, task, f, rng)[0]
         model.predict(task, obs).cpu()
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
             model.predict(task, obs).cpu()
             times.append(time.perf_counter() - start)
-        per_task.append(statistics.median(times))
-    return 1e3 * statistics.mean(per_task)
+        per_task[task] = 1e3 * statistics.median(times)
+    return per_task
 
 
 def main() -> None:
@@ -111,17 +92,23 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, GPU: {gpu}; backbone {args.backbone}")
     models = {d: build(args.backbone, d) for d in devices}
     res: dict[str, dict[str, list[float]]] = {d: {"train": [], "p1": [], "p64": []} for d in devices}
+    tasks64: dict[str, dict[str, list[float]]] = {d: {t: [] for t in TASKS} for d in devices}
     for r in range(args.rounds):
         for d in devices if r % 2 == 0 else devices[::-1]:
             res[d]["train"].append(train_steps(models[d], d, args.batch_size, args.steps, seed=r))
-            res[d]["p1"].append(predict_ms(models[d], d, 1, args.repeats, seed=r))
-            res[d]["p64"].append(predict_ms(models[d], d, 64, args.repeats, seed=r))
+            res[d]["p1"].append(statistics.mean(predict_ms(models[d], d, 1, args.repeats, seed=r).values()))
+            per_task = predict_ms(models[d], d, 64, args.repeats, seed=r)
+            res[d]["p64"].append(statistics.mean(per_task.values()))
+            for t, ms in per_task.items():
+                tasks64[d][t].append(ms)
     med = {d: {k: statistics.median(v) for k, v in m.items()} for d, m in res.items()}
     print(f"{'device':>6} | {'train step [s]':>14} | {'samples/s':>9} | {'predict b1 [ms]':>15} | {'predict b64 [ms]':>16}")
     for d in devices:
         m = med[d]
         print(f"{d:>6} | {m['train']:>14.4f} | {5 * args.batch_size / m['train']:>9.0f} | {m['p1']:>15.2f} | "
               f"{m['p64']:>16.2f}")
+    print("predict batch 64 per task [ms]: " + "; ".join(
+        f"{d}: " + ", ".join(f"{t} {statistics.median(v):.1f}" for t, v in tasks64[d].items()) for d in devices))
     if "cuda" in med:
         c, g = med["cpu"], med["cuda"]
         print(f"CPU/GPU time ratio: training step {c['train'] / g['train']:.2f}, predict batch 1 "

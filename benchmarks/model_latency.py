@@ -36,16 +36,32 @@ ARRAY = Numerology(num_rows=2, num_cols=8, vertical_spacing=0.5, horizontal_spac
                    subcarrier_spacing_hz=625e3, oversampling_h=1, oversampling_v=1, num_subbands=4, map_cells=64)
 
 
+def fields_of(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Dataset fields of ``n`` random samples in the procedural suites' numerology, the previous pilot and the
+    training targets included (what ``AirTwinDataset.read_batch`` gives): ``csi``/``csi_prev``/``csi_aged``
+    ``[n, 16, 32]``, ``height_map`` ``[n, 64, 64]`` [m], positions [m], ``path_loss_db`` [dB]."""
+    c = lambda *s: (rng.standard_normal(s) + 1j * rng.standard_normal(s)).astype(np.complex64)  # noqa: E731
+    w = c(n, SHAPES.num_subbands, SHAPES.num_antennas)
+    k, a = SHAPES.num_subcarriers, SHAPES.num_antennas
+    return {"csi": c(n, a, k), "csi_prev": c(n, a, k), "csi_aged": c(n, a, k),
+            "pilot_gap_s": np.full(n, 1e-3), "aging_delay_s": np.full(n, 5e-3),
+            "subcarrier_frequencies_hz": np.tile(subcarrier_offsets_hz(k, 625e3), (n, 1)),
+            "antenna_positions": np.tile(element_positions(ARRAY), (n, 1, 1)),
+            "height_map": (rng.random((n, 64, 64)) * 30).astype(np.float32), "map_range_m": np.full(n, 260.0, np.float32),
+            "bs_position": np.tile(np.array([0.0, 0.0, 25.0], np.float32), (n, 1)),
+            "bs_orientation_deg": np.zeros((n, 3), np.float32),
+            "ue_position": (rng.standard_normal((n, 3)) * 50 * [1, 1, 0] + [0, 0, 1.5]).astype(np.float32),
+            "los": rng.random(n) < 0.5, "precoders": w / np.linalg.norm(w, axis=-1, keepdims=True),
+            "best_beam": rng.integers(0, SHAPES.num_beams, n),
+            "beam_gain_db": rng.standard_normal((n, SHAPES.num_beams)).astype(np.float32),
+            "path_loss_db": (rng.random(n) * 60 + 80).astype(np.float32)}
+
+
 def batch_of(n: int) -> dict[str, torch.Tensor]:
     """Observations of both modalities for ``n`` random samples (what the environments emit, the previous pilot
     included: precoding predicts the channel from both)."""
     g = np.random.default_rng(0)
-    fields = {"csi": g.standard_normal((n, 16, 32)) + 1j * g.standard_normal((n, 16, 32)),
-              "csi_prev": g.standard_normal((n, 16, 32)) + 1j * g.standard_normal((n, 16, 32)),
-              "pilot_gap_s": np.full(n, 1e-3), "aging_delay_s": np.full(n, 5e-3),
-              "height_map": g.random((n, 64, 64)) * 30, "map_range_m": np.full(n, 260.0), "bs_position": np.zeros((n, 3)),
-              "bs_orientation_deg": np.zeros((n, 3)), "ue_position": g.standard_normal((n, 3)) * 50,
-              "subcarrier_frequencies_hz": subcarrier_offsets_hz(32, 625e3), "antenna_positions": element_positions(ARRAY)}
+    fields = fields_of(n, g)
     return to_tensors({**observe("csi", fields, DEFAULT_PILOT_SNR_DB, g), **observe("env", fields, 0.0, g)})
 
 
