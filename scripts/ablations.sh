@@ -4,23 +4,44 @@
 #   ./scripts/ablations.sh [WORK_DIR] [STEPS] [SEEDS] [EVAL_EVERY]
 # Defaults: WORK_DIR=out/ablations, STEPS=2400, SEEDS="0 1 2": the shipped checkpoint's recipe (about 47 minutes
 # per run of a variant with a backbone on a 2-core CPU; wm takes a few minutes).
+# Several copies may run at once on one WORK_DIR (say one per core, each with OMP_NUM_THREADS=1), once its data and
+# encoders exist: each run is taken by one copy (a lock file per run, released when its copy ends), a copy skips
+# the runs others hold, and the copy that finds every run done evaluates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-out/ablations}
 STEPS=${2:-2400}
 SEEDS=${3:-0 1 2}
 EVERY=${4:-400}  # also how often a run saves what a re-run resumes from
-AT=.venv/bin/airtwin
+AT=${AIRTWIN:-.venv/bin/airtwin}  # the CLI and the interpreter (tests put stand-ins here)
+PY=${PYTHON:-.venv/bin/python}
 $AT generate --suite mix-train-xl --samples 204800 --shard-size 128 --batch-size 128 --out "$W/train"
 $AT generate --suite mix-heldout --samples 2048 --shard-size 128 --batch-size 128 --out "$W/test"
 [ -f "$W/enc/encoders.json" ] || $AT pretrain-encoders --data "$W/train" --out "$W/enc" --steps 2000
+TAKEN=75  # flock's exit status when another copy holds the lock
 CKPTS=()
 for s in $SEEDS; do  # seeds outside: a run stopped part-way leaves whole seeds of the table
     for v in full fp sp te wl rl wm; do
-        [ -f "$W/run_${v}_s$s/final/config.json" ] || $AT train --data "$W/train" --encoders "$W/enc" \
-            --out "$W/run_${v}_s$s" --variant "$v" --seed "$s" --steps "$STEPS" --eval-every "$EVERY"
-        CKPTS+=("$W/run_${v}_s$s/final")
+        R="$W/run_${v}_s$s"
+        CKPTS+=("$R/final")
+        [ -f "$R/final/config.json" ] && continue
+        rc=0
+        # Inside the lock the run is looked at again: another copy may have finished it since.
+        flock -n -E $TAKEN "$R.lock" bash -c '[ -f "$1/final/config.json" ] || exec "${@:2}"' _ "$R" $AT train --data "$W/train" --encoders "$W/enc" \
+            --out "$R" --variant "$v" --seed "$s" --steps "$STEPS" --eval-every "$EVERY" || rc=$?
+        if [ $rc = $TAKEN ]; then echo "ablations: $R is another copy's run; skipped"; elif [ $rc != 0 ]; then exit $rc; fi
     done
 done
-$AT evaluate-model --data "$W/test" --checkpoints "${CKPTS[@]}" --baselines-from "$W/train" --json "$W/table.json"
-.venv/bin/python scripts/ablation_seeds.py "$W/table.json" --out "$W/seeds.json"
+for c in "${CKPTS[@]}"; do
+    [ -f "$c/config.json" ] || { echo "ablations: other copies' runs are not done; the last copy to finish evaluates"; exit 0; }
+done
+exec 9>"$W/evaluate.lock"
+flock 9  # one copy evaluates; a copy that waited finds the table newer than every run and stops
+for c in "${CKPTS[@]}"; do
+    [ "$W/seeds.json" -nt "$c/config.json" ] || {
+        $AT evaluate-model --data "$W/test" --checkpoints "${CKPTS[@]}" --baselines-from "$W/train" --json "$W/table.json"
+        $PY scripts/ablation_seeds.py "$W/table.json" --out "$W/seeds.json"
+        exit 0
+    }
+done
+echo "ablations: $W/seeds.json is newer than every run; nothing to evaluate"

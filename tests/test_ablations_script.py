@@ -1,0 +1,53 @@
+"""``scripts/ablations.sh`` with several copies on one work folder: every run is trained once, by one copy, and
+the table is evaluated once (stand-ins for the CLI and the interpreter record what they were asked to do)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parents[1] / "scripts" / "ablations.sh"
+
+STAND_IN = """#!/usr/bin/env bash
+# airtwin and python stand-in: logs the command; train makes the run's final checkpoint after a pause, the seeds
+# script its output
+echo "$*" >> "$LOG"
+[ "$1" = scripts/ablation_seeds.py ] && echo {} > "$4"
+if [ "$1" = train ]; then
+    while [ $# -gt 0 ]; do [ "$1" = --out ] && out=$2; shift; done
+    sleep 0.2
+    mkdir -p "$out/final" && echo {} > "$out/final/config.json"
+fi
+"""
+
+
+@pytest.mark.skipif(shutil.which("flock") is None, reason="needs flock (util-linux)")
+def test_two_copies_share_the_runs_and_evaluate_once(tmp_path):
+    work, log = tmp_path / "work", tmp_path / "log.txt"
+    (work / "enc").mkdir(parents=True)
+    (work / "enc" / "encoders.json").write_text("{}")
+    stand_in = tmp_path / "airtwin"
+    stand_in.write_text(STAND_IN)
+    stand_in.chmod(0o755)
+    env = {**os.environ, "AIRTWIN": str(stand_in), "PYTHON": str(stand_in), "LOG": str(log)}
+    cmd = ["bash", str(SCRIPT), str(work), "5", "0 1", "5"]
+    copies = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for _ in range(2)]
+    outputs = [c.communicate(timeout=120)[0] for c in copies]
+    assert all(c.returncode == 0 for c in copies), outputs
+    lines = log.read_text().splitlines()
+    trained = sorted(line.split("--out ")[1].split()[0] for line in lines if line.startswith("train "))
+    want = sorted(str(work / f"run_{v}_s{s}") for s in (0, 1) for v in ("full", "fp", "sp", "te", "wl", "rl", "wm"))
+    assert trained == want  # each run once, none twice
+    assert sum("another copy's run" in o for o in outputs) >= 1  # the copies did share the work
+    evaluated = [line for line in lines if line.startswith("evaluate-model ")]
+    assert len(evaluated) == 1 and evaluated[0].count("/final") == 14
+    assert sum(line.startswith("scripts/ablation_seeds.py ") for line in lines) == 1
+    assert (work / "seeds.json").exists()  # a later copy has nothing left to do
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "nothing to evaluate" in again.stdout
+    assert len(log.read_text().splitlines()) == len(lines) + 2  # only its two generate calls
