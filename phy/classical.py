@@ -105,8 +105,10 @@ def delay_profile(csi: np.ndarray, offsets_hz: np.ndarray, delays_s: np.ndarray)
     """
     steer = np.exp(2j * np.pi * np.outer(offsets_hz, delays_s)).astype(np.complex64)  # [K, T]
     h = np.asarray(csi).astype(np.complex64)
-    # A few rows (one decision): einsum's own loop, as BLAS costs milliseconds to start its threads there.
-    y = np.einsum("nak,kt->nat", h, steer) if h.shape[0] * h.shape[1] <= 1024 else h @ steer  # [N, A, T]
+    # BLAS beside torch (whose threads have just run) costs about 2 ms to wake its own threads; einsum's loop costs
+    # 0.04 ms per row. So einsum for a decision's few rows (up to 64: one UE of an 8x8 array), BLAS above (measured
+    # on 2 cores, 32 subcarriers x 512 delays: batch 64 of a 16-element array, einsum 45 ms against 4 ms).
+    y = np.einsum("nak,kt->nat", h, steer) if h.shape[0] * h.shape[1] <= 64 else h @ steer  # [N, A, T]
     return np.sum(np.abs(y) ** 2, axis=1)
 
 

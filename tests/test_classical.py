@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from airtwin.phy.classical import (
+    delay_profile,
     estimate_position,
     first_path_ratio,
     fit_threshold,
@@ -128,3 +129,15 @@ def test_full_band_weight_is_fitted_to_the_target():
         assert fit_full_band_weight(h, eigen_precoders(h, 4, weight)) == weight
     with pytest.raises(ValueError, match="csi has 40 samples and target 3"):
         fit_full_band_weight(h, eigen_precoders(h[:3], 4))
+
+
+def test_the_delay_profile_is_the_same_one_decision_at_a_time_and_in_a_batch():
+    """A few rows go through einsum's loop, a batch through BLAS: the same profile either way."""
+    g = np.random.default_rng(3)
+    csi = (g.standard_normal((6, 16, 32)) + 1j * g.standard_normal((6, 16, 32))).astype(np.complex64)
+    offsets = (np.arange(32) - 16) * 625e3
+    delays = np.linspace(0.0, 1.0 / 625e3, 512, endpoint=False)
+    batch = delay_profile(csi, offsets, delays)  # 96 rows: BLAS
+    alone = np.concatenate([delay_profile(csi[i:i + 1], offsets, delays) for i in range(6)])  # 16 rows each: einsum
+    assert batch.shape == (6, 512)
+    np.testing.assert_allclose(alone, batch, rtol=1e-4, atol=1e-3 * batch.max())
