@@ -131,13 +131,21 @@ def test_full_band_weight_is_fitted_to_the_target():
         fit_full_band_weight(h, eigen_precoders(h[:3], 4))
 
 
-def test_the_delay_profile_is_the_same_one_decision_at_a_time_and_in_a_batch():
-    """A few rows go through einsum's loop, a batch through BLAS: the same profile either way."""
+def test_the_delay_profile_is_the_matched_filter_on_any_grid():
+    """Evenly spaced delays over one period take the inverse-FFT path, other grids the direct sums: both are
+    ``sum_a |sum_k h exp(j 2π f_k τ)|^2``, one UE at a time or in a batch."""
     g = np.random.default_rng(3)
     csi = (g.standard_normal((6, 16, 32)) + 1j * g.standard_normal((6, 16, 32))).astype(np.complex64)
     offsets = (np.arange(32) - 16) * 625e3
-    delays = np.linspace(0.0, 1.0 / 625e3, 512, endpoint=False)
-    batch = delay_profile(csi, offsets, delays)  # 96 rows: BLAS
-    alone = np.concatenate([delay_profile(csi[i:i + 1], offsets, delays) for i in range(6)])  # 16 rows each: einsum
-    assert batch.shape == (6, 512)
-    np.testing.assert_allclose(alone, batch, rtol=1e-4, atol=1e-3 * batch.max())
+
+    def matched_filter(h, delays):
+        steer = np.exp(2j * np.pi * np.outer(offsets, delays))
+        return np.sum(np.abs(np.einsum("nak,kt->nat", h.astype(np.complex128), steer)) ** 2, axis=1)
+
+    even = np.arange(512) / (512 * 625e3)
+    uneven = np.sort(g.random(300)) / 625e3
+    for delays in (even, uneven):
+        want = matched_filter(csi, delays)
+        np.testing.assert_allclose(delay_profile(csi, offsets, delays), want, rtol=1e-4, atol=1e-5 * want.max())
+        alone = np.concatenate([delay_profile(csi[i:i + 1], offsets, delays) for i in range(6)])
+        np.testing.assert_allclose(alone, want, rtol=1e-4, atol=1e-5 * want.max())
