@@ -5,8 +5,8 @@ device. A training step is what ``airtwin train`` does per step: one batch of ``
 per task for all five tasks (observations built with pilot noise on the CPU by ``task_batch``, as in training,
 the previous pilot included), the summed
 loss, backward, gradient clipping and an AdamW step; HDF5 reading is not included. Inference is one
-``predict`` per task at batch 1 and 64 (the mean over tasks, and each task at batch 64). Devices alternate every round; medians over rounds are reported,
-with the CPU/GPU ratio (> 1: the GPU is faster).
+``predict`` per task at batch 1 and 64 (the mean over tasks, and each task at batch 64). Devices alternate every
+round; medians over rounds are reported, with the CPU/GPU ratio (> 1: the GPU is faster).
 
     python benchmarks/model_devices.py [--backbone minilm] [--batch-size 32] [--steps 10] [--rounds 3]
 """

@@ -27,19 +27,28 @@ for s in $SEEDS; do  # seeds outside: a run stopped part-way leaves whole seeds 
         [ -f "$R/final/config.json" ] && continue
         rc=0
         # Inside the lock the run is looked at again: another copy may have finished it since.
-        flock -n -E $TAKEN "$R.lock" bash -c '[ -f "$1/final/config.json" ] || exec "${@:2}"' _ "$R" $AT train --data "$W/train" --encoders "$W/enc" \
-            --out "$R" --variant "$v" --seed "$s" --steps "$STEPS" --eval-every "$EVERY" || rc=$?
-        if [ $rc = $TAKEN ]; then echo "ablations: $R is another copy's run; skipped"; elif [ $rc != 0 ]; then exit $rc; fi
+        flock -n -E $TAKEN "$R.lock" bash -c '[ -f "$1/final/config.json" ] || exec "${@:2}"' _ "$R" \
+            $AT train --data "$W/train" --encoders "$W/enc" --out "$R" --variant "$v" --seed "$s" --steps "$STEPS" \
+            --eval-every "$EVERY" || rc=$?
+        if [ $rc = $TAKEN ]; then
+            echo "ablations: $R is another copy's run; skipped"
+        elif [ $rc != 0 ]; then
+            exit $rc
+        fi
     done
 done
 for c in "${CKPTS[@]}"; do
-    [ -f "$c/config.json" ] || { echo "ablations: other copies' runs are not done; the last copy to finish evaluates"; exit 0; }
+    if [ ! -f "$c/config.json" ]; then
+        echo "ablations: other copies' runs are not done; the last copy to finish evaluates"
+        exit 0
+    fi
 done
 exec 9>"$W/evaluate.lock"
 flock 9  # one copy evaluates; a copy that waited finds the table newer than every run and stops
 for c in "${CKPTS[@]}"; do
     [ "$W/seeds.json" -nt "$c/config.json" ] || {
-        $AT evaluate-model --data "$W/test" --checkpoints "${CKPTS[@]}" --baselines-from "$W/train" --json "$W/table.json"
+        $AT evaluate-model --data "$W/test" --checkpoints "${CKPTS[@]}" --baselines-from "$W/train" \
+            --json "$W/table.json"
         $PY scripts/ablation_seeds.py "$W/table.json" --out "$W/seeds.json"
         exit 0
     }
