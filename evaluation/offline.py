@@ -65,6 +65,30 @@ def markdown(result: dict) -> list[str]:
 _SEEDED_ROW = re.compile(r"^(?P<variant>\S+) \(.*_s(?P<seed>\d+)\)$")
 
 
+def merge_results(results: list[dict]) -> dict:
+    """The rows of several :func:`compare` results on the same test samples (say one ``evaluate-model`` per seed of
+    an ablation) as one ``{"rows": ..., "num_samples": ...}`` for :func:`across_seeds`.
+
+    Raises:
+        ValueError: the results were scored on different numbers of samples, or a row they share (a baseline)
+            differs between them: not the same test set.
+    """
+    if not results:
+        raise ValueError("merge_results: no results to merge")
+    sizes = sorted({r.get("num_samples") for r in results}, key=str)
+    if len(sizes) > 1:
+        raise ValueError(f"merge_results: the results were scored on {', '.join(map(str, sizes))} samples; allowed: "
+                         "one test set for all")
+    rows: dict[str, dict] = {}
+    for r in results:
+        for name, row in r["rows"].items():
+            if name in rows and rows[name] != row:
+                raise ValueError(f"merge_results: row {name!r} differs between the results; allowed: the same row "
+                                 "from the same test set (or rows of different names)")
+            rows[name] = row
+    return {"rows": rows, "num_samples": sizes[0]}
+
+
 def across_seeds(result: dict, reference: str = "full") -> dict:
     """Rows of one comparison (:func:`compare`) that are training seeds of the same variant, pooled.
 

@@ -4,9 +4,11 @@
 #   ./scripts/ablations.sh [WORK_DIR] [STEPS] [SEEDS] [EVAL_EVERY]
 # Defaults: WORK_DIR=out/ablations, STEPS=2400, SEEDS="0 1 2": the shipped checkpoint's recipe (about 47 minutes
 # per run of a variant with a backbone on a 2-core CPU; wm takes a few minutes).
+# Each seed is evaluated on the held-out areas once its seven runs are done (WORK_DIR/table_sSEED.json), and the
+# seeds are pooled at the end (WORK_DIR/seeds.json).
 # Several copies may run at once on one WORK_DIR (say one per core, each with OMP_NUM_THREADS=1), once its data and
 # encoders exist: each run is taken by one copy (a lock file per run, released when its copy ends), a copy skips
-# the runs others hold, and the copy that finds every run done evaluates.
+# the runs others hold, and the copy that finds a seed's (or every seed's) runs done evaluates them, once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-out/ablations}
@@ -19,11 +21,24 @@ $AT generate --suite mix-train-xl --samples 204800 --shard-size 128 --batch-size
 $AT generate --suite mix-heldout --samples 2048 --shard-size 128 --batch-size 128 --out "$W/test"
 [ -f "$W/enc/encoders.json" ] || $AT pretrain-encoders --data "$W/train" --out "$W/enc" --steps 2000
 TAKEN=75  # flock's exit status when another copy holds the lock
-CKPTS=()
+
+all_exist() {  # all_exist PATH...
+    local p
+    for p in "$@"; do [ -f "$p" ] || return 1; done
+}
+
+newer_than_all() {  # newer_than_all FILE PATH...: FILE exists and is newer than every PATH
+    local f=$1 p
+    shift
+    for p in "$@"; do [ "$f" -nt "$p" ] || return 1; done
+}
+
+TABLES=()
 for s in $SEEDS; do  # seeds outside: a run stopped part-way leaves whole seeds of the table
+    DONE=()
     for v in full fp sp te wl rl wm; do
         R="$W/run_${v}_s$s"
-        CKPTS+=("$R/final")
+        DONE+=("$R/final/config.json")
         [ -f "$R/final/config.json" ] && continue
         rc=0
         # Inside the lock the run is looked at again: another copy may have finished it since.
@@ -36,21 +51,29 @@ for s in $SEEDS; do  # seeds outside: a run stopped part-way leaves whole seeds 
             exit $rc
         fi
     done
+    T="$W/table_s$s.json"
+    TABLES+=("$T")
+    if all_exist "${DONE[@]}"; then
+        exec 8>"$T.lock"
+        if flock -n 8; then  # one copy evaluates the seed (the table is written atomically); the others go on
+            newer_than_all "$T" "${DONE[@]}" || $AT evaluate-model --data "$W/test" \
+                --checkpoints "${DONE[@]%/config.json}" --baselines-from "$W/train" --json "$T"
+        else
+            echo "ablations: another copy evaluates seed $s"
+        fi
+        exec 8>&-
+    fi
 done
-for c in "${CKPTS[@]}"; do
-    if [ ! -f "$c/config.json" ]; then
+for t in "${TABLES[@]}"; do
+    if [ ! -f "$t" ]; then
         echo "ablations: other copies' runs are not done; the last copy to finish evaluates"
         exit 0
     fi
 done
-exec 9>"$W/evaluate.lock"
-flock 9  # one copy evaluates; a copy that waited finds the table newer than every run and stops
-for c in "${CKPTS[@]}"; do
-    [ "$W/seeds.json" -nt "$c/config.json" ] || {
-        $AT evaluate-model --data "$W/test" --checkpoints "${CKPTS[@]}" --baselines-from "$W/train" \
-            --json "$W/table.json"
-        $PY scripts/ablation_seeds.py "$W/table.json" --out "$W/seeds.json"
-        exit 0
-    }
-done
-echo "ablations: $W/seeds.json is newer than every run; nothing to evaluate"
+exec 9>"$W/seeds.lock"
+flock 9
+if newer_than_all "$W/seeds.json" "${TABLES[@]}"; then
+    echo "ablations: $W/seeds.json is newer than every seed's table; nothing to evaluate"
+else
+    $PY scripts/ablation_seeds.py "${TABLES[@]}" --out "$W/seeds.json"
+fi

@@ -1,5 +1,6 @@
-"""``scripts/ablations.sh`` with several copies on one work folder: every run is trained once, by one copy, and
-the table is evaluated once (stand-ins for the CLI and the interpreter record what they were asked to do)."""
+"""``scripts/ablations.sh`` with several copies on one work folder: every run is trained once, by one copy, each
+seed is evaluated once, and the seeds are pooled once (stand-ins for the CLI and the interpreter record what they
+were asked to do)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ import pytest
 SCRIPT = Path(__file__).parents[1] / "scripts" / "ablations.sh"
 
 STAND_IN = """#!/usr/bin/env bash
-# airtwin and python stand-in: logs the command; train makes the run's final checkpoint after a pause, the seeds
-# script its output
+# airtwin and python stand-in: logs the command; train makes the run's final checkpoint after a pause,
+# evaluate-model and the seeds script their JSON
 echo "$*" >> "$LOG"
-[ "$1" = scripts/ablation_seeds.py ] && echo {} > "$4"
-if [ "$1" = train ]; then
-    while [ $# -gt 0 ]; do [ "$1" = --out ] && out=$2; shift; done
-    sleep 0.2
-    mkdir -p "$out/final" && echo {} > "$out/final/config.json"
-fi
+cmd=$1
+while [ $# -gt 0 ]; do
+    case $1 in --out) out=$2 ;; --json) json=$2 ;; esac
+    shift
+done
+case $cmd in
+    train) sleep 0.2; mkdir -p "$out/final" && echo {} > "$out/final/config.json" ;;
+    evaluate-model) sleep 0.3; echo {} > "$json" ;;
+    scripts/ablation_seeds.py) echo {} > "$out" ;;
+esac
 """
 
 
@@ -44,9 +49,14 @@ def test_two_copies_share_the_runs_and_evaluate_once(tmp_path):
     want = sorted(str(work / f"run_{v}_s{s}") for s in (0, 1) for v in ("full", "fp", "sp", "te", "wl", "rl", "wm"))
     assert trained == want  # each run once, none twice
     assert sum("another copy's run" in o for o in outputs) >= 1  # the copies did share the work
-    evaluated = [line for line in lines if line.startswith("evaluate-model ")]
-    assert len(evaluated) == 1 and evaluated[0].count("/final") == 14
-    assert sum(line.startswith("scripts/ablation_seeds.py ") for line in lines) == 1
+    evaluated = sorted(line.split("--json ")[1] for line in lines if line.startswith("evaluate-model "))
+    assert evaluated == [str(work / "table_s0.json"), str(work / "table_s1.json")]  # each seed once
+    for line in lines:
+        if line.startswith("evaluate-model "):
+            seed = line.split("table_s")[1][0]
+            assert line.count("/final") == 7 and line.count(f"_s{seed}/final") == 7
+    pooled = [line for line in lines if line.startswith("scripts/ablation_seeds.py ")]
+    assert len(pooled) == 1 and "table_s0.json" in pooled[0] and "table_s1.json" in pooled[0]
     assert (work / "seeds.json").exists()  # a later copy has nothing left to do
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "nothing to evaluate" in again.stdout

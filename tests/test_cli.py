@@ -67,9 +67,12 @@ def test_evaluate_model_input_errors(tmp_path, capsys):
     assert "mix numerologies" in capsys.readouterr().err
     # canyon-test: a 1x4 array and 16 subcarriers, scored through the numerology adapter (the shipped
     # checkpoint records the 2x8, 32-subcarrier numerology it was trained on).
-    assert main([*base, "--split", "test"]) == 0
+    assert main([*base, "--split", "test", "--json", str(tmp_path / "table.json")]) == 0
     out = capsys.readouterr().out
     assert "12 test samples" in out and "| full (" in out and "pos_median_m" in out
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert table["num_samples"] == 12 and any(name.startswith("full (") for name in table["rows"])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("table.json")] == ["table.json"]  # no temp file
     # Baselines fitted on the train split's numerology (city-tiny) cannot score canyon-test's.
     assert main([*base, "--split", "test", "--baselines-from", str(data)]) == 2
     assert "cannot score" in capsys.readouterr().err

@@ -188,3 +188,22 @@ def test_ablation_rows_are_pooled_over_seeds_with_t_intervals():
     assert "worse than full" in "\n".join(seeds_markdown(table))
     with pytest.raises(ValueError, match="reference variant 'te'; variants found: fp, full, wm"):
         across_seeds({"rows": rows}, reference="te")
+
+
+def test_tables_of_one_test_set_merge_and_others_are_refused():
+    from airtwin.evaluation.offline import across_seeds, merge_results
+
+    def row(v):
+        return {"beam_top1": {"value": v, "low": 0, "high": 1}}
+
+    seed = [{"rows": {f"full (run_full_s{s})": row(0.5 + s / 100), f"wm (run_wm_s{s})": row(0.3),
+                      "geometric": row(0.4)}, "num_samples": 10} for s in range(3)]
+    merged = merge_results(seed)
+    assert merged["num_samples"] == 10 and len(merged["rows"]) == 7  # the shared baseline row once
+    assert across_seeds(merged)["full"]["seeds"] == [0, 1, 2]
+    with pytest.raises(ValueError, match="scored on 10, 11 samples"):
+        merge_results([seed[0], {**seed[1], "num_samples": 11}])
+    with pytest.raises(ValueError, match="row 'geometric' differs"):
+        merge_results([seed[0], {"rows": {"geometric": row(0.41)}, "num_samples": 10}])
+    with pytest.raises(ValueError, match="no results"):
+        merge_results([])
