@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from airtwin.config import write_atomic
 from airtwin.evaluation import plots
 from airtwin.evaluation.runner import run_suite
 from airtwin.scenes.suites import Suite
@@ -77,8 +78,8 @@ def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, ch
     metrics, timing = run_suite(suite, policies, checkpoint=checkpoint, reference_checkpoint=reference_checkpoint,
                                 pool=pool, device=device, log=log)
     policies = tuple(metrics["policies"])
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
-    (out / "timing.json").write_text(json.dumps(timing, indent=1, sort_keys=True) + "\n")
+    write_atomic(out / "metrics.json", (json.dumps(metrics, indent=1, sort_keys=True) + "\n").encode())
+    write_atomic(out / "timing.json", (json.dumps(timing, indent=1, sort_keys=True) + "\n").encode())
     figures = [plots.beam_bars(metrics, out), plots.snr_over_time(metrics, out), plots.precoding_vs_snr(metrics, out),
                plots.positioning_cdf(metrics, out), plots.path_loss_scatter(metrics, out)]
     from airtwin.evaluation.runner import scenario_variants
@@ -135,7 +136,7 @@ def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, ch
             lines += [f"### {name}", "", *markdown(result, level=4)]
             if result.get("skipped"):
                 lines += [f"- skipped: {k}: {v}" for k, v in result["skipped"].items()] + [""]
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+        write_atomic(out / "metrics.json", (json.dumps(metrics, indent=1, sort_keys=True) + "\n").encode())
     if metrics["skipped"]:
         lines += ["## Skipped", "", *[f"- {k}: {v}" for k, v in sorted(metrics["skipped"].items())], ""]
     lines += ["## Figures", "", *[f"![{f.stem}]({f.name})" for f in figures], ""]

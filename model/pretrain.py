@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from airtwin.config import write_atomic
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.model.config import PretrainConfig
 from airtwin.model.device import resolve_device
@@ -118,7 +119,7 @@ def save_encoders(out_dir, csi_enc, env_enc, shapes: DataShapes, cfg: PretrainCo
     save_file(tensors, str(out / "encoders.safetensors"))
     meta = {"format": ENCODER_FORMAT, "shapes": asdict(shapes), "pretrain": asdict(cfg), "metrics": metrics,
             "data": data}
-    (out / "encoders.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_atomic(out / "encoders.json", (json.dumps(meta, indent=1) + "\n").encode())  # last: the run's completion mark
 
 
 def load_encoders(enc_dir: str | Path, shapes: DataShapes | None = None, embed_dim: int = 128
