@@ -27,7 +27,7 @@ import json
 import sys
 from pathlib import Path
 
-from airtwin.config import add_config_arguments, config_from_args, config_overrides, write_atomic
+from airtwin.config import add_config_arguments, config_from_args, config_overrides, write_json
 
 DEVICE_HELP = "torch device of the universal model: auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps"
 
@@ -94,7 +94,7 @@ def _cmd_scenes_trace(args: argparse.Namespace) -> int:
           f"coverage {stats.coverage:.3f}, "
           f"LoS {stats.los:.3f}, median path loss {stats.median_path_loss_db:.1f} dB")
     if args.json:
-        write_atomic(args.json, (json.dumps(stats.to_dict(), indent=1) + "\n").encode())
+        write_json(args.json, stats.to_dict())
     return 0
 
 
@@ -194,7 +194,7 @@ def _cmd_evaluate_model(args: argparse.Namespace) -> int:
     print(f"{result['num_samples']} test samples; values [95 % bootstrap interval]")
     print("\n".join(markdown(result)))
     if args.json:
-        write_atomic(args.json, (json.dumps(result, indent=1) + "\n").encode())  # a half-written table is never read
+        write_json(args.json, result)  # a half-written table is never read
     if args.plots:
         from airtwin.evaluation.plots import offline_comparison
 

@@ -156,9 +156,15 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_json(path: str | Path, obj: Any, *, indent: int = 1, sort_keys: bool = False) -> None:
+    """Write ``obj`` as indented JSON with a final newline, atomically (:func:`write_atomic`): a reader never sees
+    half a file, and a file that exists is whole."""
+    write_atomic(path, (json.dumps(obj, indent=indent, sort_keys=sort_keys) + "\n").encode())
+
+
 def save_json(obj: Any, path: str | Path) -> None:
     """Write a configuration dataclass as indented JSON (atomically, see :func:`write_atomic`)."""
-    write_atomic(path, (json.dumps(to_dict(obj), indent=2, sort_keys=False) + "\n").encode())
+    write_json(path, to_dict(obj), indent=2)
 
 
 def check_range(where: str, value: float, low: float | None = None, high: float | None = None,

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from airtwin.config import write_atomic
+from airtwin.config import write_json
 from airtwin.scenes.spec import ScenarioSpec
 
 #: DeepMIMO v4 keeps at most this many paths per receiver (``deepmimo.consts.MAX_PATHS``).
@@ -126,7 +126,7 @@ def export_deepmimo(spec: ScenarioSpec, out_dir: str | Path, *, drops: int | Non
     folder = out_dir / name
     record = {"scenario": spec.to_dict(), "seed": seed, "num_ues": int(len(positions)),
               "max_paths_per_ue": DEEPMIMO_MAX_PATHS, "ues_truncated": over}
-    write_atomic(folder / "airtwin.json", (json.dumps(record, indent=1) + "\n").encode())
+    write_json(folder / "airtwin.json", record)
     log(f"{folder}: DeepMIMO v4 scenario of {len(positions)} UEs ({spec.name}); load it with deepmimo.load")
     return folder
 

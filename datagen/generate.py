@@ -22,7 +22,7 @@ from importlib import metadata
 from itertools import islice
 from pathlib import Path
 
-from airtwin.config import to_dict, write_atomic
+from airtwin.config import to_dict, write_json
 from airtwin.datagen.plan import GenerateConfig, ShardTask, iter_shards, num_shards
 from airtwin.datagen.schema import FORMAT_NAME, MANIFEST_NAME, MANIFEST_SCHEMA, SCHEMA_VERSION
 from airtwin.datagen.shard import ShardRecord, file_sha256, shard_fields, trace_shard, write_shard
@@ -174,7 +174,7 @@ def new_manifest(cfg: GenerateConfig) -> dict:
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:
-    write_atomic(Path(out_dir) / MANIFEST_NAME, (json.dumps(manifest, indent=1) + "\n").encode())
+    write_json(Path(out_dir) / MANIFEST_NAME, manifest)
 
 
 def read_manifest(out_dir: Path) -> dict:

@@ -12,13 +12,12 @@ compared with the strongest classical one by a paired bootstrap over episodes.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from airtwin.config import check_range, write_atomic
+from airtwin.config import check_range, write_json
 from airtwin.phy.handover import A3Config
 from airtwin.phy.metrics import METRICS, better, bootstrap_interval, paired_difference
 
@@ -211,7 +210,7 @@ def write_multicell_report(cfg: MulticellEvalConfig, out: str | Path, log=print)
     out.mkdir(parents=True, exist_ok=True)
     pool = TwinPool()
     result = evaluate_multicell(cfg, log=log, pool=pool)
-    write_atomic(out / "results.json", (json.dumps(result, indent=1) + "\n").encode())
+    write_json(out / "results.json", result)
     figures = [plots.sum_rate_cdf(result, out), plots.cells_map(pool.get(cfg.scenario), result, out)]
     result["figures"] = [f.name for f in figures]
     (out / "report.md").write_text("\n".join([f"# Multi-user and multi-cell: {cfg.scenario}", "",

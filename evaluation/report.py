@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from airtwin.config import write_atomic
+from airtwin.config import write_json
 from airtwin.evaluation import plots
 from airtwin.evaluation.runner import run_suite
 from airtwin.scenes.suites import Suite
@@ -78,8 +77,8 @@ def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, ch
     metrics, timing = run_suite(suite, policies, checkpoint=checkpoint, reference_checkpoint=reference_checkpoint,
                                 pool=pool, device=device, log=log)
     policies = tuple(metrics["policies"])
-    write_atomic(out / "metrics.json", (json.dumps(metrics, indent=1, sort_keys=True) + "\n").encode())
-    write_atomic(out / "timing.json", (json.dumps(timing, indent=1, sort_keys=True) + "\n").encode())
+    write_json(out / "metrics.json", metrics, sort_keys=True)
+    write_json(out / "timing.json", timing, sort_keys=True)
     figures = [plots.beam_bars(metrics, out), plots.snr_over_time(metrics, out), plots.precoding_vs_snr(metrics, out),
                plots.positioning_cdf(metrics, out), plots.path_loss_scatter(metrics, out)]
     from airtwin.evaluation.runner import scenario_variants
@@ -136,7 +135,7 @@ def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, ch
             lines += [f"### {name}", "", *markdown(result, level=4)]
             if result.get("skipped"):
                 lines += [f"- skipped: {k}: {v}" for k, v in result["skipped"].items()] + [""]
-        write_atomic(out / "metrics.json", (json.dumps(metrics, indent=1, sort_keys=True) + "\n").encode())
+        write_json(out / "metrics.json", metrics, sort_keys=True)
     if metrics["skipped"]:
         lines += ["## Skipped", "", *[f"- {k}: {v}" for k, v in sorted(metrics["skipped"].items())], ""]
     lines += ["## Figures", "", *[f"![{f.stem}]({f.name})" for f in figures], ""]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from airtwin.config import to_dict, write_atomic
+from airtwin.config import to_dict, write_atomic, write_json
 from airtwin.evaluation.offline import compare, markdown
 from airtwin.model.config import FinetuneConfig
 from airtwin.model.finetune import site_samples
@@ -35,7 +34,7 @@ def run_site_protocol(cfg: FinetuneConfig, log=print) -> dict:
         figures = offline_comparison(tables[largest], out, prefix=f"site_{largest}")
         lines += ["## Figures", "", *[f"![{f.stem}]({f.name})" for f in figures], ""]
     result = {"config": to_dict(cfg), "split": raw["split"], "sizes": tables}
-    write_atomic(out / "results.json", (json.dumps(result, indent=1) + "\n").encode())
+    write_json(out / "results.json", result)
     write_atomic(out / "report.md", "\n".join(lines).encode())
     log(f"wrote {out / 'report.md'}")
     return result

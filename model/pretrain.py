@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from airtwin.config import write_atomic
+from airtwin.config import write_json
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.model.config import PretrainConfig
 from airtwin.model.device import resolve_device
@@ -119,7 +119,7 @@ def save_encoders(out_dir, csi_enc, env_enc, shapes: DataShapes, cfg: PretrainCo
     save_file(tensors, str(out / "encoders.safetensors"))
     meta = {"format": ENCODER_FORMAT, "shapes": asdict(shapes), "pretrain": asdict(cfg), "metrics": metrics,
             "data": data}
-    write_atomic(out / "encoders.json", (json.dumps(meta, indent=1) + "\n").encode())  # last: the run's completion mark
+    write_json(out / "encoders.json", meta)  # last: the run's completion mark
 
 
 def load_encoders(enc_dir: str | Path, shapes: DataShapes | None = None, embed_dim: int = 128

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from airtwin.config import write_atomic
+from airtwin.config import write_json
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.model.checkpoint import load_checkpoint, load_optimizer, read_config, save_checkpoint
 from airtwin.model.config import ModelConfig, TrainConfig
@@ -294,7 +294,7 @@ def train(cfg: TrainConfig, log=print, progress: bool | None = None) -> Universa
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)
     if step:
         load_optimizer(opt, last)
-    write_atomic(out / "run.json", (json.dumps(_jsonable(cfg), indent=1) + "\n").encode())
+    write_json(out / "run.json", _jsonable(cfg))
     trainable, total = model.parameter_counts()
     log(f"variant {cfg.variant}: {trainable:,} trainable of {total:,} parameters; {len(train_ds)} train samples; "
         f"on {model.device}")

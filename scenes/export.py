@@ -14,14 +14,13 @@ reference, and generated scenes are written for the scenario's carrier (material
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
-from airtwin.config import to_dict, write_atomic
+from airtwin.config import to_dict, write_atomic, write_json
 from airtwin.scenes.layout import scene_layout
 from airtwin.scenes.materials import builtin_scene_file
 from airtwin.scenes.spec import ScenarioSpec, SceneSource
@@ -77,13 +76,13 @@ def export_scene(spec: ScenarioSpec, out_dir: str | Path) -> Path:
     else:  # empty world
         write_atomic(out / "scene.xml", b'<scene version="2.1.0">\n</scene>\n')
     xml = out / "scene.xml"
-    write_atomic(out / "sites.json", (json.dumps(sites(spec), indent=1) + "\n").encode())
+    write_json(out / "sites.json", sites(spec))
     exported = replace(spec, scene=SceneSource(kind="xml", path=str(xml.resolve())),
                        bs=tuple(replace(b, rooftop=None) for b in spec.bs),  # positions are resolved already
                        description=f"{spec.description} (exported from {source.kind} scene)".strip())
     data = to_dict(exported)
     data["scene"]["path"] = "scene.xml"  # relative: the folder can be moved
-    write_atomic(out / "spec.json", (json.dumps(data, indent=2) + "\n").encode())
+    write_json(out / "spec.json", data, indent=2)
     return xml
 
 

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from airtwin.config import write_atomic
+from airtwin.config import write_json
 from airtwin.evaluation.offline import across_seeds, merge_results, seeds_markdown
 
 
@@ -28,7 +28,7 @@ def main() -> None:
         raise SystemExit(f"{', '.join(args.tables)}: {e}") from None
     print("\n".join(seeds_markdown(table, args.reference)))
     if args.out:
-        write_atomic(args.out, (json.dumps(table, indent=1) + "\n").encode())
+        write_json(args.out, table)
 
 
 if __name__ == "__main__":
