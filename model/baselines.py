@@ -15,8 +15,8 @@ Training-free (geometry and textbook models, :mod:`airtwin.phy.classical`):
 Fitted on another split (training areas in the zero-shot protocol, drops of the same area in the
 site-specific one):
 
-- positioning and LoS, ``k-NN fingerprint``: k nearest angle-delay magnitude profiles of the estimate
-  (their positions averaged in the BS's frame, where the array sees them);
+- positioning and LoS, ``k-NN fingerprint``: k nearest angle-delay profiles of the estimate (:func:`fingerprint`;
+  their positions averaged in the BS's frame, where the array sees them);
 - beam selection, ``position lookup``: the best beam of the nearest fitting UE position in the BS's frame;
 - path loss, ``log-distance``: a least-squares fit ``PL = a + 10 n log10(d_3D)``; ``position k-NN path loss``:
   the mean path loss of the k nearest fitting UE positions in the BS's frame;
@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from airtwin.datagen.reader import AirTwinDataset
+from airtwin.model.config import FINGERPRINT_KINDS, FingerprintKind
 from airtwin.phy import classical, envmap
 from airtwin.phy.beams import dft_codebook, eigen_precoders, fit_full_band_weight
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB, power_feature, to_complex
@@ -53,10 +54,30 @@ def _load(ds: AirTwinDataset, max_samples: int | None, seed: int, indices: np.nd
     return ds.read_batch(ds.sample_indices(max_samples, seed) if indices is None else np.asarray(indices), fields)
 
 
-def fingerprint(obs: dict[str, np.ndarray]) -> np.ndarray:
-    """``[N, A*K + 1]``: normalised angle-delay magnitudes of a CSI observation, plus its rescaled power."""
+def fingerprint(obs: dict[str, np.ndarray], kind: FingerprintKind = "sqrt-oversampled") -> np.ndarray:
+    """The CSI fingerprint the k-NN baselines and a site memory match: the angle-delay profile of the estimate
+    ``obs["csi"]`` ``[N, 2, A, K]``, normalised to unit norm, plus its rescaled received power (one column).
+
+    ``kind``:
+
+    - ``"sqrt-oversampled"`` ``[N, 4*A*K + 1]``: square roots of the magnitudes on a grid oversampled twice in
+      angle and in delay (zero-padded FFTs). The square root lets the weak paths of a non-line-of-sight drop count
+      beside the strongest, and the finer grid keeps a path that falls between two DFT bins from smearing
+      differently at neighbouring positions. On validation splits inside city-10000's training drops it cut the
+      k-NN (k = 5) median by 0.5-3.7 m and CDF90 by 21-49 % against ``"magnitude"`` (``docs/results.md``,
+      session 10).
+    - ``"magnitude"`` ``[N, A*K + 1]``: the magnitudes on the DFT grid (what site memories saved before the
+      kinds existed hold).
+    """
+    if kind not in FINGERPRINT_KINDS:
+        raise ValueError(f"fingerprint kind = {kind!r}; allowed: {', '.join(map(repr, FINGERPRINT_KINDS))}")
     h = to_complex(obs["csi"])
-    profile = np.abs(np.fft.ifft(np.fft.fft(h, axis=1), axis=2)).reshape(len(h), -1)
+    n, a, k = h.shape
+    if kind == "magnitude":
+        profile = np.abs(np.fft.ifft(np.fft.fft(h, axis=1), axis=2))
+    else:
+        profile = np.sqrt(np.abs(np.fft.ifft(np.fft.fft(h, n=2 * a, axis=1), n=2 * k, axis=2)))
+    profile = profile.reshape(n, -1)
     profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
     return np.concatenate([profile, power_feature(obs["rx_power_db"])], axis=1)
 

@@ -37,6 +37,11 @@ MEMORY_FEATURES = {"positioning": 2, "beam_selection": 1, "path_loss": 2}
 MEMORY_TASKS = tuple(MEMORY_FEATURES)
 
 
+FingerprintKind = Literal["sqrt-oversampled", "magnitude"]
+#: CSI fingerprints the k-NN baselines and site memories match (:func:`airtwin.model.baselines.fingerprint`).
+FINGERPRINT_KINDS: tuple[str, ...] = ("sqrt-oversampled", "magnitude")
+
+
 @dataclass(frozen=True)
 class SiteMemoryConfig:
     """The sizes of a site memory (:class:`airtwin.model.memory.SiteMemory`): the drops of one area kept beside a
@@ -45,7 +50,8 @@ class SiteMemoryConfig:
     num_drops: int
     """Drops stored (the site's training drops)."""
     fingerprint_dim: int
-    """Size of a CSI fingerprint (:func:`airtwin.model.baselines.fingerprint`): antennas x subcarriers + 1."""
+    """Size of a CSI fingerprint (:func:`airtwin.model.baselines.fingerprint`): 4 x antennas x subcarriers + 1
+    (``"sqrt-oversampled"``), antennas x subcarriers + 1 (``"magnitude"``)."""
     num_beams: int
     """Beams of the codebook (the best beam of each drop is stored)."""
     k: int = 5
@@ -59,8 +65,14 @@ class SiteMemoryConfig:
     """The carrier the drops were traced at [Hz] (0: not recorded; then any carrier of the scenario passes)."""
     bs_name: str = ""
     """The BS that served the drops ('': not recorded; then any BS of the scenario passes)."""
+    fingerprint: FingerprintKind = "magnitude"
+    """Kind of the stored fingerprints (:func:`airtwin.model.baselines.fingerprint`); new memories store
+    ``"sqrt-oversampled"``, and the default is what memories saved before the kinds existed hold."""
 
     def __post_init__(self) -> None:
+        if self.fingerprint not in FINGERPRINT_KINDS:
+            raise ValueError(f"SiteMemoryConfig.fingerprint = {self.fingerprint!r}; allowed: "
+                             f"{', '.join(map(repr, FINGERPRINT_KINDS))}")
         check_range("SiteMemoryConfig.num_drops", self.num_drops, 1)
         check_range("SiteMemoryConfig.carrier_frequency_hz", self.carrier_frequency_hz, 0.0)
         check_range("SiteMemoryConfig.fingerprint_dim", self.fingerprint_dim, 2)

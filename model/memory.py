@@ -6,7 +6,8 @@ site-specific protocol are retrievals from those same drops (:mod:`airtwin.model
 fingerprint for positioning, the position lookup for the best beam, and the k nearest positions' path loss. A
 memory stores, for each of its ``M`` drops:
 
-- the fingerprint of one pilot-noise CSI estimate ``[M, A*K + 1]`` (:func:`airtwin.model.baselines.fingerprint`);
+- the fingerprint of one pilot-noise CSI estimate ``[M, 4*A*K + 1]`` (:func:`airtwin.model.baselines.fingerprint`,
+  ``"sqrt-oversampled"``; memories saved before it hold ``"magnitude"`` ones, ``[M, A*K + 1]``);
 - the UE position in the BS's frame ``[M, 2]`` [m], the best beam and the path loss [dB];
 - the square of the location split the drop lies in ``[M, 2]`` (integer indices of ``cell_m`` squares in the
   scene's frame, as :func:`airtwin.datagen.site.location_split` draws them).
@@ -43,7 +44,7 @@ from torch import nn
 
 from airtwin.datagen.site import location_cells
 from airtwin.model.baselines import bs_frame_xy, fingerprint, scene_frame_xy
-from airtwin.model.config import MEMORY_FEATURES, SiteMemoryConfig
+from airtwin.model.config import FINGERPRINT_KINDS, MEMORY_FEATURES, SiteMemoryConfig
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
 #: Dataset fields a memory is built from: the CSI observation's (estimate, array, positions) and the labels.
@@ -70,10 +71,11 @@ class SiteMemory(nn.Module):
         """A memory of the drops in ``fields`` (dataset fields of :data:`MEMORY_FIELDS`, ``[M, ...]``) of
         ``scenario`` at ``carrier_frequency_hz`` [Hz], served by BS ``bs_name``; the fingerprints are of one CSI
         estimate at ``pilot_snr_db`` per drop (noise from ``rng``), as the k-NN baseline fits them."""
-        prints = fingerprint(observe("csi", fields, pilot_snr_db, rng))
+        prints = fingerprint(observe("csi", fields, pilot_snr_db, rng), FINGERPRINT_KINDS[0])
         cfg = SiteMemoryConfig(num_drops=len(prints), fingerprint_dim=prints.shape[1],
                                num_beams=int(fields["beam_gain_db"].shape[1]), k=min(k, len(prints)), cell_m=cell_m,
-                               scenario=scenario, carrier_frequency_hz=carrier_frequency_hz, bs_name=bs_name)
+                               scenario=scenario, carrier_frequency_hz=carrier_frequency_hz, bs_name=bs_name,
+                               fingerprint=FINGERPRINT_KINDS[0])
         memory = cls(cfg)
         with torch.no_grad():
             memory.fingerprints.copy_(torch.from_numpy(prints))
@@ -127,7 +129,13 @@ class SiteMemory(nn.Module):
         np_obs = {k: v.detach().cpu().numpy() for k, v in obs.items() if k != "memory_exclude_cell"}
         with torch.no_grad():
             if task == "positioning":
-                d = self._distances("fingerprints", fingerprint(np_obs), obs)
+                prints = fingerprint(np_obs, self.cfg.fingerprint)
+                if prints.shape[1] != self.cfg.fingerprint_dim:
+                    raise ValueError(f"a CSI observation of {np_obs['csi'].shape[-2]} antennas x "
+                                     f"{np_obs['csi'].shape[-1]} subcarriers has {prints.shape[1]}-value "
+                                     f"{self.cfg.fingerprint!r} fingerprints; the site memory stores "
+                                     f"{self.cfg.fingerprint_dim}: it serves its own site's numerology only")
+                d = self._distances("fingerprints", prints, obs)
                 dist, idx = torch.topk(d, self.cfg.k, dim=1, largest=False)
                 xy = self.local_xy[idx]  # [B, k, 2]
                 mean = xy.mean(dim=1)

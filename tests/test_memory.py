@@ -169,6 +169,51 @@ def test_a_memory_serves_its_own_site_only(site):
         adapter_for(model, other, {"here": here})
 
 
+def test_fingerprint_kinds_and_a_memory_saved_before_them(site):
+    """The default fingerprint is the square-rooted profile on a twice-oversampled grid; a memory config saved
+    without a kind is a ``"magnitude"`` memory and retrieves with those; a query of another numerology is refused
+    by name."""
+    from airtwin.config import from_dict, to_dict
+    from airtwin.model.config import SiteMemoryConfig
+    from airtwin.phy.estimation import power_feature
+
+    stored, query, memory = site
+    csi_q = observe("csi", query, 20.0, np.random.default_rng(6))
+    new, old = fingerprint(csi_q), fingerprint(csi_q, "magnitude")
+    assert new.shape == (12, 4 * 4 * 8 + 1) and old.shape == (12, 4 * 8 + 1)
+    for fp in (new, old):
+        np.testing.assert_allclose(np.linalg.norm(fp[:, :-1], axis=1), 1.0, rtol=1e-6)
+        np.testing.assert_array_equal(fp[:, -1:], power_feature(csi_q["rx_power_db"]))
+    # One path between two delay bins: on the oversampled grid its profile peaks at the half bin, which the DFT grid
+    # does not have.
+    delay_bins = 2.5
+    h = np.exp(-2j * np.pi * np.arange(8) * delay_bins / 8)[None, None, :] * np.ones((1, 4, 1))
+    one = {"csi": np.stack([h.real, h.imag], axis=1).astype(np.float32), "rx_power_db": np.array([[-80.0]])}
+    profile = fingerprint(one)[0, :-1].reshape(8, 16)
+    assert np.unravel_index(profile.argmax(), profile.shape)[1] == 5
+    assert memory.cfg.fingerprint == "sqrt-oversampled" and memory.cfg.fingerprint_dim == new.shape[1]
+    with pytest.raises(ValueError, match="fingerprint kind = 'phase'; allowed: 'sqrt-oversampled', 'magnitude'"):
+        fingerprint(csi_q, "phase")
+    with pytest.raises(ValueError, match="SiteMemoryConfig.fingerprint"):
+        SiteMemoryConfig(num_drops=2, fingerprint_dim=33, num_beams=4, fingerprint="phase")
+
+    saved = to_dict(memory.cfg)
+    del saved["fingerprint"]
+    saved["fingerprint_dim"] = old.shape[1]
+    legacy = SiteMemory(from_dict(SiteMemoryConfig, saved))
+    assert legacy.cfg.fingerprint == "magnitude"
+    fit = observe("csi", stored, 20.0, np.random.default_rng(5))
+    with torch.no_grad():
+        legacy.fingerprints.copy_(torch.from_numpy(fingerprint(fit, "magnitude")))
+        legacy.local_xy.copy_(memory.local_xy)
+    nn = _knn(fingerprint(fit, "magnitude"), old, 3)
+    prior, _ = legacy.prior("positioning", as_tensors(csi_q))
+    np.testing.assert_allclose(prior.numpy(), bs_frame_xy(stored)[nn].mean(axis=1), atol=1e-4)
+    wider = {**csi_q, "csi": np.concatenate([csi_q["csi"], csi_q["csi"]], axis=-1)}  # 16 subcarriers, not 8
+    with pytest.raises(ValueError, match="has 257-value 'sqrt-oversampled' fingerprints; the site memory stores 129"):
+        memory.prior("positioning", as_tensors(wider))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_a_memory_model_gives_the_same_outputs_on_cpu_and_cuda(site, tmp_path):
     """A site-memory checkpoint loaded on CUDA retrieves and blends as on the CPU, also after a model that already
