@@ -34,8 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drops", type=int, nargs="+", default=[1000, 7664], help="stored drops M")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 64], help="queries per decision B")
-    parser.add_argument("--dim", type=int, default=2049,
-                        help="fingerprint size (4 x antennas x subcarriers + 1: 2049 for 16 antennas, 32 subcarriers)")
+    parser.add_argument("--dim", type=int, default=256,
+                        help="stored fingerprint size (256 principal components; older memories: antennas x "
+                             "subcarriers + 1, 513 for 16 antennas and 32 subcarriers)")
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args()

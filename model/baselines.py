@@ -15,8 +15,9 @@ Training-free (geometry and textbook models, :mod:`airtwin.phy.classical`):
 Fitted on another split (training areas in the zero-shot protocol, drops of the same area in the
 site-specific one):
 
-- positioning and LoS, ``k-NN fingerprint``: k nearest angle-delay profiles of the estimate (:func:`fingerprint`;
-  their positions averaged in the BS's frame, where the array sees them);
+- positioning and LoS, ``k-NN fingerprint``: k nearest angle-delay profiles of the estimate (:func:`fingerprint`,
+  on the fitting split's principal directions, :func:`fingerprint_basis`; their positions averaged in the BS's
+  frame, where the array sees them);
 - beam selection, ``position lookup``: the best beam of the nearest fitting UE position in the BS's frame;
 - path loss, ``log-distance``: a least-squares fit ``PL = a + 10 n log10(d_3D)``; ``position k-NN path loss``:
   the mean path loss of the k nearest fitting UE positions in the BS's frame;
@@ -80,6 +81,27 @@ def fingerprint(obs: dict[str, np.ndarray], kind: FingerprintKind = "sqrt-oversa
     profile = profile.reshape(n, -1)
     profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
     return np.concatenate([profile, power_feature(obs["rx_power_db"])], axis=1)
+
+
+#: Principal components the k-NN baselines and new site memories match fingerprints on (:func:`fingerprint_basis`).
+FINGERPRINT_COMPONENTS = 256
+
+
+def fingerprint_basis(prints: np.ndarray, components: int = FINGERPRINT_COMPONENTS) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean [D], basis [D, r])`` of fingerprints ``[M, D]`` (float32): their centre and ``r = min(components, M,
+    D)`` leading principal directions, on which :func:`project_fingerprints` maps fingerprints. Distances between
+    projections approximate the full ones at a fraction of the cost: on the validation splits of
+    ``scripts/fingerprint_validation.py``, 128 or 256 components of the 2049-value ``"sqrt-oversampled"``
+    fingerprints located as well as all of them."""
+    prints = np.asarray(prints, np.float32)
+    mean = prints.mean(axis=0)
+    _, _, vt = np.linalg.svd(prints - mean, full_matrices=False)
+    return mean, np.ascontiguousarray(vt[:components].T)
+
+
+def project_fingerprints(prints: np.ndarray, mean: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``[N, r]`` float32: fingerprints ``[N, D]`` on the principal directions of :func:`fingerprint_basis`."""
+    return (np.asarray(prints, np.float32) - mean) @ basis
 
 
 def bs_frame_xy(fields: dict[str, np.ndarray]) -> np.ndarray:
@@ -185,7 +207,9 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
     out = training_free_samples(test_ds, te, obs_te)
     # Positioning and LoS: fingerprints of the fitting split.
     # Positions are matched in the BS's frame, where the array sees them (areas differ in heading).
-    nn = _knn(fingerprint(obs_tr), fingerprint(obs_te), k)
+    fit = fingerprint(obs_tr)
+    basis = fingerprint_basis(fit)
+    nn = _knn(project_fingerprints(fit, *basis), project_fingerprints(fingerprint(obs_te), *basis), k)
     local_tr, local_te = bs_frame_xy(tr), bs_frame_xy(te)
     los_votes = tr["los"][nn].mean(axis=1) > 0.5
     out["k-NN fingerprint"] = {**TASKS["positioning"].samples(scene_frame_xy(local_tr[nn].mean(axis=1), te), te),

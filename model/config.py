@@ -50,8 +50,8 @@ class SiteMemoryConfig:
     num_drops: int
     """Drops stored (the site's training drops)."""
     fingerprint_dim: int
-    """Size of a CSI fingerprint (:func:`airtwin.model.baselines.fingerprint`): 4 x antennas x subcarriers + 1
-    (``"sqrt-oversampled"``), antennas x subcarriers + 1 (``"magnitude"``)."""
+    """Size of a CSI fingerprint (:func:`airtwin.model.baselines.fingerprint`) before any projection: 4 x antennas x
+    subcarriers + 1 (``"sqrt-oversampled"``), antennas x subcarriers + 1 (``"magnitude"``)."""
     num_beams: int
     """Beams of the codebook (the best beam of each drop is stored)."""
     k: int = 5
@@ -68,6 +68,10 @@ class SiteMemoryConfig:
     fingerprint: FingerprintKind = "magnitude"
     """Kind of the stored fingerprints (:func:`airtwin.model.baselines.fingerprint`); new memories store
     ``"sqrt-oversampled"``, and the default is what memories saved before the kinds existed hold."""
+    fingerprint_components: int = 0
+    """Principal components the stored fingerprints are projected on
+    (:func:`airtwin.model.baselines.fingerprint_basis`, kept with the memory); 0: none, whole fingerprints (what
+    memories saved before it hold)."""
 
     def __post_init__(self) -> None:
         if self.fingerprint not in FINGERPRINT_KINDS:
@@ -76,6 +80,7 @@ class SiteMemoryConfig:
         check_range("SiteMemoryConfig.num_drops", self.num_drops, 1)
         check_range("SiteMemoryConfig.carrier_frequency_hz", self.carrier_frequency_hz, 0.0)
         check_range("SiteMemoryConfig.fingerprint_dim", self.fingerprint_dim, 2)
+        check_range("SiteMemoryConfig.fingerprint_components", self.fingerprint_components, 0, self.fingerprint_dim)
         check_range("SiteMemoryConfig.num_beams", self.num_beams, 1)
         check_range("SiteMemoryConfig.k", self.k, 1, 256)
         check_range("SiteMemoryConfig.cell_m", self.cell_m, 0.0, low_open=True)

@@ -6,8 +6,10 @@ site-specific protocol are retrievals from those same drops (:mod:`airtwin.model
 fingerprint for positioning, the position lookup for the best beam, and the k nearest positions' path loss. A
 memory stores, for each of its ``M`` drops:
 
-- the fingerprint of one pilot-noise CSI estimate ``[M, 4*A*K + 1]`` (:func:`airtwin.model.baselines.fingerprint`,
-  ``"sqrt-oversampled"``; memories saved before it hold ``"magnitude"`` ones, ``[M, A*K + 1]``);
+- the fingerprint of one pilot-noise CSI estimate (:func:`airtwin.model.baselines.fingerprint`,
+  ``"sqrt-oversampled"``, ``4*A*K + 1`` values) on the stored drops' 256 leading principal directions ``[M, 256]``,
+  with the projection (:func:`airtwin.model.baselines.fingerprint_basis`), as the k-NN baseline fitted on the same
+  drops matches them; memories saved before hold whole ``"magnitude"`` fingerprints ``[M, A*K + 1]``;
 - the UE position in the BS's frame ``[M, 2]`` [m], the best beam and the path loss [dB];
 - the square of the location split the drop lies in ``[M, 2]`` (integer indices of ``cell_m`` squares in the
   scene's frame, as :func:`airtwin.datagen.site.location_split` draws them).
@@ -43,7 +45,8 @@ import torch
 from torch import nn
 
 from airtwin.datagen.site import location_cells
-from airtwin.model.baselines import bs_frame_xy, fingerprint, scene_frame_xy
+from airtwin.model.baselines import (bs_frame_xy, fingerprint, fingerprint_basis, project_fingerprints,
+                                     scene_frame_xy)
 from airtwin.model.config import FINGERPRINT_KINDS, MEMORY_FEATURES, SiteMemoryConfig
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
@@ -57,8 +60,11 @@ class SiteMemory(nn.Module):
     def __init__(self, cfg: SiteMemoryConfig):
         super().__init__()
         self.cfg = cfg
-        m = cfg.num_drops
-        self.register_buffer("fingerprints", torch.zeros(m, cfg.fingerprint_dim))
+        m, d, r = cfg.num_drops, cfg.fingerprint_dim, cfg.fingerprint_components
+        self.register_buffer("fingerprints", torch.zeros(m, r or d))
+        if r:
+            self.register_buffer("fingerprint_mean", torch.zeros(d))
+            self.register_buffer("fingerprint_basis", torch.zeros(d, r))
         self.register_buffer("local_xy", torch.zeros(m, 2))
         self.register_buffer("best_beam", torch.zeros(m, dtype=torch.long))
         self.register_buffer("path_loss_db", torch.zeros(m))
@@ -72,13 +78,16 @@ class SiteMemory(nn.Module):
         ``scenario`` at ``carrier_frequency_hz`` [Hz], served by BS ``bs_name``; the fingerprints are of one CSI
         estimate at ``pilot_snr_db`` per drop (noise from ``rng``), as the k-NN baseline fits them."""
         prints = fingerprint(observe("csi", fields, pilot_snr_db, rng), FINGERPRINT_KINDS[0])
+        mean, basis = fingerprint_basis(prints)
         cfg = SiteMemoryConfig(num_drops=len(prints), fingerprint_dim=prints.shape[1],
                                num_beams=int(fields["beam_gain_db"].shape[1]), k=min(k, len(prints)), cell_m=cell_m,
                                scenario=scenario, carrier_frequency_hz=carrier_frequency_hz, bs_name=bs_name,
-                               fingerprint=FINGERPRINT_KINDS[0])
+                               fingerprint=FINGERPRINT_KINDS[0], fingerprint_components=basis.shape[1])
         memory = cls(cfg)
         with torch.no_grad():
-            memory.fingerprints.copy_(torch.from_numpy(prints))
+            memory.fingerprints.copy_(torch.from_numpy(project_fingerprints(prints, mean, basis)))
+            memory.fingerprint_mean.copy_(torch.from_numpy(mean))
+            memory.fingerprint_basis.copy_(torch.from_numpy(basis))
             memory.local_xy.copy_(torch.from_numpy(bs_frame_xy(fields)))
             memory.best_beam.copy_(torch.from_numpy(np.asarray(fields["best_beam"], np.int64)))
             memory.path_loss_db.copy_(torch.from_numpy(np.asarray(fields["path_loss_db"], np.float32)))
@@ -135,6 +144,9 @@ class SiteMemory(nn.Module):
                                      f"{np_obs['csi'].shape[-1]} subcarriers has {prints.shape[1]}-value "
                                      f"{self.cfg.fingerprint!r} fingerprints; the site memory stores "
                                      f"{self.cfg.fingerprint_dim}: it serves its own site's numerology only")
+                if self.cfg.fingerprint_components:
+                    prints = project_fingerprints(prints, self.fingerprint_mean.cpu().numpy(),
+                                                  self.fingerprint_basis.cpu().numpy())
                 d = self._distances("fingerprints", prints, obs)
                 dist, idx = torch.topk(d, self.cfg.k, dim=1, largest=False)
                 xy = self.local_xy[idx]  # [B, k, 2]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from airtwin.model.baselines import _knn, bs_frame_xy, fingerprint
+from airtwin.model.baselines import _knn, bs_frame_xy, fingerprint, fingerprint_basis, project_fingerprints
 from airtwin.model.checkpoint import load_checkpoint, save_checkpoint
 from airtwin.model.memory import SiteMemory
 from airtwin.model.train import task_batch, training_step
@@ -38,7 +38,8 @@ def test_priors_are_the_site_baselines(site):
     stored, query, memory = site
     fit = observe("csi", stored, 20.0, np.random.default_rng(5))  # the memory's own pilot noise
     csi_q = observe("csi", query, 20.0, np.random.default_rng(6))
-    nn = _knn(fingerprint(fit), fingerprint(csi_q), 3)
+    basis = fingerprint_basis(fingerprint(fit))  # the k-NN baseline's projection, fitted on the same drops
+    nn = _knn(project_fingerprints(fingerprint(fit), *basis), project_fingerprints(fingerprint(csi_q), *basis), 3)
     prior, feats = memory.prior("positioning", as_tensors(csi_q))
     assert np.allclose(prior.numpy(), bs_frame_xy(stored)[nn].mean(axis=1), atol=1e-4)  # k-NN fingerprint
     assert feats.shape == (12, 2) and torch.all(feats[:, 0] >= 0)
@@ -192,17 +193,25 @@ def test_fingerprint_kinds_and_a_memory_saved_before_them(site):
     profile = fingerprint(one)[0, :-1].reshape(8, 16)
     assert np.unravel_index(profile.argmax(), profile.shape)[1] == 5
     assert memory.cfg.fingerprint == "sqrt-oversampled" and memory.cfg.fingerprint_dim == new.shape[1]
+    # 60 stored drops span at most 59 directions about their mean: their projections keep every distance.
+    assert memory.cfg.fingerprint_components == 60 and memory.fingerprints.shape == (60, 60)
+    fit = observe("csi", stored, 20.0, np.random.default_rng(5))
+    full, kept = fingerprint(fit), memory.fingerprints.numpy()
+    np.testing.assert_allclose(np.linalg.norm(kept[:, None] - kept[None], axis=-1),
+                               np.linalg.norm(full[:, None] - full[None], axis=-1), atol=1e-5)
+    few = fingerprint_basis(full, components=8)[1]
+    assert few.shape == (129, 8) and np.allclose(few.T @ few, np.eye(8), atol=1e-5)
     with pytest.raises(ValueError, match="fingerprint kind = 'phase'; allowed: 'sqrt-oversampled', 'magnitude'"):
         fingerprint(csi_q, "phase")
     with pytest.raises(ValueError, match="SiteMemoryConfig.fingerprint"):
         SiteMemoryConfig(num_drops=2, fingerprint_dim=33, num_beams=4, fingerprint="phase")
 
     saved = to_dict(memory.cfg)
-    del saved["fingerprint"]
+    del saved["fingerprint"], saved["fingerprint_components"]
     saved["fingerprint_dim"] = old.shape[1]
     legacy = SiteMemory(from_dict(SiteMemoryConfig, saved))
-    assert legacy.cfg.fingerprint == "magnitude"
-    fit = observe("csi", stored, 20.0, np.random.default_rng(5))
+    assert legacy.cfg.fingerprint == "magnitude" and legacy.cfg.fingerprint_components == 0
+    assert legacy.fingerprints.shape == (60, 33) and not hasattr(legacy, "fingerprint_basis")
     with torch.no_grad():
         legacy.fingerprints.copy_(torch.from_numpy(fingerprint(fit, "magnitude")))
         legacy.local_xy.copy_(memory.local_xy)
