@@ -39,7 +39,7 @@ from airtwin.datagen.plan import GenerateConfig
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.datagen.shard import file_sha256
 from airtwin.datagen.site import location_split
-from airtwin.model.baselines import baseline_samples
+from airtwin.model.baselines import FINGERPRINT_COMPONENTS, baseline_samples
 from airtwin.model.checkpoint import default_checkpoint, load_checkpoint, save_checkpoint
 from airtwin.model.config import FINGERPRINT_KINDS, FinetuneConfig
 from airtwin.model.memory import MEMORY_FIELDS, SiteMemory
@@ -131,7 +131,7 @@ def result_settings(cfg: FinetuneConfig, checkpoint: Path) -> dict:
     keep = ("steps", "batch_size", "lr", "seed", "test_fraction", "cell_m", "guard_m", "site_memory",
             "memory_lr_factor")
     return {"checkpoint_sha256": file_sha256(Path(checkpoint) / "config.json"), **{k: getattr(cfg, k) for k in keep},
-            "fingerprint": FINGERPRINT_KINDS[0]}
+            "fingerprint": FINGERPRINT_KINDS[0], "fingerprint_components": FINGERPRINT_COMPONENTS}
 
 
 def _checkpoint_name(memory: bool) -> str:
