@@ -145,8 +145,8 @@ class SiteMemory(nn.Module):
                                      f"{self.cfg.fingerprint!r} fingerprints; the site memory stores "
                                      f"{self.cfg.fingerprint_dim}: it serves its own site's numerology only")
                 if self.cfg.fingerprint_components:
-                    prints = project_fingerprints(prints, self.fingerprint_mean.cpu().numpy(),
-                                                  self.fingerprint_basis.cpu().numpy())
+                    query = torch.from_numpy(np.asarray(prints, np.float32)).to(self.fingerprint_basis.device)
+                    prints = project_fingerprints(query, self.fingerprint_mean, self.fingerprint_basis).cpu().numpy()
                 d = self._distances("fingerprints", prints, obs)
                 dist, idx = torch.topk(d, self.cfg.k, dim=1, largest=False)
                 xy = self.local_xy[idx]  # [B, k, 2]
