@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from airtwin.config import check_range
 from airtwin.phy.estimation import DEFAULT_PILOT_GAP_S, DEFAULT_PILOT_SNR_DB
@@ -39,7 +39,7 @@ MEMORY_TASKS = tuple(MEMORY_FEATURES)
 
 FingerprintKind = Literal["sqrt-oversampled", "magnitude"]
 #: CSI fingerprints the k-NN baselines and site memories match (:func:`airtwin.model.baselines.fingerprint`).
-FINGERPRINT_KINDS: tuple[str, ...] = ("sqrt-oversampled", "magnitude")
+FINGERPRINT_KINDS: tuple[str, ...] = get_args(FingerprintKind)
 
 
 @dataclass(frozen=True)
