@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from airtwin.datagen.reader import AirTwinDataset
-from airtwin.model.config import FINGERPRINT_KINDS, FingerprintKind
+from airtwin.model.config import DEFAULT_FINGERPRINT, FINGERPRINT_KINDS, FingerprintKind
 from airtwin.phy import classical, envmap
 from airtwin.phy.beams import dft_codebook, eigen_precoders, fit_full_band_weight
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB, power_feature, to_complex
@@ -55,7 +55,7 @@ def _load(ds: AirTwinDataset, max_samples: int | None, seed: int, indices: np.nd
     return ds.read_batch(ds.sample_indices(max_samples, seed) if indices is None else np.asarray(indices), fields)
 
 
-def fingerprint(obs: dict[str, np.ndarray], kind: FingerprintKind = "sqrt-oversampled") -> np.ndarray:
+def fingerprint(obs: dict[str, np.ndarray], kind: FingerprintKind = DEFAULT_FINGERPRINT) -> np.ndarray:
     """The CSI fingerprint the k-NN baselines and a site memory match: the angle-delay profile of the estimate
     ``obs["csi"]`` ``[N, 2, A, K]``, normalised to unit norm, plus its rescaled received power (one column).
 

@@ -40,6 +40,8 @@ MEMORY_TASKS = tuple(MEMORY_FEATURES)
 FingerprintKind = Literal["sqrt-oversampled", "magnitude"]
 #: CSI fingerprints the k-NN baselines and site memories match (:func:`airtwin.model.baselines.fingerprint`).
 FINGERPRINT_KINDS: tuple[str, ...] = get_args(FingerprintKind)
+#: The kind the k-NN baselines and new site memories use.
+DEFAULT_FINGERPRINT: FingerprintKind = "sqrt-oversampled"
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from airtwin.datagen.shard import file_sha256
 from airtwin.datagen.site import location_split
 from airtwin.model.baselines import FINGERPRINT_COMPONENTS, baseline_samples
 from airtwin.model.checkpoint import default_checkpoint, load_checkpoint, save_checkpoint
-from airtwin.model.config import FINGERPRINT_KINDS, FinetuneConfig
+from airtwin.model.config import DEFAULT_FINGERPRINT, FinetuneConfig
 from airtwin.model.memory import MEMORY_FIELDS, SiteMemory
 from airtwin.model.numerology import adapter_for
 from airtwin.model.train import fit_precoder_switch, fits_precoder_switch, model_samples, training_step
@@ -70,10 +70,15 @@ def site_data(cfg: FinetuneConfig, log=print) -> tuple[AirTwinDataset, np.ndarra
              out / "data", workers=cfg.workers, log=log)
     ds = AirTwinDataset(out / "data")
     usable = ds.usable()
-    xy = ds.read_batch(usable, ("ue_position",))["ue_position"][:, :2]
-    tr, te = location_split(xy, np.random.default_rng([cfg.seed, 7]), test_fraction=cfg.test_fraction,
-                            cell_m=cfg.cell_m, guard_m=cfg.guard_m)
+    tr, te = site_split(ds.read_batch(usable, ("ue_position",))["ue_position"], cfg)
     return ds, usable[tr], usable[te]
+
+
+def site_split(positions: np.ndarray, cfg: FinetuneConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` indices of drops at UE ``positions`` ``[N, >=2]`` [m], split as the protocol splits them
+    (:func:`airtwin.datagen.site.location_split` with ``cfg``'s squares, guard, test share and seed)."""
+    return location_split(positions[:, :2], np.random.default_rng([cfg.seed, 7]), test_fraction=cfg.test_fraction,
+                          cell_m=cfg.cell_m, guard_m=cfg.guard_m)
 
 
 def site_memory(ds: AirTwinDataset, indices: np.ndarray, model, cfg: FinetuneConfig, seed: int) -> SiteMemory:
@@ -131,7 +136,7 @@ def result_settings(cfg: FinetuneConfig, checkpoint: Path) -> dict:
     keep = ("steps", "batch_size", "lr", "seed", "test_fraction", "cell_m", "guard_m", "site_memory",
             "memory_lr_factor")
     return {"checkpoint_sha256": file_sha256(Path(checkpoint) / "config.json"), **{k: getattr(cfg, k) for k in keep},
-            "fingerprint": FINGERPRINT_KINDS[0], "fingerprint_components": FINGERPRINT_COMPONENTS}
+            "fingerprint": DEFAULT_FINGERPRINT, "fingerprint_components": FINGERPRINT_COMPONENTS}
 
 
 def _checkpoint_name(memory: bool) -> str:

@@ -47,7 +47,7 @@ from torch import nn
 from airtwin.datagen.site import location_cells
 from airtwin.model.baselines import (bs_frame_xy, fingerprint, fingerprint_basis, project_fingerprints,
                                      scene_frame_xy)
-from airtwin.model.config import FINGERPRINT_KINDS, MEMORY_FEATURES, SiteMemoryConfig
+from airtwin.model.config import DEFAULT_FINGERPRINT, MEMORY_FEATURES, SiteMemoryConfig
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
 #: Dataset fields a memory is built from: the CSI observation's (estimate, array, positions) and the labels.
@@ -77,12 +77,12 @@ class SiteMemory(nn.Module):
         """A memory of the drops in ``fields`` (dataset fields of :data:`MEMORY_FIELDS`, ``[M, ...]``) of
         ``scenario`` at ``carrier_frequency_hz`` [Hz], served by BS ``bs_name``; the fingerprints are of one CSI
         estimate at ``pilot_snr_db`` per drop (noise from ``rng``), as the k-NN baseline fits them."""
-        prints = fingerprint(observe("csi", fields, pilot_snr_db, rng), FINGERPRINT_KINDS[0])
+        prints = fingerprint(observe("csi", fields, pilot_snr_db, rng), DEFAULT_FINGERPRINT)
         mean, basis = fingerprint_basis(prints)
         cfg = SiteMemoryConfig(num_drops=len(prints), fingerprint_dim=prints.shape[1],
                                num_beams=int(fields["beam_gain_db"].shape[1]), k=min(k, len(prints)), cell_m=cell_m,
                                scenario=scenario, carrier_frequency_hz=carrier_frequency_hz, bs_name=bs_name,
-                               fingerprint=FINGERPRINT_KINDS[0], fingerprint_components=basis.shape[1])
+                               fingerprint=DEFAULT_FINGERPRINT, fingerprint_components=basis.shape[1])
         memory = cls(cfg)
         with torch.no_grad():
             memory.fingerprints.copy_(torch.from_numpy(project_fingerprints(prints, mean, basis)))

@@ -20,7 +20,8 @@ from airtwin.datagen.reader import AirTwinDataset
 from airtwin.datagen.site import location_split
 from airtwin.model.baselines import (FINGERPRINT_COMPONENTS, _knn, fingerprint, fingerprint_basis,
                                      project_fingerprints)
-from airtwin.model.config import FINGERPRINT_KINDS, FinetuneConfig
+from airtwin.model.config import DEFAULT_FINGERPRINT, FINGERPRINT_KINDS, FinetuneConfig
+from airtwin.model.finetune import site_split
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
@@ -31,16 +32,14 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5, help="neighbours averaged")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the validation splits")
     args = parser.parse_args()
-    protocol = FinetuneConfig(scenario="site", out="unused")
     ds = AirTwinDataset(args.data)
     fields = ds.read_batch(ds.usable(), MODALITY_FIELDS["csi"])
     xy = fields["ue_position"][:, :2].astype(np.float64)
     obs = observe("csi", fields, DEFAULT_PILOT_SNR_DB, np.random.default_rng(0))
     prints = {kind: fingerprint(obs, kind) for kind in FINGERPRINT_KINDS}
-    train, _ = location_split(xy, np.random.default_rng([protocol.seed, 7]), test_fraction=protocol.test_fraction,
-                              cell_m=protocol.cell_m, guard_m=protocol.guard_m)
+    train, _ = site_split(xy, FinetuneConfig(scenario="site", out="unused"))  # the protocol's defaults
     print(f"{len(train)} drops on the protocol's training side; k = {args.k}; median / CDF90 [m]")
-    shipped = f"{FINGERPRINT_KINDS[0]}, {FINGERPRINT_COMPONENTS} components"
+    shipped = f"{DEFAULT_FINGERPRINT}, {FINGERPRINT_COMPONENTS} components"
     print(f"| validation split | seed | {shipped} | {' | '.join(FINGERPRINT_KINDS)} |")
     print(f"|---|---|---|{'---|' * len(FINGERPRINT_KINDS)}")
     for name, cell_m, guard_m in (("1 m squares, no guard", 1.0, 0.0), ("20 m squares, 2 m guard", 20.0, 2.0)):
@@ -48,8 +47,8 @@ def main() -> None:
             fit, val = location_split(xy[train], np.random.default_rng([seed, 11]), cell_m=cell_m, guard_m=guard_m)
             fit, val = train[fit], train[val]
             cells = []
-            basis = fingerprint_basis(prints[FINGERPRINT_KINDS[0]][fit])
-            projected = project_fingerprints(prints[FINGERPRINT_KINDS[0]], *basis)
+            basis = fingerprint_basis(prints[DEFAULT_FINGERPRINT][fit])
+            projected = project_fingerprints(prints[DEFAULT_FINGERPRINT], *basis)
             for keys in (projected, *(prints[kind] for kind in FINGERPRINT_KINDS)):
                 nn = _knn(keys[fit], keys[val], args.k)
                 err = np.linalg.norm(xy[fit][nn].mean(axis=1) - xy[val], axis=1)
