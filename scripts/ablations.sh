@@ -27,10 +27,14 @@ all_exist() {  # all_exist PATH...
     for p in "$@"; do [ -f "$p" ] || return 1; done
 }
 
-newer_than_all() {  # newer_than_all FILE PATH...: FILE exists and is newer than every PATH
+# up_to_date FILE PATH...: FILE exists and no PATH is newer. Equal modification times count as up to date, as in
+# make: file systems with coarse timestamps give them to files written moments apart.
+up_to_date() {
     local f=$1 p
     shift
-    for p in "$@"; do [ "$f" -nt "$p" ] || return 1; done
+    [ -f "$f" ] || return 1
+    for p in "$@"; do [ "$p" -nt "$f" ] && return 1; done
+    return 0
 }
 
 TABLES=()
@@ -56,7 +60,7 @@ for s in $SEEDS; do  # seeds outside: a run stopped part-way leaves whole seeds 
     if all_exist "${DONE[@]}"; then
         exec 8>"$T.lock"
         if flock -n 8; then  # one copy evaluates the seed (the table is written atomically); the others go on
-            newer_than_all "$T" "${DONE[@]}" || $AT evaluate-model --data "$W/test" \
+            up_to_date "$T" "${DONE[@]}" || $AT evaluate-model --data "$W/test" \
                 --checkpoints "${DONE[@]%/config.json}" --baselines-from "$W/train" --json "$T"
         else
             echo "ablations: another copy evaluates seed $s"
@@ -72,8 +76,8 @@ for t in "${TABLES[@]}"; do
 done
 exec 9>"$W/seeds.lock"
 flock 9
-if newer_than_all "$W/seeds.json" "${TABLES[@]}"; then
-    echo "ablations: $W/seeds.json is newer than every seed's table; nothing to evaluate"
+if up_to_date "$W/seeds.json" "${TABLES[@]}"; then
+    echo "ablations: $W/seeds.json is as new as every seed's table; nothing to evaluate"
 else
     $PY scripts/ablation_seeds.py "${TABLES[@]}" --out "$W/seeds.json"
 fi

@@ -61,3 +61,32 @@ def test_two_copies_share_the_runs_and_evaluate_once(tmp_path):
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "nothing to evaluate" in again.stdout
     assert len(log.read_text().splitlines()) == len(lines) + 2  # only its two generate calls
+
+
+@pytest.mark.skipif(shutil.which("flock") is None, reason="needs flock (util-linux)")
+def test_equal_timestamps_count_as_done_and_a_newer_input_as_not(tmp_path):
+    """A table or pooled file written in the same clock tick as its inputs (coarse file-system timestamps) is up
+    to date; one older than an input is redone."""
+    work, log = tmp_path / "work", tmp_path / "log.txt"
+    (work / "enc").mkdir(parents=True)
+    (work / "enc" / "encoders.json").write_text("{}")
+    stand_in = tmp_path / "airtwin"
+    stand_in.write_text(STAND_IN)
+    stand_in.chmod(0o755)
+    env = {**os.environ, "AIRTWIN": str(stand_in), "PYTHON": str(stand_in), "LOG": str(log)}
+    cmd = ["bash", str(SCRIPT), str(work), "5", "0", "5"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stdout + first.stderr
+    outputs = [work / "table_s0.json", work / "seeds.json"]
+    inputs = [work / f"run_{v}_s0" / "final" / "config.json" for v in ("full", "fp", "sp", "te", "wl", "rl", "wm")]
+    for p in inputs + outputs:
+        os.utime(p, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))  # one tick for all
+    n = len(log.read_text().splitlines())
+    same = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert same.returncode == 0 and "nothing to evaluate" in same.stdout
+    assert len(log.read_text().splitlines()) == n + 2  # its two generate calls, no evaluation, no pooling
+    os.utime(inputs[3], ns=(1_700_000_001_000_000_000, 1_700_000_001_000_000_000))  # te's run retrained later
+    redo = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert redo.returncode == 0, redo.stdout + redo.stderr
+    new = log.read_text().splitlines()[n + 2:]
+    assert [line.split()[0] for line in new] == ["generate", "generate", "evaluate-model", "scripts/ablation_seeds.py"]
