@@ -43,6 +43,13 @@ FINGERPRINT_KINDS: tuple[str, ...] = get_args(FingerprintKind)
 #: The kind the k-NN baselines and new site memories use.
 DEFAULT_FINGERPRINT: FingerprintKind = "sqrt-oversampled"
 
+PositionMatch = Literal["densest", "mean"]
+#: How the k-NN fingerprint baseline and site memories turn their k best matches into one position
+#: (:func:`airtwin.model.baselines.matched_position`).
+POSITION_MATCHES: tuple[str, ...] = get_args(PositionMatch)
+#: The rule the k-NN fingerprint baseline and new site memories use.
+DEFAULT_POSITION_MATCH: PositionMatch = "densest"
+
 
 @dataclass(frozen=True)
 class SiteMemoryConfig:
@@ -74,11 +81,17 @@ class SiteMemoryConfig:
     """Principal components the stored fingerprints are projected on
     (:func:`airtwin.model.baselines.fingerprint_basis`, kept with the memory); 0: none, whole fingerprints (what
     memories saved before it hold)."""
+    position_match: PositionMatch = "mean"
+    """How the positioning prior is made from the k best matches (:func:`airtwin.model.baselines.matched_position`);
+    new memories use ``"densest"``, and the default is what memories saved before the rules existed use."""
 
     def __post_init__(self) -> None:
         if self.fingerprint not in FINGERPRINT_KINDS:
             raise ValueError(f"SiteMemoryConfig.fingerprint = {self.fingerprint!r}; allowed: "
                              f"{', '.join(map(repr, FINGERPRINT_KINDS))}")
+        if self.position_match not in POSITION_MATCHES:
+            raise ValueError(f"SiteMemoryConfig.position_match = {self.position_match!r}; allowed: "
+                             f"{', '.join(map(repr, POSITION_MATCHES))}")
         check_range("SiteMemoryConfig.num_drops", self.num_drops, 1)
         check_range("SiteMemoryConfig.carrier_frequency_hz", self.carrier_frequency_hz, 0.0)
         check_range("SiteMemoryConfig.fingerprint_dim", self.fingerprint_dim, 2)

@@ -19,8 +19,10 @@ memory stores, for each of its ``M`` drops:
 =============== ======================================================= =========================================
 task            prior                                                   gate features
 =============== ======================================================= =========================================
-positioning     mean BS-frame position of the k nearest fingerprints    nearest fingerprint distance, the k
-                ``[B, 2]`` [m] (the k-NN fingerprint baseline)          positions' mean spread / 100 m
+positioning     BS-frame position of the k nearest fingerprints         nearest fingerprint distance, the k
+                ``[B, 2]`` [m], their densest cluster's weighted        positions' mean spread / 100 m
+                centre (the k-NN fingerprint baseline); the mean of
+                the k in memories saved before
 beam_selection  minus the distance to the nearest stored UE of each     nearest stored UE's distance / 10 m
                 beam ``[B, num_beams]`` [m] (the position lookup)
 path_loss       mean path loss of the k nearest stored positions [dB]   nearest distance / 10 m, their spread /
@@ -45,9 +47,9 @@ import torch
 from torch import nn
 
 from airtwin.datagen.site import location_cells
-from airtwin.model.baselines import (bs_frame_xy, fingerprint, fingerprint_basis, project_fingerprints,
-                                     scene_frame_xy)
-from airtwin.model.config import DEFAULT_FINGERPRINT, MEMORY_FEATURES, SiteMemoryConfig
+from airtwin.model.baselines import (bs_frame_xy, fingerprint, fingerprint_basis, matched_position,
+                                     project_fingerprints, scene_frame_xy)
+from airtwin.model.config import DEFAULT_FINGERPRINT, DEFAULT_POSITION_MATCH, MEMORY_FEATURES, SiteMemoryConfig
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
 #: Dataset fields a memory is built from: the CSI observation's (estimate, array, positions) and the labels.
@@ -82,7 +84,8 @@ class SiteMemory(nn.Module):
         cfg = SiteMemoryConfig(num_drops=len(prints), fingerprint_dim=prints.shape[1],
                                num_beams=int(fields["beam_gain_db"].shape[1]), k=min(k, len(prints)), cell_m=cell_m,
                                scenario=scenario, carrier_frequency_hz=carrier_frequency_hz, bs_name=bs_name,
-                               fingerprint=DEFAULT_FINGERPRINT, fingerprint_components=basis.shape[1])
+                               fingerprint=DEFAULT_FINGERPRINT, fingerprint_components=basis.shape[1],
+                               position_match=DEFAULT_POSITION_MATCH)
         memory = cls(cfg)
         with torch.no_grad():
             memory.fingerprints.copy_(torch.from_numpy(project_fingerprints(prints, mean, basis)))
@@ -150,9 +153,9 @@ class SiteMemory(nn.Module):
                 d = self._distances("fingerprints", prints, obs)
                 dist, idx = torch.topk(d, self.cfg.k, dim=1, largest=False)
                 xy = self.local_xy[idx]  # [B, k, 2]
-                mean = xy.mean(dim=1)
-                spread = torch.linalg.vector_norm(xy - mean[:, None], dim=-1).mean(dim=1) / 100.0
-                return mean, torch.stack([dist[:, 0].float(), spread], dim=1)
+                spread = torch.linalg.vector_norm(xy - xy.mean(dim=1, keepdim=True), dim=-1).mean(dim=1) / 100.0
+                position = matched_position(dist, xy.double(), self.cfg.position_match).float()
+                return position, torch.stack([dist[:, 0].float(), spread], dim=1)
             d = self._distances("local_xy", bs_frame_xy(np_obs), obs)
             if task == "beam_selection":
                 holds = nn.functional.one_hot(self.best_beam, self.cfg.num_beams).bool()  # [M, num_beams]

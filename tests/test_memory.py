@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from airtwin.model.baselines import _knn, bs_frame_xy, fingerprint, fingerprint_basis, project_fingerprints
+from airtwin.model.baselines import (MATCH_RADIUS_M, _knn, _nearest, bs_frame_xy, fingerprint, fingerprint_basis,
+                                     matched_position, project_fingerprints)
 from airtwin.model.checkpoint import load_checkpoint, save_checkpoint
 from airtwin.model.memory import SiteMemory
 from airtwin.model.train import task_batch, training_step
@@ -39,9 +40,12 @@ def test_priors_are_the_site_baselines(site):
     fit = observe("csi", stored, 20.0, np.random.default_rng(5))  # the memory's own pilot noise
     csi_q = observe("csi", query, 20.0, np.random.default_rng(6))
     basis = fingerprint_basis(fingerprint(fit))  # the k-NN baseline's projection, fitted on the same drops
-    nn = _knn(project_fingerprints(fingerprint(fit), *basis), project_fingerprints(fingerprint(csi_q), *basis), 3)
+    dist, nn = _nearest(project_fingerprints(fingerprint(fit), *basis),
+                        project_fingerprints(fingerprint(csi_q), *basis), 3)
     prior, feats = memory.prior("positioning", as_tensors(csi_q))
-    assert np.allclose(prior.numpy(), bs_frame_xy(stored)[nn].mean(axis=1), atol=1e-4)  # k-NN fingerprint
+    knn = matched_position(torch.from_numpy(dist), torch.from_numpy(bs_frame_xy(stored)[nn])).numpy()
+    assert memory.cfg.position_match == "densest"
+    assert np.allclose(prior.numpy(), knn, atol=1e-3)  # the k-NN fingerprint baseline's estimate
     assert feats.shape == (12, 2) and torch.all(feats[:, 0] >= 0)
     with pytest.raises(ValueError, match="serves positioning"):
         memory.prior("los", as_tensors(csi_q))
@@ -207,10 +211,11 @@ def test_fingerprint_kinds_and_a_memory_saved_before_them(site):
         SiteMemoryConfig(num_drops=2, fingerprint_dim=33, num_beams=4, fingerprint="phase")
 
     saved = to_dict(memory.cfg)
-    del saved["fingerprint"], saved["fingerprint_components"]
+    del saved["fingerprint"], saved["fingerprint_components"], saved["position_match"]
     saved["fingerprint_dim"] = old.shape[1]
     legacy = SiteMemory(from_dict(SiteMemoryConfig, saved))
     assert legacy.cfg.fingerprint == "magnitude" and legacy.cfg.fingerprint_components == 0
+    assert legacy.cfg.position_match == "mean"  # as memories saved before the rules averaged their matches
     assert legacy.fingerprints.shape == (60, 33) and not hasattr(legacy, "fingerprint_basis")
     with torch.no_grad():
         legacy.fingerprints.copy_(torch.from_numpy(fingerprint(fit, "magnitude")))
@@ -221,6 +226,29 @@ def test_fingerprint_kinds_and_a_memory_saved_before_them(site):
     wider = {**csi_q, "csi": np.concatenate([csi_q["csi"], csi_q["csi"]], axis=-1)}  # 16 subcarriers, not 8
     with pytest.raises(ValueError, match="has 257-value 'sqrt-oversampled' fingerprints; the site memory stores 129"):
         memory.prior("positioning", as_tensors(wider))
+
+
+def test_matched_position_takes_the_densest_cluster_of_close_matches():
+    """The best match alone against three slightly worse ones that agree: the three win. The best match far ahead
+    of the rest: it alone. Ties at distance zero average; matches left out (inf) weigh nothing; "mean" averages
+    all k."""
+    a, b = [100.0, 0.0], [0.0, 0.0]
+    pos = torch.tensor([[a, [0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-300.0, 0.0]]] * 2, dtype=torch.float64)
+    dist = torch.tensor([[1.0, 1.01, 1.02, 1.03, 2.0], [1.0, 1.3, 1.3, 1.3, 1.3]], dtype=torch.float64)
+    got = matched_position(dist, pos)
+    w = torch.exp(-(torch.tensor([0.01, 0.02, 0.03], dtype=torch.float64) / 0.1) ** 2)  # 1, 2, 3 % farther
+    want = (w[:, None] * pos[0, 1:4]).sum(0) / w.sum()
+    torch.testing.assert_close(got[0], want)
+    assert float(torch.linalg.vector_norm(got[0] - torch.tensor(b, dtype=torch.float64))) < 1.0
+    torch.testing.assert_close(got[1], torch.tensor(a, dtype=torch.float64), atol=1e-3, rtol=0)
+    torch.testing.assert_close(matched_position(dist, pos, "mean"), pos.mean(dim=1))
+    ties = torch.tensor([[0.0, 0.0, 0.5, float("inf"), float("inf")]], dtype=torch.float64)
+    two = torch.tensor([[[0.0, 0.0], [MATCH_RADIUS_M / 2, 0.0], [5.0, 5.0], [0.0, 0.0], [0.0, 0.0]]],
+                       dtype=torch.float64)
+    torch.testing.assert_close(matched_position(ties, two), torch.tensor([[MATCH_RADIUS_M / 4, 0.0]],
+                                                                        dtype=torch.float64))
+    with pytest.raises(ValueError, match="rule = 'median'; allowed: 'densest', 'mean'"):
+        matched_position(dist, pos, "median")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
