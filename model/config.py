@@ -50,6 +50,13 @@ POSITION_MATCHES: tuple[str, ...] = get_args(PositionMatch)
 #: The rule the k-NN fingerprint baseline and new site memories use.
 DEFAULT_POSITION_MATCH: PositionMatch = "densest"
 
+BeamPrior = Literal["gains", "lookup"]
+#: The beam estimates a site memory can give (:meth:`airtwin.model.memory.SiteMemory.prior`): the beam gains of the
+#: nearest stored drops, averaged (:func:`airtwin.model.baselines.neighbour_beam_gains`), or the position lookup.
+BEAM_PRIORS: tuple[str, ...] = get_args(BeamPrior)
+#: What new site memories give.
+DEFAULT_BEAM_PRIOR: BeamPrior = "gains"
+
 
 @dataclass(frozen=True)
 class SiteMemoryConfig:
@@ -85,7 +92,14 @@ class SiteMemoryConfig:
     """How the positioning prior is made from the k best matches (:func:`airtwin.model.baselines.matched_position`);
     new memories use ``"densest"``, and the default is what memories saved before the rules existed use."""
 
+    beam_prior: BeamPrior = "lookup"
+    """The beam estimate the memory gives (:meth:`airtwin.model.memory.SiteMemory.prior`); new memories give
+    ``"gains"`` and store each drop's beam gains, and the default is what memories saved before it give."""
+
     def __post_init__(self) -> None:
+        if self.beam_prior not in BEAM_PRIORS:
+            raise ValueError(f"SiteMemoryConfig.beam_prior = {self.beam_prior!r}; allowed: "
+                             f"{', '.join(map(repr, BEAM_PRIORS))}")
         if self.fingerprint not in FINGERPRINT_KINDS:
             raise ValueError(f"SiteMemoryConfig.fingerprint = {self.fingerprint!r}; allowed: "
                              f"{', '.join(map(repr, FINGERPRINT_KINDS))}")

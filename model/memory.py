@@ -3,14 +3,15 @@ heads retrieve from them (retrieval-augmented heads).
 
 A site fine-tune (``airtwin finetune``) has the area's training drops. The strongest classical estimators of the
 site-specific protocol are retrievals from those same drops (:mod:`airtwin.model.baselines`): the k-NN CSI
-fingerprint for positioning, the position lookup for the best beam, and the k nearest positions' path loss. A
-memory stores, for each of its ``M`` drops:
+fingerprint for positioning, the nearest positions' beam gains (or the position lookup) for the best beam, and the
+k nearest positions' path loss. A memory stores, for each of its ``M`` drops:
 
 - the fingerprint of one pilot-noise CSI estimate (:func:`airtwin.model.baselines.fingerprint`,
   ``"sqrt-oversampled"``, ``4*A*K + 1`` values) on the stored drops' 256 leading principal directions ``[M, 256]``,
   with the projection (:func:`airtwin.model.baselines.fingerprint_basis`), as the k-NN baseline fitted on the same
   drops matches them; memories saved before hold whole ``"magnitude"`` fingerprints ``[M, A*K + 1]``;
-- the UE position in the BS's frame ``[M, 2]`` [m], the best beam and the path loss [dB];
+- the UE position in the BS's frame ``[M, 2]`` [m], the best beam, the beam gains ``[M, num_beams]`` [dB] (not in
+  memories saved before them) and the path loss [dB];
 - the square of the location split the drop lies in ``[M, 2]`` (integer indices of ``cell_m`` squares in the
   scene's frame, as :func:`airtwin.datagen.site.location_split` draws them).
 
@@ -23,8 +24,11 @@ positioning     BS-frame position of the k nearest fingerprints         nearest 
                 ``[B, 2]`` [m], their densest cluster's weighted        positions' mean spread / 100 m
                 centre (the k-NN fingerprint baseline); the mean of
                 the k in memories saved before
-beam_selection  minus the distance to the nearest stored UE of each     nearest stored UE's distance / 10 m
-                beam ``[B, num_beams]`` [m] (the position lookup)
+beam_selection  the beam gains of the nearest stored UEs, averaged,   nearest stored UE's distance / 10 m
+                under the best beam's ``[B, num_beams]`` [dB] (the
+                position k-NN beam gains); in memories saved before,
+                minus the distance to the nearest stored UE of each
+                beam [m] (the position lookup)
 path_loss       mean path loss of the k nearest stored positions [dB]   nearest distance / 10 m, their spread /
                 (the position k-NN baseline)                            10 dB
 =============== ======================================================= =========================================
@@ -47,9 +51,10 @@ import torch
 from torch import nn
 
 from airtwin.datagen.site import location_cells
-from airtwin.model.baselines import (bs_frame_xy, fingerprint, fingerprint_basis, matched_position,
-                                     project_fingerprints, scene_frame_xy)
-from airtwin.model.config import DEFAULT_FINGERPRINT, DEFAULT_POSITION_MATCH, MEMORY_FEATURES, SiteMemoryConfig
+from airtwin.model.baselines import (BEAM_NEIGHBOURS, bs_frame_xy, fingerprint, fingerprint_basis, matched_position,
+                                     neighbour_beam_gains, project_fingerprints, scene_frame_xy)
+from airtwin.model.config import (DEFAULT_BEAM_PRIOR, DEFAULT_FINGERPRINT, DEFAULT_POSITION_MATCH, MEMORY_FEATURES,
+                                  SiteMemoryConfig)
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
 #: Dataset fields a memory is built from: the CSI observation's (estimate, array, positions) and the labels.
@@ -69,6 +74,8 @@ class SiteMemory(nn.Module):
             self.register_buffer("fingerprint_basis", torch.zeros(d, r))
         self.register_buffer("local_xy", torch.zeros(m, 2))
         self.register_buffer("best_beam", torch.zeros(m, dtype=torch.long))
+        if cfg.beam_prior == "gains":
+            self.register_buffer("beam_gain_db", torch.zeros(m, cfg.num_beams))
         self.register_buffer("path_loss_db", torch.zeros(m))
         self.register_buffer("cells", torch.zeros(m, 2, dtype=torch.long))
 
@@ -85,7 +92,7 @@ class SiteMemory(nn.Module):
                                num_beams=int(fields["beam_gain_db"].shape[1]), k=min(k, len(prints)), cell_m=cell_m,
                                scenario=scenario, carrier_frequency_hz=carrier_frequency_hz, bs_name=bs_name,
                                fingerprint=DEFAULT_FINGERPRINT, fingerprint_components=basis.shape[1],
-                               position_match=DEFAULT_POSITION_MATCH)
+                               position_match=DEFAULT_POSITION_MATCH, beam_prior=DEFAULT_BEAM_PRIOR)
         memory = cls(cfg)
         with torch.no_grad():
             memory.fingerprints.copy_(torch.from_numpy(project_fingerprints(prints, mean, basis)))
@@ -93,6 +100,7 @@ class SiteMemory(nn.Module):
             memory.fingerprint_basis.copy_(torch.from_numpy(basis))
             memory.local_xy.copy_(torch.from_numpy(bs_frame_xy(fields)))
             memory.best_beam.copy_(torch.from_numpy(np.asarray(fields["best_beam"], np.int64)))
+            memory.beam_gain_db.copy_(torch.from_numpy(np.asarray(fields["beam_gain_db"], np.float32)))
             memory.path_loss_db.copy_(torch.from_numpy(np.asarray(fields["path_loss_db"], np.float32)))
             memory.cells.copy_(memory.cell_of(fields["ue_position"]))
         return memory
@@ -157,6 +165,11 @@ class SiteMemory(nn.Module):
                 position = matched_position(dist, xy.double(), self.cfg.position_match).float()
                 return position, torch.stack([dist[:, 0].float(), spread], dim=1)
             d = self._distances("local_xy", bs_frame_xy(np_obs), obs)
+            if task == "beam_selection" and self.cfg.beam_prior == "gains":
+                dist, idx = torch.topk(d, min(BEAM_NEIGHBOURS, self.cfg.num_drops), dim=1, largest=False)
+                gains = neighbour_beam_gains(dist, self.beam_gain_db[idx].double())
+                return ((gains - gains.amax(dim=1, keepdim=True)).float(),
+                        (dist[:, :1] / 10.0).float())
             if task == "beam_selection":
                 holds = nn.functional.one_hot(self.best_beam, self.cfg.num_beams).bool()  # [M, num_beams]
                 nearest = d[:, :, None].masked_fill(~holds[None], float("inf")).amin(dim=1)  # [B, num_beams]

@@ -229,7 +229,7 @@ class UniversalModel(nn.Module):
         """The model's own output ``own`` (physical units) blended with the site memory's prior
         (:meth:`airtwin.model.memory.SiteMemory.prior`) by a gate of logit ``hidden_logit`` ``[B]`` + a linear
         read of the memory's features: positioning and path loss ``g * prior + (1 - g) * own``
-        (``g = sigmoid(logit)``); beam logits ``own + softplus(logit) * the lookup's distances / 5 m``."""
+        (``g = sigmoid(logit)``); beam logits ``own + softplus(logit) * prior / scale`` (:data:`BEAM_PRIOR_SCALES`)."""
         prior, feats = self.memory.prior(task, obs)
         if task == "positioning":
             prior = rotate_by_yaw(prior, obs["bs_orientation_deg"][:, 0])
@@ -241,7 +241,8 @@ class UniversalModel(nn.Module):
             gate = torch.sigmoid(logit)
             gate = gate[:, None] if own.dim() == 2 else gate
             return gate * prior + (1 - gate) * own
-        return own + F.softplus(logit)[:, None] * prior.clamp_min(-LOOKUP_FLOOR_M) / LOOKUP_SCALE_M
+        scale, floor = BEAM_PRIOR_SCALES[self.memory.cfg.beam_prior]
+        return own + F.softplus(logit)[:, None] * prior.clamp_min(-floor) / scale
 
     def _decode(self, task: str, out: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         spec = TASKS[task]
@@ -354,9 +355,10 @@ SWITCH_SLOPE = 10.0
 #: Memory tasks whose output is a convex blend of the prior and the model's own estimate; their gates read one
 #: feature more than :data:`airtwin.model.config.MEMORY_FEATURES` counts: how far the two are apart.
 BLENDED_TASKS = ("positioning", "path_loss")
-#: The beam lookup's distances enter the beam logits divided by this [m], and floored at minus the other (a beam
-#: no stored drop holds is at infinity).
-LOOKUP_SCALE_M, LOOKUP_FLOOR_M = 5.0, 1000.0
+#: ``(scale, floor)`` of each site-memory beam prior (:data:`airtwin.model.config.BEAM_PRIORS`): the prior enters
+#: the beam logits divided by the scale, floored at minus the floor. The lookup's distances [m] (a beam no stored
+#: drop holds is at infinity); the neighbours' gains under the best beam's [dB].
+BEAM_PRIOR_SCALES = {"lookup": (5.0, 1000.0), "gains": (1.0, 40.0)}
 
 
 @torch.no_grad()

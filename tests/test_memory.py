@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from airtwin.model.baselines import (MATCH_RADIUS_M, _knn, _nearest, bs_frame_xy, fingerprint, fingerprint_basis,
-                                     matched_position, project_fingerprints)
+from airtwin.model.baselines import (BEAM_NEIGHBOURS, MATCH_RADIUS_M, _knn, _nearest, bs_frame_xy, fingerprint,
+                                     fingerprint_basis, matched_position, neighbour_beam_gains, project_fingerprints)
 from airtwin.model.checkpoint import load_checkpoint, save_checkpoint
 from airtwin.model.memory import SiteMemory
 from airtwin.model.train import task_batch, training_step
-from airtwin.model.universal import rotate_by_yaw, task_loss
+from airtwin.model.universal import BEAM_PRIOR_SCALES, rotate_by_yaw, task_loss
 from airtwin.phy.tasks import TASKS, Numerology, observe
 from tests.test_model import build, tiny_batch
 
@@ -26,6 +26,14 @@ def drops(n, seed):
 
 def as_tensors(obs):
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in obs.items()}
+
+
+def beam_gains_under_best(d, stored):
+    """The "gains" beam prior from position distances ``d`` ``[N, 60]`` [m] to the stored drops."""
+    idx = np.argsort(d, axis=1, kind="stable")[:, :BEAM_NEIGHBOURS]
+    gains = neighbour_beam_gains(torch.from_numpy(np.take_along_axis(d, idx, axis=1)),
+                                 torch.from_numpy(stored["beam_gain_db"][idx].astype(np.float64))).numpy()
+    return gains - gains.max(axis=1, keepdims=True)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +61,9 @@ def test_priors_are_the_site_baselines(site):
     env_q = observe("env", query, 20.0, np.random.default_rng(6))
     scores, feats = memory.prior("beam_selection", as_tensors(env_q))
     d = np.linalg.norm(bs_frame_xy(query)[:, None] - bs_frame_xy(stored)[None], axis=-1)
-    lookup = np.stack([-d[:, stored["best_beam"] == b].min(axis=1) for b in range(4)], axis=1)  # position lookup
-    assert np.allclose(scores.numpy(), lookup, atol=1e-4)
+    assert memory.cfg.beam_prior == "gains"  # the position k-NN beam gains, under the best beam's
+    assert np.allclose(scores.numpy(), beam_gains_under_best(d, stored), atol=1e-4)
+    assert np.allclose(scores.numpy().max(axis=1), 0.0) and np.all(scores.numpy() <= 0.0)
     assert np.allclose(feats[:, 0].numpy(), d.min(axis=1) / 10.0, atol=1e-5)
     pl, _ = memory.prior("path_loss", as_tensors(env_q))
     nearest = np.argsort(d, axis=1)[:, :3]
@@ -74,7 +83,8 @@ def test_a_training_drop_never_retrieves_its_own_square(site):
     same = (cells[:, None] == cells[None]).all(-1).numpy()
     d_other = np.where(same, np.inf, d)
     assert np.allclose(feats[:, 0].numpy(), d_other.min(axis=1) / 10.0, atol=1e-5)
-    assert np.all(feats[:, 0].numpy() > 0) and np.all(-scores.numpy().max(axis=1) > 0)
+    assert np.all(feats[:, 0].numpy() > 0)
+    assert np.allclose(scores.numpy(), beam_gains_under_best(d_other, stored), atol=1e-4)  # its square left out
 
 
 def test_gates_blend_prior_and_model_and_train(site, tmp_path):
@@ -93,9 +103,11 @@ def test_gates_blend_prior_and_model_and_train(site, tmp_path):
             model.memory_gates[t].bias.fill_(50.0)  # open
     assert torch.allclose(model.predict("positioning", csi_q), prior, atol=1e-3)
     assert torch.allclose(model.predict("path_loss", env_q), memory.prior("path_loss", env_q)[0], atol=1e-3)
-    lookup = memory.prior("beam_selection", env_q)[0]  # own + softplus(50) x the lookup's distances / 5 m
+    gains = memory.prior("beam_selection", env_q)[0]  # own + softplus(50) x the neighbours' gains / 1 dB
     weight = torch.nn.functional.softplus(torch.tensor(50.0))
-    torch.testing.assert_close(model.predict("beam_selection", env_q), own["beam_selection"] + weight * lookup / 5.0)
+    assert BEAM_PRIOR_SCALES["gains"] == (1.0, 40.0)
+    torch.testing.assert_close(model.predict("beam_selection", env_q),
+                               own["beam_selection"] + weight * gains.clamp_min(-40.0) / 1.0)
     with torch.no_grad():
         for t in ("positioning", "path_loss", "beam_selection"):
             model.memory_gates[t].bias.fill_(-50.0)  # shut
@@ -211,18 +223,26 @@ def test_fingerprint_kinds_and_a_memory_saved_before_them(site):
         SiteMemoryConfig(num_drops=2, fingerprint_dim=33, num_beams=4, fingerprint="phase")
 
     saved = to_dict(memory.cfg)
-    del saved["fingerprint"], saved["fingerprint_components"], saved["position_match"]
+    del saved["fingerprint"], saved["fingerprint_components"], saved["position_match"], saved["beam_prior"]
     saved["fingerprint_dim"] = old.shape[1]
     legacy = SiteMemory(from_dict(SiteMemoryConfig, saved))
     assert legacy.cfg.fingerprint == "magnitude" and legacy.cfg.fingerprint_components == 0
     assert legacy.cfg.position_match == "mean"  # as memories saved before the rules averaged their matches
+    assert legacy.cfg.beam_prior == "lookup" and not hasattr(legacy, "beam_gain_db")  # and looked up their beams
     assert legacy.fingerprints.shape == (60, 33) and not hasattr(legacy, "fingerprint_basis")
     with torch.no_grad():
         legacy.fingerprints.copy_(torch.from_numpy(fingerprint(fit, "magnitude")))
         legacy.local_xy.copy_(memory.local_xy)
+        legacy.best_beam.copy_(memory.best_beam)
     nn = _knn(fingerprint(fit, "magnitude"), old, 3)
     prior, _ = legacy.prior("positioning", as_tensors(csi_q))
     np.testing.assert_allclose(prior.numpy(), bs_frame_xy(stored)[nn].mean(axis=1), atol=1e-4)
+    env_q = observe("env", query, 20.0, np.random.default_rng(6))
+    d = np.linalg.norm(bs_frame_xy(query)[:, None] - bs_frame_xy(stored)[None], axis=-1)
+    lookup = np.stack([-d[:, stored["best_beam"] == b].min(axis=1) for b in range(4)], axis=1)  # position lookup
+    np.testing.assert_allclose(legacy.prior("beam_selection", as_tensors(env_q))[0].numpy(), lookup, atol=1e-4)
+    with pytest.raises(ValueError, match="SiteMemoryConfig.beam_prior = 'nearest'; allowed: 'gains', 'lookup'"):
+        SiteMemoryConfig(num_drops=2, fingerprint_dim=33, num_beams=4, beam_prior="nearest")
     wider = {**csi_q, "csi": np.concatenate([csi_q["csi"], csi_q["csi"]], axis=-1)}  # 16 subcarriers, not 8
     with pytest.raises(ValueError, match="has 257-value 'sqrt-oversampled' fingerprints; the site memory stores 129"):
         memory.prior("positioning", as_tensors(wider))
