@@ -96,7 +96,7 @@ def fingerprint_basis(prints: np.ndarray, components: int = FINGERPRINT_COMPONEN
     """``(mean [D], basis [D, r])`` of fingerprints ``[M, D]`` (float32): their centre and ``r = min(components, M,
     D)`` leading principal directions, on which :func:`project_fingerprints` maps fingerprints. Distances between
     projections approximate the full ones at a fraction of the cost: on the validation splits of
-    ``scripts/fingerprint_validation.py``, 128 or 256 components of the 2049-value ``"sqrt-oversampled"``
+    ``scripts/site_validation.py``, 128 or 256 components of the 2049-value ``"sqrt-oversampled"``
     fingerprints located as well as all of them."""
     prints = np.asarray(prints, np.float32)
     mean = prints.mean(axis=0)

@@ -1,0 +1,111 @@
+"""Compare the site-specific k-NN estimators on validation splits of a site's drops: the CSI fingerprint kinds,
+the rules that turn fingerprint matches into a position, and the beam estimates from the nearest stored drops.
+
+    .venv/bin/python scripts/site_validation.py runs/site/data
+
+The drops are first split as ``airtwin finetune`` splits them (20 m squares, 2 m guard, its seed); the test side
+is never read. The training side is split again, by 1 m squares without a guard (nearly a random split) and by
+20 m squares with a 2 m guard, under a few seeds; each estimator is fitted on one part and scored on the other.
+Three tables:
+
+1. positioning, k-NN (k = 5, positions averaged) with each fingerprint kind
+   (:func:`airtwin.model.baselines.fingerprint`), whole, and with the default kind projected on the fitting
+   part's principal directions (:func:`airtwin.model.baselines.fingerprint_basis`, what the baseline and site
+   memories use): median and CDF90 of the position error [m];
+2. positioning from the k best matches of the projected default fingerprint, by each rule of
+   :func:`airtwin.model.baselines.matched_position` (and the nearest match alone): median / CDF90 [m];
+3. beam selection from the UE position: the position lookup against the nearest drops' beam gains
+   (:func:`airtwin.model.baselines.neighbour_beam_gains`): top-1, top-3 and mean SNR loss [dB].
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from airtwin.datagen.reader import AirTwinDataset
+from airtwin.datagen.site import location_split
+from airtwin.model.baselines import (BEAM_NEIGHBOURS, FINGERPRINT_COMPONENTS, _knn, _nearest, bs_frame_xy,
+                                     fingerprint, fingerprint_basis, matched_position, neighbour_beam_gains,
+                                     project_fingerprints)
+from airtwin.model.config import DEFAULT_FINGERPRINT, FINGERPRINT_KINDS, POSITION_MATCHES, FinetuneConfig
+from airtwin.model.finetune import site_split
+from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
+from airtwin.phy.tasks import MODALITY_FIELDS, observe
+
+SPLITS = (("1 m squares, no guard", 1.0, 0.0), ("20 m squares, 2 m guard", 20.0, 2.0))
+
+
+def _errors(estimate: np.ndarray, truth: np.ndarray) -> str:
+    err = np.linalg.norm(estimate - truth, axis=1)
+    return f"{np.median(err):.2f} / {np.percentile(err, 90):.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", help="a site's traced drops (the data folder of an `airtwin finetune` run)")
+    parser.add_argument("--k", type=int, default=5, help="fingerprint matches kept")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the validation splits")
+    args = parser.parse_args()
+    ds = AirTwinDataset(args.data)
+    fields = ds.read_batch(ds.usable(), tuple(dict.fromkeys((*MODALITY_FIELDS["csi"], "best_beam", "beam_gain_db"))))
+    xy = fields["ue_position"][:, :2].astype(np.float64)
+    local = bs_frame_xy(fields)
+    gains = fields["beam_gain_db"].astype(np.float64)
+    obs = observe("csi", fields, DEFAULT_PILOT_SNR_DB, np.random.default_rng(0))
+    prints = {kind: fingerprint(obs, kind) for kind in FINGERPRINT_KINDS}
+    train, _ = site_split(xy, FinetuneConfig(scenario="site", out="unused"))  # the protocol's defaults
+    splits = [(name, seed, *(train[i] for i in location_split(xy[train], np.random.default_rng([seed, 11]),
+                                                               cell_m=cell_m, guard_m=guard_m)))
+              for name, cell_m, guard_m in SPLITS for seed in args.seeds]
+    print(f"{len(train)} drops on the protocol's training side; k = {args.k}")
+
+    print("\n1. Fingerprint kinds, k-NN positions averaged: median / CDF90 [m]\n")
+    shipped = f"{DEFAULT_FINGERPRINT}, {FINGERPRINT_COMPONENTS} components"
+    print(f"| validation split | seed | {shipped} | {' | '.join(FINGERPRINT_KINDS)} |")
+    print(f"|---|---|---|{'---|' * len(FINGERPRINT_KINDS)}")
+    matches = {}
+    for name, seed, fit, val in splits:
+        basis = fingerprint_basis(prints[DEFAULT_FINGERPRINT][fit])
+        projected = project_fingerprints(prints[DEFAULT_FINGERPRINT], *basis)
+        matches[name, seed] = _nearest(projected[fit], projected[val], args.k)
+        cells = []
+        for keys in (projected, *(prints[kind] for kind in FINGERPRINT_KINDS)):
+            nn = _knn(keys[fit], keys[val], args.k)
+            cells.append(_errors(xy[fit][nn].mean(axis=1), xy[val]))
+        print(f"| {name} | {seed} | {' | '.join(cells)} |", flush=True)
+
+    print(f"\n2. Position from the {args.k} best matches ({shipped}): median / CDF90 [m]\n")
+    print(f"| validation split | seed | nearest match | {' | '.join(POSITION_MATCHES)} |")
+    print(f"|---|---|---|{'---|' * len(POSITION_MATCHES)}")
+    for name, seed, fit, val in splits:
+        dist, nn = matches[name, seed]
+        cells = [_errors(xy[fit][nn[:, 0]], xy[val])]
+        for rule in POSITION_MATCHES:  # in the scene's frame: one area, one BS, a rigid map from the BS's frame
+            cells.append(_errors(matched_position(torch.from_numpy(dist), torch.from_numpy(xy[fit][nn]), rule)
+                                 .numpy(), xy[val]))
+        print(f"| {name} | {seed} | {' | '.join(cells)} |", flush=True)
+
+    print("\n3. Best beam from the UE position: top-1 / top-3 / SNR loss [dB]\n")
+    print(f"| validation split | seed | position lookup | {BEAM_NEIGHBOURS} nearest drops' beam gains |")
+    print("|---|---|---|---|")
+    for name, seed, fit, val in splits:
+        d = np.linalg.norm(local[val][:, None] - local[fit][None], axis=-1)
+        lookup = np.stack([np.where(fields["best_beam"][fit] == b, -d, -np.inf).max(axis=1)
+                           for b in range(gains.shape[1])], axis=1)
+        near, idx = _nearest(local[fit], local[val], BEAM_NEIGHBOURS)
+        averaged = neighbour_beam_gains(torch.from_numpy(near), torch.from_numpy(gains[fit][idx])).numpy()
+        cells = []
+        for scores in (lookup, averaged):
+            ranked = np.argsort(-scores, axis=1, kind="stable")
+            best = fields["best_beam"][val]
+            loss = gains[val].max(axis=1) - gains[val][np.arange(len(val)), ranked[:, 0]]
+            cells.append(f"{np.mean(ranked[:, 0] == best):.3f} / {np.mean((ranked[:, :3] == best[:, None]).any(1)):.3f}"
+                         f" / {loss.mean():.2f}")
+        print(f"| {name} | {seed} | {' | '.join(cells)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
