@@ -345,8 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     es = sub.add_parser("evaluate", help="closed-loop evaluation of policies over a scenario suite, with a report")
     es.add_argument("--suite", default="default", help="a built-in suite (`airtwin scenes list`) or a suite TOML file")
     es.add_argument("--policies", default=None,
-                    help="comma-separated: universal, reference, classical, oracle, sweep, lookup, random "
-                         "(default: universal,classical,oracle,sweep,random)")
+                    help="comma-separated: universal, reference, classical, oracle, sweep, lookup, lookup-gains, "
+                         "random (default: universal,classical,oracle,sweep,random)")
     es.add_argument("--out", required=True)
     es.add_argument("--checkpoint", default=None, help="universal-model checkpoint (default: the shipped one)")
     es.add_argument("--reference-checkpoint", default=None,

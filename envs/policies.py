@@ -8,8 +8,8 @@
   of the applied channel, true position (the task's ``oracle_action``).
 - :class:`PeriodicSweepPolicy`: measures every beam once every ``period`` steps (with a time cost,
   ``overhead_fraction``) and keeps that beam in between.
-- :class:`PositionLookupBeamPolicy`: nearest-neighbour lookup of the best beam from the UE position
-  in a table of traced samples.
+- :class:`PositionLookupBeamPolicy`: the best beam from the UE position in a table of traced samples: the
+  nearest sample's (a lookup), or the beam strongest on average over the nearest samples.
 
 For the multi-user and multi-cell environments (:mod:`airtwin.envs.multicell`):
 
@@ -31,10 +31,14 @@ from gymnasium import spaces
 
 from airtwin.config import check_range
 from airtwin.phy.beams import DEFAULT_FULL_BAND_WEIGHT, eigen_precoders, precoders_to_action
-from airtwin.phy.classical import estimate_position, geometric_beam_scores
+from airtwin.phy.classical import BEAM_NEIGHBOURS, estimate_position, geometric_beam_scores, neighbour_beam_gains
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.link import BEAM_MEASUREMENT_S, sweep_overhead
 from airtwin.phy.prediction import PREDICTION_KEYS, has_previous_pilot, switch_inputs, switched_precoders
+
+
+#: How :class:`PositionLookupBeamPolicy` picks a beam from its table.
+LOOKUP_RULES = ("nearest", "gains")
 
 
 class Policy(Protocol):
@@ -167,35 +171,53 @@ class PeriodicSweepPolicy:
 
 
 class PositionLookupBeamPolicy:
-    """Best beam of the nearest known position (k-NN majority vote), from the observed UE position.
+    """The best beam from the observed UE position, in a table of known drops (``positions [N, 2]`` [m], their
+    best ``beams [N]`` and beam gains ``gains [N, num_beams]`` [dB]).
 
-    Build the table with :meth:`from_twin` (traced drops) or pass ``positions [N, 2]`` and
-    ``beams [N]`` (e.g. from a dataset's ``ue_position`` and ``best_beam``).
+    ``rule``:
+
+    - ``"nearest"``: the best beam of the nearest drop (of the ``k`` nearest, by majority vote);
+    - ``"gains"``: the beam whose gain, averaged over the nearest drops, is highest
+      (:func:`airtwin.phy.classical.neighbour_beam_gains`; the table needs ``gains``).
+
+    Build the table with :meth:`from_twin` (traced drops) or pass it (e.g. from a dataset's ``ue_position``,
+    ``best_beam`` and ``beam_gain_db``).
     """
 
-    def __init__(self, positions: np.ndarray, beams: np.ndarray, k: int = 1, env=None):
+    def __init__(self, positions: np.ndarray, beams: np.ndarray, k: int = 1, env=None, *,
+                 gains: np.ndarray | None = None, rule: str = "nearest"):
         positions = np.asarray(positions, dtype=np.float64)[:, :2]
         if positions.shape[0] != len(beams) or positions.shape[0] == 0:
             raise ValueError("positions and beams must be non-empty and of equal length")
+        if rule not in LOOKUP_RULES:
+            raise ValueError(f"rule = {rule!r}; allowed: {', '.join(map(repr, LOOKUP_RULES))}")
+        if rule == "gains" and (gains is None or len(gains) != len(beams)):
+            raise ValueError("rule = 'gains' needs the table's beam gains, one row per drop")
         self.positions, self.beams, self.k, self.env = positions, np.asarray(beams, dtype=np.int64), k, env
+        self.gains = None if gains is None else np.asarray(gains, dtype=np.float64)
+        self.rule = rule
 
     @classmethod
     def from_twin(cls, twin, num_samples: int, rng: np.random.Generator, k: int = 1, env=None,
-                  batch_size: int = 64) -> PositionLookupBeamPolicy:
-        pos, beams = [], []
+                  batch_size: int = 64, rule: str = "nearest") -> PositionLookupBeamPolicy:
+        pos, beams, gains = [], [], []
         for start in range(0, num_samples, batch_size):
             drops = twin.sample_ue_positions(min(batch_size, num_samples - start), rng)
             batch = twin.trace(drops)
             keep = batch.has_paths
             pos.append(drops[keep])
             beams.append(batch.best_beam[keep])
-        return cls(np.concatenate(pos), np.concatenate(beams), k, env)
+            gains.append(batch.beam_gain_db[keep])
+        return cls(np.concatenate(pos), np.concatenate(beams), k, env, gains=np.concatenate(gains), rule=rule)
 
     def reset(self) -> None:
         pass
 
     def beam_for(self, xy: np.ndarray) -> int:
         d = np.linalg.norm(self.positions - np.asarray(xy, dtype=np.float64)[:2], axis=1)
+        if self.rule == "gains":
+            near = np.argsort(d, kind="stable")[:BEAM_NEIGHBOURS]
+            return int(neighbour_beam_gains(d[near][None], self.gains[near][None])[0].argmax())
         nearest = self.beams[np.argsort(d, kind="stable")[: self.k]]
         return int(np.bincount(nearest).argmax())
 

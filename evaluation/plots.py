@@ -18,7 +18,7 @@ def _subplots(ncols: int = 1, figsize: tuple[float, float] = (6, 3.4)):
     return fig, axes
 
 COLORS = {"universal": "tab:blue", "classical": "tab:red", "reference": "tab:cyan", "oracle": "tab:green",
-          "sweep": "tab:orange", "lookup": "tab:purple", "random": "tab:gray"}
+          "sweep": "tab:orange", "lookup": "tab:purple", "lookup-gains": "tab:pink", "random": "tab:gray"}
 
 
 def _save(fig, path: Path) -> Path:

@@ -99,7 +99,7 @@ def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, ch
              f"Policies: {', '.join(policies)}; {suite.evaluation.episodes} episode(s) of {suite.evaluation.steps} steps per run; "
              f"seed {suite.evaluation.seed}. Values [95 % interval, bootstrap over episodes].", "", "## Beam selection (closed loop)", "", *beam_table(metrics), "",
              "Overhead saved: share of the air time of an exhaustive sweep every step (the oracle) that the "
-             "policy does not spend (sweep: one sweep every 10 steps; universal, classical, lookup, random: no sweep). "
+             "policy does not spend (sweep: one sweep every 10 steps; the other policies but the oracle: no sweep). "
              "Net rate = rate x (1 - sweep overhead).", "",
              "## Precoding from estimated, aged CSI", "", *precoding_table(metrics), "",
              "## Positioning and path loss", "", *positioning_table(metrics), "",
@@ -108,7 +108,8 @@ def write_report(suite: Suite, policies: tuple[str, ...], out: str | Path, *, ch
              "episodes. Classical: the geometric beam, the eigen-precoder of the estimate, the first-path position; "
              "sweep: an exhaustive sweep every 10 steps (net rate after its air time); lookup: the best beam of the "
              "nearest drop in a table of the area (the universal model's site memory when it has one, so both "
-             "know the same drops); reference: a second universal model, when the run has one.",
+             "know the same drops); lookup-gains: the beam strongest on average over the 20 nearest drops of the "
+             "same table; reference: a second universal model, when the run has one.",
              "", *comparison_table(metrics), "",
              "## Inference latency (median per decision, this machine)", "",
              "| policy | latency [ms] |", "|---|---|",

@@ -6,7 +6,8 @@ For every scenario of the suite:
   rate and net rate after sweep overhead [bit/s/Hz], overhead saved vs. an exhaustive sweep every step.
   The position lookup's table holds ``lookup_drops`` traced drops of the area, or, when the universal
   checkpoint has a site memory of the area (``airtwin finetune``), the memory's drops: both then know the
-  same site drops;
+  same site drops. ``"lookup"`` takes the nearest drop's best beam, ``"lookup-gains"`` the beam strongest on
+  average over the nearest drops of the same table;
 - precoding, once per pilot SNR: SGCS against the eigen-precoder and spectral efficiency [bit/s/Hz];
 - positioning, at the first pilot SNR: error CDF, median and CDF90 [m];
 - path loss (offline): the universal model's prediction vs. the twin on fresh drops, RMSE [dB].
@@ -48,12 +49,12 @@ from airtwin.phy.tasks import observe
 from airtwin.scenes.registry import get_scenario
 from airtwin.twin.pool import TwinPool
 
-POLICIES = ("universal", "reference", "classical", "oracle", "sweep", "lookup", "random")
+POLICIES = ("universal", "reference", "classical", "oracle", "sweep", "lookup", "lookup-gains", "random")
 #: Policies ``airtwin evaluate`` runs unless told otherwise.
 DEFAULT_POLICIES = ("universal", "classical", "oracle", "sweep", "random")
 #: The policies the universal model is compared with, step by step: the deployable classical ones, and a second
 #: universal model when the run has a reference checkpoint.
-BASELINES = ("classical", "sweep", "lookup", "reference")
+BASELINES = ("classical", "sweep", "lookup", "lookup-gains", "reference")
 #: Per-step values of each task's closed-loop metrics, from the step infos (has-path steps only); ``overhead``
 #: is the policy's share of air time spent sweeping (:func:`policy_overhead`).
 STEP_METRICS = {
@@ -91,15 +92,23 @@ def make_policy(name: str, env, *, checkpoint, seed: int, lookup_drops: int = 25
         return None
     if name == "sweep":
         return PeriodicSweepPolicy(env, period=SWEEP_PERIOD)
-    if name == "lookup":
+    if name in ("lookup", "lookup-gains"):
+        rule = "gains" if name == "lookup-gains" else "nearest"
         twin = env.unwrapped.twin
         memory = site_memory_of(checkpoint, twin)
+        table = None
         if memory is not None:
             site = twin.spec.bs[twin.serving_bs]
-            policy = PositionLookupBeamPolicy(*memory.lookup_table(site.position, site.orientation_deg), env=env)
+            table = memory.lookup_table(site.position, site.orientation_deg)
+            if rule == "gains" and table[2] is None:  # a memory saved before it stored beam gains
+                table = None
+        if table is not None:
+            xy, beams, gains = table
+            policy = PositionLookupBeamPolicy(xy, beams, env=env, gains=gains, rule=rule)
         else:
-            policy = PositionLookupBeamPolicy.from_twin(twin, lookup_drops, np.random.default_rng(seed), env=env)
-        policy.table_source = "site memory" if memory is not None else "traced"
+            policy = PositionLookupBeamPolicy.from_twin(twin, lookup_drops, np.random.default_rng(seed), env=env,
+                                                        rule=rule)
+        policy.table_source = "site memory" if table is not None else "traced"
         return policy
     raise ValueError(f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
 

@@ -21,7 +21,7 @@ site-specific one):
   match``: the weighted centre of the densest cluster of the same positions (:func:`matched_position`);
 - beam selection, ``position lookup``: the best beam of the nearest fitting UE position in the BS's frame;
   ``position k-NN beam gains``: the beam whose gain, averaged over the nearest fitting UE positions, is highest
-  (:func:`neighbour_beam_gains`);
+  (:func:`airtwin.phy.classical.neighbour_beam_gains`);
 - path loss, ``log-distance``: a least-squares fit ``PL = a + 10 n log10(d_3D)``; ``position k-NN path loss``:
   the mean path loss of the k nearest fitting UE positions in the BS's frame;
 - precoding, ``smoothed eigen of estimate``: the eigen-precoder of each subband's covariance smoothed with the
@@ -142,24 +142,6 @@ def matched_position(distances: torch.Tensor, positions: torch.Tensor, rule: Pos
     seed = (near * weight[:, None, :]).sum(dim=2).argmax(dim=1)  # [N]
     member = near[torch.arange(len(seed), device=seed.device), seed] * weight  # [N, k]
     return (member[..., None] * positions).sum(dim=1) / member.sum(dim=1, keepdim=True)
-
-
-#: Stored drops averaged by :func:`neighbour_beam_gains`, and the width [m] of its Gaussian weights, chosen on
-#: validation splits inside city-10000's protocol training drops (``docs/results.md``, session 11).
-BEAM_NEIGHBOURS = 20
-BEAM_WIDTH_M = 2.0
-
-
-def neighbour_beam_gains(distances: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
-    """``[N, num_beams]`` beam gains [dB] at a UE position, from the ``k`` stored drops nearest it: their distances
-    ``[N, k]`` [m] (``inf`` for a drop left out) and their beam gains ``gains`` ``[N, k, num_beams]`` [dB], averaged
-    with weights ``softmax(-d^2 / (2 BEAM_WIDTH_M^2))``. The best beam changes within metres in a street canyon;
-    the nearest drop's best beam (the position lookup) follows every such change, while the average of several
-    drops' gains keeps the beam that is strong around the position. On validation splits of city-10000 it picked
-    the best beam 3.5 points more often than the lookup (nearly random split) and 2.2 points (20 m squares), with
-    0.6 and 0.4 dB less SNR loss."""
-    weight = torch.softmax(-(distances / BEAM_WIDTH_M).square() / 2.0, dim=1)
-    return (weight[..., None] * gains).sum(dim=1)
 
 
 def bs_frame_xy(fields: dict[str, np.ndarray]) -> np.ndarray:
@@ -297,9 +279,9 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
         if mask.any():
             scores[:, b] = -d[:, mask].min(axis=1)
     out["position lookup"] = TASKS["beam_selection"].samples(scores, te)
-    near, idx = _nearest(local_tr, local_te, min(BEAM_NEIGHBOURS, len(local_tr)))
-    gains = neighbour_beam_gains(torch.from_numpy(near), torch.from_numpy(tr["beam_gain_db"][idx].astype(np.float64)))
-    out["position k-NN beam gains"] = TASKS["beam_selection"].samples(gains.numpy(), te)
+    near, idx = _nearest(local_tr, local_te, min(classical.BEAM_NEIGHBOURS, len(local_tr)))
+    out["position k-NN beam gains"] = TASKS["beam_selection"].samples(
+        classical.neighbour_beam_gains(near, tr["beam_gain_db"][idx]), te)
     # Precoding: subband covariances smoothed with the full band's, the weight fitted on the fitting split.
     fitted = fit_full_band_weight(to_complex(obs_tr["csi"]), TASKS["precoding"].target(tr))
     out["smoothed eigen of estimate"] = TASKS["precoding"].samples(

@@ -51,10 +51,11 @@ import torch
 from torch import nn
 
 from airtwin.datagen.site import location_cells
-from airtwin.model.baselines import (BEAM_NEIGHBOURS, bs_frame_xy, fingerprint, fingerprint_basis, matched_position,
-                                     neighbour_beam_gains, project_fingerprints, scene_frame_xy)
+from airtwin.model.baselines import (bs_frame_xy, fingerprint, fingerprint_basis, matched_position,
+                                     project_fingerprints, scene_frame_xy)
 from airtwin.model.config import (DEFAULT_BEAM_PRIOR, DEFAULT_FINGERPRINT, DEFAULT_POSITION_MATCH, MEMORY_FEATURES,
                                   SiteMemoryConfig)
+from airtwin.phy.classical import BEAM_NEIGHBOURS, neighbour_beam_gains
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
 #: Dataset fields a memory is built from: the CSI observation's (estimate, array, positions) and the labels.
@@ -109,14 +110,17 @@ class SiteMemory(nn.Module):
         """``[N, 2]`` int64 square of each UE position ``[N, 3]`` (scene frame [m]), for ``memory_exclude_cell``."""
         return torch.from_numpy(location_cells(ue_position, self.cfg.cell_m))
 
-    def lookup_table(self, bs_position: np.ndarray, bs_orientation_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def lookup_table(self, bs_position: np.ndarray, bs_orientation_deg: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The stored drops as a position lookup table: ``(UE positions [M, 2] in the scene's frame [m], best beam
-        [M])``, for the serving BS at ``bs_position`` ``[3]`` [m] with orientation ``bs_orientation_deg`` ``[3]``
-        [deg] (a baseline that knows the same site drops as the memory)."""
+        [M], beam gains [M, num_beams] [dB] or None in memories saved before them)``, for the serving BS at
+        ``bs_position`` ``[3]`` [m] with orientation ``bs_orientation_deg`` ``[3]`` [deg] (a baseline that knows the
+        same site drops as the memory)."""
         local = self.local_xy.cpu().numpy().astype(np.float64)
         orientation = np.broadcast_to(np.asarray(bs_orientation_deg, np.float64), (len(local), 3))
         xy = np.asarray(bs_position, np.float64)[:2] + scene_frame_xy(local, {"bs_orientation_deg": orientation})
-        return xy, self.best_beam.cpu().numpy()
+        gains = self.beam_gain_db.cpu().numpy() if self.cfg.beam_prior == "gains" else None
+        return xy, self.best_beam.cpu().numpy(), gains
 
     def _double(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Buffer ``name`` (``"fingerprints"`` or ``"local_xy"``) in float64 and its rows' squared norms ``[M]``,
@@ -167,9 +171,9 @@ class SiteMemory(nn.Module):
             d = self._distances("local_xy", bs_frame_xy(np_obs), obs)
             if task == "beam_selection" and self.cfg.beam_prior == "gains":
                 dist, idx = torch.topk(d, min(BEAM_NEIGHBOURS, self.cfg.num_drops), dim=1, largest=False)
-                gains = neighbour_beam_gains(dist, self.beam_gain_db[idx].double())
-                return ((gains - gains.amax(dim=1, keepdim=True)).float(),
-                        (dist[:, :1] / 10.0).float())
+                gains = neighbour_beam_gains(dist.cpu().numpy(), self.beam_gain_db[idx].cpu().numpy())
+                prior = torch.from_numpy(gains - gains.max(axis=1, keepdims=True)).float().to(dist.device)
+                return prior, (dist[:, :1] / 10.0).float()
             if task == "beam_selection":
                 holds = nn.functional.one_hot(self.best_beam, self.cfg.num_beams).bool()  # [M, num_beams]
                 nearest = d[:, :, None].masked_fill(~holds[None], float("inf")).amin(dim=1)  # [B, num_beams]

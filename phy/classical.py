@@ -8,6 +8,8 @@
   beamspace angle of the CSI estimate at that delay, to a UE position (known UE height), for any array.
 - :func:`first_path_ratio`: share of the received power in the strongest delay tap (a Rician K-factor
   proxy), thresholded for a LoS detector.
+- :func:`neighbour_beam_gains`: the beam gains around a UE position, from the known drops nearest it (the beam
+  estimate of a table of traced or measured drops).
 
 Conventions are those of :mod:`airtwin.phy.beams`: ``h ∝ exp(+j 2π r_n·d)`` over the array elements
 (positions ``r_n`` in wavelengths, direction ``d`` in the array frame), ``h_k ∝ exp(-j 2π f_k τ)`` over
@@ -211,3 +213,25 @@ def fit_threshold(feature: np.ndarray, label: np.ndarray) -> float:
     candidates = np.unique(np.concatenate([feature, [feature.min() - 1.0]]))
     acc = [np.mean((feature > t) == label) for t in candidates]
     return float(candidates[int(np.argmax(acc))])
+
+
+#: Known drops averaged by :func:`neighbour_beam_gains`, and the width [m] of its Gaussian weights, chosen on
+#: validation splits inside city-10000's site-protocol training drops (``docs/results.md``, session 11).
+BEAM_NEIGHBOURS = 20
+BEAM_WIDTH_M = 2.0
+
+
+def neighbour_beam_gains(distances: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """``[N, num_beams]`` beam gains [dB] at a UE position, from the ``k`` known drops nearest it: their distances
+    ``[N, k]`` [m] (``inf`` for a drop left out) and their beam gains ``gains`` ``[N, k, num_beams]`` [dB], averaged
+    with weights ``softmax(-d^2 / (2 BEAM_WIDTH_M^2))``.
+
+    The best beam changes within metres in a street canyon. The nearest drop's best beam (a position lookup)
+    follows every such change; the average of several drops' gains keeps the beam that is strong around the
+    position. On validation splits of city-10000 it picked the best beam 3.5 points more often than the lookup
+    (nearly random split) and 2.2 points more often (20 m squares), with 0.6 and 0.4 dB less SNR loss.
+    """
+    logits = -np.square(np.asarray(distances, np.float64) / BEAM_WIDTH_M) / 2.0
+    weight = np.exp(logits - logits.max(axis=1, keepdims=True))
+    weight /= weight.sum(axis=1, keepdims=True)
+    return np.einsum("nk,nkb->nb", weight, np.asarray(gains, np.float64))

@@ -15,7 +15,7 @@ Three tables:
 2. positioning from the k best matches of the projected default fingerprint, by each rule of
    :func:`airtwin.model.baselines.matched_position` (and the nearest match alone): median / CDF90 [m];
 3. beam selection from the UE position: the position lookup against the nearest drops' beam gains
-   (:func:`airtwin.model.baselines.neighbour_beam_gains`): top-1, top-3 and mean SNR loss [dB].
+   (:func:`airtwin.phy.classical.neighbour_beam_gains`): top-1, top-3 and mean SNR loss [dB].
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import torch
 
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.datagen.site import location_split
-from airtwin.model.baselines import (BEAM_NEIGHBOURS, FINGERPRINT_COMPONENTS, _knn, _nearest, bs_frame_xy,
-                                     fingerprint, fingerprint_basis, matched_position, neighbour_beam_gains,
-                                     project_fingerprints)
+from airtwin.model.baselines import (FINGERPRINT_COMPONENTS, _knn, _nearest, bs_frame_xy, fingerprint,
+                                     fingerprint_basis, matched_position, project_fingerprints)
 from airtwin.model.config import DEFAULT_FINGERPRINT, FINGERPRINT_KINDS, POSITION_MATCHES, FinetuneConfig
 from airtwin.model.finetune import site_split
+from airtwin.phy.classical import BEAM_NEIGHBOURS, neighbour_beam_gains
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
@@ -96,7 +96,7 @@ def main() -> None:
         lookup = np.stack([np.where(fields["best_beam"][fit] == b, -d, -np.inf).max(axis=1)
                            for b in range(gains.shape[1])], axis=1)
         near, idx = _nearest(local[fit], local[val], BEAM_NEIGHBOURS)
-        averaged = neighbour_beam_gains(torch.from_numpy(near), torch.from_numpy(gains[fit][idx])).numpy()
+        averaged = neighbour_beam_gains(near, gains[fit][idx])
         cells = []
         for scores in (lookup, averaged):
             ranked = np.argsort(-scores, axis=1, kind="stable")

@@ -7,6 +7,7 @@ from gymnasium.utils.env_checker import check_env
 
 from airtwin import envs
 from airtwin.envs.policies import OraclePolicy, PeriodicSweepPolicy, PositionLookupBeamPolicy, RandomPolicy
+from airtwin.phy.classical import BEAM_NEIGHBOURS, BEAM_WIDTH_M
 from airtwin.envs.vector import TwinVectorEnv
 
 SCENARIO = "canyon-test"
@@ -176,6 +177,22 @@ def test_sweep_and_lookup_policies():
     assert lookup.beam_for(lookup.positions[5]) == lookup.beams[5]
     obs, _ = env.reset(seed=10)
     assert env.action_space.contains(lookup.act(obs))
+    # The same table, the beam strongest over the nearest drops: at a stored drop far (> 4 widths) from all
+    # others, that drop's own best beam; elsewhere the argmax of the Gaussian-weighted gains.
+    gains = PositionLookupBeamPolicy(lookup.positions, lookup.beams, gains=lookup.gains, rule="gains", env=env)
+    d = np.linalg.norm(lookup.positions[:, None] - lookup.positions[None], axis=-1) + np.eye(len(lookup.beams)) * 1e9
+    alone = int(np.argmax(d.min(axis=1)))
+    assert d[alone].min() > 4 * BEAM_WIDTH_M and gains.beam_for(lookup.positions[alone]) == lookup.beams[alone]
+    xy = lookup.positions[:3].mean(axis=0)
+    to = np.linalg.norm(lookup.positions - xy, axis=1)
+    near = np.argsort(to, kind="stable")[:BEAM_NEIGHBOURS]
+    w = np.exp(-(to[near] ** 2 - to[near].min() ** 2) / (2 * BEAM_WIDTH_M ** 2))
+    assert gains.beam_for(xy) == int(np.argmax((w[:, None] * lookup.gains[near]).sum(axis=0)))
+    assert env.action_space.contains(gains.act(obs))
+    with pytest.raises(ValueError, match="rule = 'gains' needs the table's beam gains"):
+        PositionLookupBeamPolicy(lookup.positions, lookup.beams, rule="gains")
+    with pytest.raises(ValueError, match="rule = 'mode'; allowed: 'nearest', 'gains'"):
+        PositionLookupBeamPolicy(lookup.positions, lookup.beams, rule="mode")
 
 
 @pytest.mark.parametrize("env_id", sorted(envs.SINGLE_UE_ENV_IDS))  # multi-UE/cell: tests/test_multicell.py

@@ -7,7 +7,7 @@ import pytest
 from airtwin.evaluation.report import write_report
 from airtwin.scenes.suites import EvaluationSettings, Suite, builtin_suites, load_suite
 
-POLICIES = ("oracle", "sweep", "lookup", "random")
+POLICIES = ("oracle", "sweep", "lookup", "lookup-gains", "random")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_oracle_is_perfect_and_others_are_not_better(run):
     _, metrics = run
     beams = metrics["scenarios"]["canyon-test"]["beam_selection"]["3"]
     assert beams["oracle"]["beam_accuracy"] == 1.0 and beams["oracle"]["snr_loss_db"] == 0.0
-    for p in ("sweep", "lookup", "random"):
+    for p in ("sweep", "lookup", "lookup-gains", "random"):
         assert beams[p]["snr_loss_db"] >= 0.0 and beams[p]["beam_accuracy"] <= 1.0
         assert beams[p]["rate"] <= beams["oracle"]["rate"] + 1e-9
     # Sweep every 10 steps with 4 beams of 0.5 ms each over 0.5 s steps: 0.04 % overhead, 90 % saved.

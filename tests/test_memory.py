@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from airtwin.model.baselines import (BEAM_NEIGHBOURS, MATCH_RADIUS_M, _knn, _nearest, bs_frame_xy, fingerprint,
-                                     fingerprint_basis, matched_position, neighbour_beam_gains, project_fingerprints)
+from airtwin.model.baselines import (MATCH_RADIUS_M, _knn, _nearest, bs_frame_xy, fingerprint,
+                                     fingerprint_basis, matched_position, project_fingerprints)
 from airtwin.model.checkpoint import load_checkpoint, save_checkpoint
 from airtwin.model.memory import SiteMemory
 from airtwin.model.train import task_batch, training_step
 from airtwin.model.universal import BEAM_PRIOR_SCALES, rotate_by_yaw, task_loss
+from airtwin.phy.classical import BEAM_NEIGHBOURS, neighbour_beam_gains
 from airtwin.phy.tasks import TASKS, Numerology, observe
 from tests.test_model import build, tiny_batch
 
@@ -31,8 +32,7 @@ def as_tensors(obs):
 def beam_gains_under_best(d, stored):
     """The "gains" beam prior from position distances ``d`` ``[N, 60]`` [m] to the stored drops."""
     idx = np.argsort(d, axis=1, kind="stable")[:, :BEAM_NEIGHBOURS]
-    gains = neighbour_beam_gains(torch.from_numpy(np.take_along_axis(d, idx, axis=1)),
-                                 torch.from_numpy(stored["beam_gain_db"][idx].astype(np.float64))).numpy()
+    gains = neighbour_beam_gains(np.take_along_axis(d, idx, axis=1), stored["beam_gain_db"][idx])
     return gains - gains.max(axis=1, keepdims=True)
 
 
@@ -155,9 +155,10 @@ def test_a_memory_serves_its_own_site_only(site):
     stored, _, _ = site
     memory = SiteMemory.from_fields(stored, 20.0, np.random.default_rng(5), k=3, scenario="here",
                                     carrier_frequency_hz=3.5e9, bs_name="bs0")
-    xy, beams = memory.lookup_table(stored["bs_position"][0], stored["bs_orientation_deg"][0])
+    xy, beams, gains = memory.lookup_table(stored["bs_position"][0], stored["bs_orientation_deg"][0])
     np.testing.assert_allclose(xy, stored["ue_position"][:, :2], atol=1e-3)
     np.testing.assert_array_equal(beams, stored["best_beam"])
+    np.testing.assert_allclose(gains, stored["beam_gain_db"])
 
     memory.cfg.check_site("here", 3.5e9, "bs0")
     memory.cfg.check_site("here", 3.5e9)  # data that does not record its BS
