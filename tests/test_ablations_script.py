@@ -30,15 +30,21 @@ esac
 """
 
 
-@pytest.mark.skipif(shutil.which("flock") is None, reason="needs flock (util-linux)")
-def test_two_copies_share_the_runs_and_evaluate_once(tmp_path):
+def work_folder(tmp_path):
+    """``(work folder with encoders, log file, environment)``: the stand-in serves as the CLI and the
+    interpreter and logs each call to the log file."""
     work, log = tmp_path / "work", tmp_path / "log.txt"
     (work / "enc").mkdir(parents=True)
     (work / "enc" / "encoders.json").write_text("{}")
     stand_in = tmp_path / "airtwin"
     stand_in.write_text(STAND_IN)
     stand_in.chmod(0o755)
-    env = {**os.environ, "AIRTWIN": str(stand_in), "PYTHON": str(stand_in), "LOG": str(log)}
+    return work, log, {**os.environ, "AIRTWIN": str(stand_in), "PYTHON": str(stand_in), "LOG": str(log)}
+
+
+@pytest.mark.skipif(shutil.which("flock") is None, reason="needs flock (util-linux)")
+def test_two_copies_share_the_runs_and_evaluate_once(tmp_path):
+    work, log, env = work_folder(tmp_path)
     cmd = ["bash", str(SCRIPT), str(work), "5", "0 1", "5"]
     copies = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
               for _ in range(2)]
@@ -67,13 +73,7 @@ def test_two_copies_share_the_runs_and_evaluate_once(tmp_path):
 def test_equal_timestamps_count_as_done_and_a_newer_input_as_not(tmp_path):
     """A table or pooled file written in the same clock tick as its inputs (coarse file-system timestamps) is up
     to date; one older than an input is redone."""
-    work, log = tmp_path / "work", tmp_path / "log.txt"
-    (work / "enc").mkdir(parents=True)
-    (work / "enc" / "encoders.json").write_text("{}")
-    stand_in = tmp_path / "airtwin"
-    stand_in.write_text(STAND_IN)
-    stand_in.chmod(0o755)
-    env = {**os.environ, "AIRTWIN": str(stand_in), "PYTHON": str(stand_in), "LOG": str(log)}
+    work, log, env = work_folder(tmp_path)
     cmd = ["bash", str(SCRIPT), str(work), "5", "0", "5"]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stdout + first.stderr
