@@ -11,7 +11,6 @@ fixed seed and traced with the scenario's own tracing settings. Printed per area
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +46,7 @@ def parse_args() -> Args:
 
 def main() -> None:
     args = parse_args()
+    from airtwin.config import write_json
     from airtwin.scenes import get_scenario
     from airtwin.scenes.suites import load_suite
     from airtwin.twin import Twin
@@ -68,8 +68,7 @@ def main() -> None:
     cov = np.array([r["coverage"] for r in rows])
     print(f"{'all':<16} {cov.mean():>8.3f} (min {cov.min():.3f}, max {cov.max():.3f}) over {len(rows)} areas")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+        write_json(args.json, rows, indent=2)  # atomically: an interrupted run leaves the old file whole
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from airtwin.config import write_json
 from airtwin.evaluation.offline import COLUMNS
 
 
@@ -38,7 +39,7 @@ def main() -> None:
         cells = [f"{r[c]['value']:.3f} [{r[c]['low']:.3f}, {r[c]['high']:.3f}]" if c in r else "-" for c in COLUMNS]
         print(f"| {r['protocol']} | {r['method']} | " + " | ".join(cells) + " |")
     if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+        write_json(args.out, rows)  # atomically: an interrupted run leaves the old table whole
 
 
 if __name__ == "__main__":
