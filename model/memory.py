@@ -24,7 +24,7 @@ positioning     BS-frame position of the k nearest fingerprints         nearest 
                 ``[B, 2]`` [m], their densest cluster's weighted        positions' mean spread / 100 m
                 centre (the k-NN fingerprint baseline); the mean of
                 the k in memories saved before
-beam_selection  the beam gains of the nearest stored UEs, averaged,   nearest stored UE's distance / 10 m
+beam_selection  the beam gains of the nearest stored UEs, averaged,     nearest stored UE's distance / 10 m
                 under the best beam's ``[B, num_beams]`` [dB] (the
                 position k-NN beam gains); in memories saved before,
                 minus the distance to the nearest stored UE of each
