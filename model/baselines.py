@@ -121,7 +121,8 @@ MATCH_SHARPNESS = 0.1
 def matched_position(distances: torch.Tensor, positions: torch.Tensor, rule: PositionMatch = DEFAULT_POSITION_MATCH
                      ) -> torch.Tensor:
     """``[N, 2]`` position [m] from the ``k`` best fingerprint matches of each query: their fingerprint
-    ``distances`` ``[N, k]`` (ascending; ``inf`` for a match left out) and their ``positions`` ``[N, k, 2]`` [m].
+    ``distances`` ``[N, k]`` (ascending; ``inf`` for a match left out, and all ``k`` weigh alike when all are) and
+    their ``positions`` ``[N, k, 2]`` [m].
 
     - ``"mean"``: the average of the ``k`` positions.
     - ``"densest"``: match ``i`` weighs ``exp(-((d_i - d_1) / (MATCH_SHARPNESS d_1))^2)``, so a match 10 % farther
@@ -138,6 +139,7 @@ def matched_position(distances: torch.Tensor, positions: torch.Tensor, rule: Pos
     best = distances[:, :1]
     gap = (distances - best) / (MATCH_SHARPNESS * best.clamp_min(torch.finfo(distances.dtype).tiny))
     weight = torch.exp(-gap.square()).nan_to_num(0.0)  # [N, k]; a tie with a zero best distance weighs 1
+    weight = torch.where(torch.isinf(best), 1.0, weight)  # every match left out: their positions, evenly
     near = torch.cdist(positions, positions) <= MATCH_RADIUS_M  # [N, k, k]
     seed = (near * weight[:, None, :]).sum(dim=2).argmax(dim=1)  # [N]
     member = near[torch.arange(len(seed), device=seed.device), seed] * weight  # [N, k]

@@ -223,8 +223,8 @@ BEAM_WIDTH_M = 2.0
 
 def neighbour_beam_gains(distances: np.ndarray, gains: np.ndarray) -> np.ndarray:
     """``[N, num_beams]`` beam gains [dB] at a UE position, from the ``k`` known drops nearest it: their distances
-    ``[N, k]`` [m] (``inf`` for a drop left out) and their beam gains ``gains`` ``[N, k, num_beams]`` [dB], averaged
-    with weights ``softmax(-d^2 / (2 BEAM_WIDTH_M^2))``.
+    ``[N, k]`` [m] (``inf`` for a drop left out; all alike when all are) and their beam gains ``gains``
+    ``[N, k, num_beams]`` [dB], averaged with weights ``softmax(-d^2 / (2 BEAM_WIDTH_M^2))``.
 
     The best beam changes within metres in a street canyon. The nearest drop's best beam (a position lookup)
     follows every such change; the average of several drops' gains keeps the beam that is strong around the
@@ -233,6 +233,7 @@ def neighbour_beam_gains(distances: np.ndarray, gains: np.ndarray) -> np.ndarray
     found the best beam among its top 3 1.5 and 3.9 points less often (``scripts/site_validation.py``).
     """
     logits = -np.square(np.asarray(distances, np.float64) / BEAM_WIDTH_M) / 2.0
+    logits[np.isneginf(logits).all(axis=1)] = 0.0  # every drop left out: all alike
     weight = np.exp(logits - logits.max(axis=1, keepdims=True))
     weight /= weight.sum(axis=1, keepdims=True)
     return np.einsum("nk,nkb->nb", weight, np.asarray(gains, np.float64))

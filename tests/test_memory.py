@@ -270,6 +270,14 @@ def test_matched_position_takes_the_densest_cluster_of_close_matches():
                                                                         dtype=torch.float64))
     with pytest.raises(ValueError, match="rule = 'median'; allowed: 'densest', 'mean'"):
         matched_position(dist, pos, "median")
+    # Every match left out (a tiny memory whose drops all share the query's square): all weigh alike, so the
+    # densest cluster is the three near the origin.
+    gone = torch.full((1, 5), float("inf"), dtype=torch.float64)
+    torch.testing.assert_close(matched_position(gone, pos[:1]), pos[:1, 1:4].mean(dim=1))
+    gains = np.arange(10.0).reshape(1, 5, 2)
+    np.testing.assert_allclose(neighbour_beam_gains(np.full((1, 5), np.inf), gains), gains.mean(axis=1))
+    np.testing.assert_allclose(neighbour_beam_gains(np.array([[0.0, np.inf, np.inf, np.inf, np.inf]]), gains),
+                               gains[:, 0])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
