@@ -84,6 +84,21 @@ def _check_finite(tensors: dict[str, torch.Tensor], what: str) -> None:
         raise CheckpointError(f"{what}: non-finite values (NaN or inf) in {bad[:5]}{'...' if len(bad) > 5 else ''}")
 
 
+def _as_written(path: Path) -> None:
+    """Give ``path`` the mode any file this process writes gets (``0666`` less the umask): safetensors writes its
+    files with mode 0600, which kept a shipped checkpoint's weights from other users of a machine."""
+    mask = os.umask(0)
+    os.umask(mask)
+    path.chmod(0o666 & ~mask)
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Write ``tensors`` as a safetensors file at ``path``, with the mode of any other file written
+    (:func:`_as_written`)."""
+    save_file(tensors, str(path))
+    _as_written(Path(path))
+
+
 def save_checkpoint(model, out_dir: str | Path, *, train: dict | None = None, optimizer=None) -> Path:
     """Write ``model`` (a :class:`model.universal.UniversalModel`) to ``out_dir``, atomically.
 
@@ -97,7 +112,7 @@ def save_checkpoint(model, out_dir: str | Path, *, train: dict | None = None, op
     tmp.mkdir(parents=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
                if not k.startswith("backbone.")}
-    save_file(tensors, str(tmp / "weights.safetensors"))
+    save_tensors(tensors, tmp / "weights.safetensors")
     if model.backbone is not None and model.cfg.uses_lora:
         model.backbone.save_pretrained(str(tmp / "lora"), safe_serialization=True)
     if optimizer is not None:
@@ -107,6 +122,8 @@ def save_checkpoint(model, out_dir: str | Path, *, train: dict | None = None, op
     config = {"format": CHECKPOINT_FORMAT, "model": to_dict(model.cfg), "versions": _versions(),
               "parameters": {"trainable": trainable, "total": total}, "train": train or {}, "files": files}
     (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    for p in tmp.rglob("*.safetensors"):  # peft's adapter too
+        _as_written(p)
     old = out.with_name(f"{out.name}.{os.getpid()}.old")
     if out.exists():
         out.rename(old)
@@ -208,7 +225,7 @@ def save_optimizer(optimizer: torch.optim.Optimizer, out: Path) -> None:
                 tensors[f"{pid}.{key}"] = value.detach().cpu().contiguous()
             else:
                 scalars[f"{pid}.{key}"] = value
-    save_file(tensors, str(out / "optimizer.safetensors"))
+    save_tensors(tensors, out / "optimizer.safetensors")
     (out / "optimizer.json").write_text(json.dumps({"param_groups": state["param_groups"], "scalars": scalars}))
 
 

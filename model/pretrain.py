@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from airtwin.config import write_json
 from airtwin.datagen.reader import AirTwinDataset
+from airtwin.model.checkpoint import save_tensors
 from airtwin.model.config import PretrainConfig
 from airtwin.model.device import resolve_device
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
@@ -116,7 +117,7 @@ def save_encoders(out_dir, csi_enc, env_enc, shapes: DataShapes, cfg: PretrainCo
     out.mkdir(parents=True, exist_ok=True)
     tensors = {f"csi.{k}": v.detach().cpu().contiguous() for k, v in csi_enc.state_dict().items()}
     tensors |= {f"env.{k}": v.detach().cpu().contiguous() for k, v in env_enc.state_dict().items()}
-    save_file(tensors, str(out / "encoders.safetensors"))
+    save_tensors(tensors, out / "encoders.safetensors")
     meta = {"format": ENCODER_FORMAT, "shapes": asdict(shapes), "pretrain": asdict(cfg), "metrics": metrics,
             "data": data}
     write_json(out / "encoders.json", meta)  # last: the run's completion mark

@@ -111,6 +111,8 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path, variant):
 
     keys = load_file(str(tmp_path / "ckpt" / "weights.safetensors")).keys()
     assert not [k for k in keys if "embeddings" in k or k.startswith("backbone.")]  # the backbone is never copied
+    mode = (tmp_path / "ckpt" / "config.json").stat().st_mode & 0o777  # the umask's, as for any file written
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "ckpt").rglob("*.safetensors")} == {mode}
 
 
 @pytest.fixture
@@ -249,6 +251,8 @@ def test_pretrain_train_resume_and_baselines_end_to_end(tmp_path):
     _, _, metrics = pretrain_encoders(data, tmp_path / "enc", PretrainConfig(steps=3, batch_size=16), log=lambda m: None)
     assert 0 <= metrics["heldout_retrieval_top1"] <= 1
     load_encoders(tmp_path / "enc")
+    enc = tmp_path / "enc"
+    assert (enc / "encoders.safetensors").stat().st_mode & 0o777 == (enc / "encoders.json").stat().st_mode & 0o777
     cfg = TrainConfig(data=str(data), out=str(tmp_path / "run"), encoders=str(tmp_path / "enc"), steps=2,
                       batch_size=8, eval_every=1, eval_samples=16)
     train(cfg, log=lambda m: None, progress=False)
