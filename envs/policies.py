@@ -31,7 +31,7 @@ from gymnasium import spaces
 
 from airtwin.config import check_range
 from airtwin.phy.beams import DEFAULT_FULL_BAND_WEIGHT, eigen_precoders, precoders_to_action
-from airtwin.phy.classical import BEAM_NEIGHBOURS, estimate_position, geometric_beam_scores, neighbour_beam_gains
+from airtwin.phy.classical import estimate_position, geometric_beam_scores, nearest_beam_gains
 from airtwin.phy.estimation import to_complex
 from airtwin.phy.link import BEAM_MEASUREMENT_S, sweep_overhead
 from airtwin.phy.prediction import PREDICTION_KEYS, has_previous_pilot, switch_inputs, switched_precoders
@@ -216,8 +216,7 @@ class PositionLookupBeamPolicy:
     def beam_for(self, xy: np.ndarray) -> int:
         d = np.linalg.norm(self.positions - np.asarray(xy, dtype=np.float64)[:2], axis=1)
         if self.rule == "gains":
-            near = np.argsort(d, kind="stable")[:BEAM_NEIGHBOURS]
-            return int(neighbour_beam_gains(d[near][None], self.gains[near][None])[0].argmax())
+            return int(nearest_beam_gains(d[None], self.gains)[0].argmax())
         nearest = self.beams[np.argsort(d, kind="stable")[: self.k]]
         return int(np.bincount(nearest).argmax())
 

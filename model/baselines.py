@@ -272,18 +272,12 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
     threshold = classical.fit_threshold(classical.first_path_ratio(to_complex(obs_tr["csi"])), tr["los"])
     called = classical.first_path_ratio(to_complex(obs_te["csi"])) > threshold
     out["first-path ratio"] = TASKS["los"].samples(np.stack([~called, called], axis=1).astype(float), te)
-    # Beam lookup from the relative position: score = -distance of the nearest fitting UE with that beam.
+    # Beams from the relative position: the nearest fitting UE's, and the strongest over the nearest ones.
     d = np.linalg.norm(local_te[:, None, :] - local_tr[None, :, :], axis=-1)
-    num_beams = te["beam_gain_db"].shape[1]
-    scores = np.full((len(local_te), num_beams), -np.inf)
-    for b in range(num_beams):
-        mask = tr["best_beam"] == b
-        if mask.any():
-            scores[:, b] = -d[:, mask].min(axis=1)
+    scores = classical.position_lookup_scores(d, tr["best_beam"], te["beam_gain_db"].shape[1])
     out["position lookup"] = TASKS["beam_selection"].samples(scores, te)
-    near, idx = _nearest(local_tr, local_te, min(classical.BEAM_NEIGHBOURS, len(local_tr)))
     out["position k-NN beam gains"] = TASKS["beam_selection"].samples(
-        classical.neighbour_beam_gains(near, tr["beam_gain_db"][idx]), te)
+        classical.nearest_beam_gains(d, tr["beam_gain_db"]), te)
     # Precoding: subband covariances smoothed with the full band's, the weight fitted on the fitting split.
     fitted = fit_full_band_weight(to_complex(obs_tr["csi"]), TASKS["precoding"].target(tr))
     out["smoothed eigen of estimate"] = TASKS["precoding"].samples(

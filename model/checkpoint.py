@@ -115,6 +115,8 @@ def save_checkpoint(model, out_dir: str | Path, *, train: dict | None = None, op
     save_tensors(tensors, tmp / "weights.safetensors")
     if model.backbone is not None and model.cfg.uses_lora:
         model.backbone.save_pretrained(str(tmp / "lora"), safe_serialization=True)
+        for p in (tmp / "lora").rglob("*.safetensors"):  # peft's adapter, written by safetensors too
+            _as_written(p)
     if optimizer is not None:
         save_optimizer(optimizer, tmp)
     trainable, total = model.parameter_counts()
@@ -122,8 +124,6 @@ def save_checkpoint(model, out_dir: str | Path, *, train: dict | None = None, op
     config = {"format": CHECKPOINT_FORMAT, "model": to_dict(model.cfg), "versions": _versions(),
               "parameters": {"trainable": trainable, "total": total}, "train": train or {}, "files": files}
     (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
-    for p in tmp.rglob("*.safetensors"):  # peft's adapter too
-        _as_written(p)
     old = out.with_name(f"{out.name}.{os.getpid()}.old")
     if out.exists():
         out.rename(old)

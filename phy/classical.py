@@ -8,8 +8,9 @@
   beamspace angle of the CSI estimate at that delay, to a UE position (known UE height), for any array.
 - :func:`first_path_ratio`: share of the received power in the strongest delay tap (a Rician K-factor
   proxy), thresholded for a LoS detector.
-- :func:`neighbour_beam_gains`: the beam gains around a UE position, from the known drops nearest it (the beam
-  estimate of a table of traced or measured drops).
+- :func:`position_lookup_scores`, :func:`neighbour_beam_gains`, :func:`nearest_beam_gains`: the best beam at a
+  UE position from a table of traced or measured drops: the nearest drop's, or the beam strongest on average over
+  the drops nearest it.
 
 Conventions are those of :mod:`airtwin.phy.beams`: ``h ∝ exp(+j 2π r_n·d)`` over the array elements
 (positions ``r_n`` in wavelengths, direction ``d`` in the array frame), ``h_k ∝ exp(-j 2π f_k τ)`` over
@@ -237,3 +238,23 @@ def neighbour_beam_gains(distances: np.ndarray, gains: np.ndarray) -> np.ndarray
     weight = np.exp(logits - logits.max(axis=1, keepdims=True))
     weight /= weight.sum(axis=1, keepdims=True)
     return np.einsum("nk,nkb->nb", weight, np.asarray(gains, np.float64))
+
+
+def nearest_beam_gains(distances: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """``[N, num_beams]`` [dB]: :func:`neighbour_beam_gains` of the ``BEAM_NEIGHBOURS`` known drops nearest each
+    query, from the distances ``[N, M]`` [m] of the queries to the ``M`` known drops and their beam gains ``gains``
+    ``[M, num_beams]`` [dB]."""
+    idx = np.argsort(distances, axis=1, kind="stable")[:, :BEAM_NEIGHBOURS]
+    return neighbour_beam_gains(np.take_along_axis(distances, idx, axis=1), np.asarray(gains)[idx])
+
+
+def position_lookup_scores(distances: np.ndarray, beams: np.ndarray, num_beams: int) -> np.ndarray:
+    """``[N, num_beams]``: minus the distance [m] from each query to the nearest known drop whose best beam is
+    ``b`` (``-inf`` where no drop has it), from the distances ``[N, M]`` [m] of the queries to the ``M`` known
+    drops and their best ``beams`` ``[M]``. Its argmax is the position lookup's beam (the nearest drop's best)."""
+    scores = np.full((len(distances), num_beams), -np.inf)
+    for b in range(num_beams):
+        mask = np.asarray(beams) == b
+        if mask.any():
+            scores[:, b] = -distances[:, mask].min(axis=1)
+    return scores

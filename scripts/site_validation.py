@@ -15,7 +15,7 @@ Three tables:
 2. positioning from the k best matches of the projected default fingerprint, by each rule of
    :func:`airtwin.model.baselines.matched_position` (and the nearest match alone): median / CDF90 [m];
 3. beam selection from the UE position: the position lookup against the nearest drops' beam gains
-   (:func:`airtwin.phy.classical.neighbour_beam_gains`): top-1, top-3 and mean SNR loss [dB].
+   (:func:`airtwin.phy.classical.nearest_beam_gains`): top-1, top-3 and mean SNR loss [dB].
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from airtwin.model.baselines import (FINGERPRINT_COMPONENTS, _knn, _nearest, bs_
                                      fingerprint_basis, matched_position, project_fingerprints)
 from airtwin.model.config import DEFAULT_FINGERPRINT, FINGERPRINT_KINDS, POSITION_MATCHES, FinetuneConfig
 from airtwin.model.finetune import site_split
-from airtwin.phy.classical import BEAM_NEIGHBOURS, neighbour_beam_gains
+from airtwin.phy.classical import BEAM_NEIGHBOURS, nearest_beam_gains, position_lookup_scores
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
@@ -71,10 +71,9 @@ def main() -> None:
         basis = fingerprint_basis(prints[DEFAULT_FINGERPRINT][fit])
         projected = project_fingerprints(prints[DEFAULT_FINGERPRINT], *basis)
         matches[name, seed] = _nearest(projected[fit], projected[val], args.k)
-        cells = []
-        for keys in (projected, *(prints[kind] for kind in FINGERPRINT_KINDS)):
-            nn = _knn(keys[fit], keys[val], args.k)
-            cells.append(_errors(xy[fit][nn].mean(axis=1), xy[val]))
+        neighbours = [matches[name, seed][1], *(_knn(prints[kind][fit], prints[kind][val], args.k)
+                                                for kind in FINGERPRINT_KINDS)]
+        cells = [_errors(xy[fit][nn].mean(axis=1), xy[val]) for nn in neighbours]
         print(f"| {name} | {seed} | {' | '.join(cells)} |", flush=True)
 
     print(f"\n2. Position from the {args.k} best matches ({shipped}): median / CDF90 [m]\n")
@@ -93,12 +92,9 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, seed, fit, val in splits:
         d = np.linalg.norm(local[val][:, None] - local[fit][None], axis=-1)
-        lookup = np.stack([np.where(fields["best_beam"][fit] == b, -d, -np.inf).max(axis=1)
-                           for b in range(gains.shape[1])], axis=1)
-        near, idx = _nearest(local[fit], local[val], BEAM_NEIGHBOURS)
-        averaged = neighbour_beam_gains(near, gains[fit][idx])
         cells = []
-        for scores in (lookup, averaged):
+        for scores in (position_lookup_scores(d, fields["best_beam"][fit], gains.shape[1]),
+                       nearest_beam_gains(d, gains[fit])):
             ranked = np.argsort(-scores, axis=1, kind="stable")
             best = fields["best_beam"][val]
             loss = gains[val].max(axis=1) - gains[val][np.arange(len(val)), ranked[:, 0]]
