@@ -43,12 +43,12 @@ FINGERPRINT_KINDS: tuple[str, ...] = get_args(FingerprintKind)
 #: The kind the k-NN baselines and new site memories use.
 DEFAULT_FINGERPRINT: FingerprintKind = "sqrt-oversampled"
 
-PositionMatch = Literal["densest", "mean"]
-#: How the k-NN fingerprint baseline and site memories turn their k best matches into one position
+PositionMatch = Literal["densest-linear", "densest", "mean"]
+#: How the k-NN fingerprint baselines and site memories turn their best matches into one position
 #: (:func:`airtwin.model.baselines.matched_position`).
 POSITION_MATCHES: tuple[str, ...] = get_args(PositionMatch)
 #: The rule the k-NN fingerprint baseline and new site memories use.
-DEFAULT_POSITION_MATCH: PositionMatch = "densest"
+DEFAULT_POSITION_MATCH: PositionMatch = "densest-linear"
 
 BeamPrior = Literal["gains", "lookup"]
 #: The beam estimates a site memory can give (:meth:`airtwin.model.memory.SiteMemory.prior`): the beam gains of the
@@ -89,8 +89,9 @@ class SiteMemoryConfig:
     (:func:`airtwin.model.baselines.fingerprint_basis`, kept with the memory); 0: none, whole fingerprints (what
     memories saved before it hold)."""
     position_match: PositionMatch = "mean"
-    """How the positioning prior is made from the k best matches (:func:`airtwin.model.baselines.matched_position`);
-    new memories use ``"densest"``, and the default is what memories saved before the rules existed use."""
+    """How the positioning prior is made from the best matches (:func:`airtwin.model.baselines.matched_position`);
+    new memories use ``"densest-linear"`` (session 11's used ``"densest"``), and the default is what memories saved
+    before the rules existed use."""
 
     beam_prior: BeamPrior = "lookup"
     """The beam estimate the memory gives (:meth:`airtwin.model.memory.SiteMemory.prior`); new memories give

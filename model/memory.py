@@ -20,10 +20,12 @@ k nearest positions' path loss. A memory stores, for each of its ``M`` drops:
 =============== ======================================================= =========================================
 task            prior                                                   gate features
 =============== ======================================================= =========================================
-positioning     BS-frame position of the k nearest fingerprints         nearest fingerprint distance, the k
-                ``[B, 2]`` [m], their densest cluster's weighted        positions' mean spread / 100 m
-                centre (the k-NN fingerprint baseline); the mean of
-                the k in memories saved before
+positioning     BS-frame position from the nearest fingerprints         nearest fingerprint distance, the k
+                ``[B, 2]`` [m]: the densest cluster's centre of the     positions' mean spread / 100 m
+                k nearest, interpolated by a local linear regression
+                on the 40 nearest (the k-NN fingerprint baseline's
+                ``"densest-linear"`` rule); in memories saved
+                before, the densest centre alone or the mean of the k
 beam_selection  the beam gains of the nearest stored UEs, averaged,     nearest stored UE's distance / 10 m
                 under the best beam's ``[B, num_beams]`` [dB] (the
                 position k-NN beam gains); in memories saved before,
@@ -51,7 +53,7 @@ import torch
 from torch import nn
 
 from airtwin.datagen.site import location_cells
-from airtwin.model.baselines import (bs_frame_xy, fingerprint, fingerprint_basis, matched_position,
+from airtwin.model.baselines import (LOCAL_CANDIDATES, bs_frame_xy, fingerprint, fingerprint_basis, matched_position,
                                      project_fingerprints, scene_frame_xy)
 from airtwin.model.config import (DEFAULT_BEAM_PRIOR, DEFAULT_FINGERPRINT, DEFAULT_POSITION_MATCH, MEMORY_FEATURES,
                                   SiteMemoryConfig)
@@ -163,11 +165,17 @@ class SiteMemory(nn.Module):
                     query = torch.from_numpy(np.asarray(prints, np.float32)).to(self.fingerprint_basis.device)
                     prints = project_fingerprints(query, self.fingerprint_mean, self.fingerprint_basis).cpu().numpy()
                 d = self._distances("fingerprints", prints, obs)
-                dist, idx = torch.topk(d, self.cfg.k, dim=1, largest=False)
-                xy = self.local_xy[idx]  # [B, k, 2]
-                spread = torch.linalg.vector_norm(xy - xy.mean(dim=1, keepdim=True), dim=-1).mean(dim=1) / 100.0
-                position = matched_position(dist, xy.double(), self.cfg.position_match).float()
-                return position, torch.stack([dist[:, 0].float(), spread], dim=1)
+                k = self.cfg.k
+                matches = min(max(k, LOCAL_CANDIDATES), self.cfg.num_drops) if self.cfg.position_match == \
+                    "densest-linear" else k
+                dist, idx = torch.topk(d, matches, dim=1, largest=False)
+                xy = self.local_xy[idx].double()  # [B, matches, 2]
+                first = xy[:, :k]
+                spread = torch.linalg.vector_norm(first - first.mean(dim=1, keepdim=True), dim=-1).mean(dim=1) / 100.0
+                position = matched_position(dist, xy, self.cfg.position_match, k=k,
+                                            prints=self._double("fingerprints")[0][idx],
+                                            query=torch.from_numpy(np.asarray(prints, np.float64)).to(d.device))
+                return position.float(), torch.stack([dist[:, 0].float(), spread.float()], dim=1)
             d = self._distances("local_xy", bs_frame_xy(np_obs), obs)
             if task == "beam_selection" and self.cfg.beam_prior == "gains":
                 dist, idx = torch.topk(d, min(BEAM_NEIGHBOURS, self.cfg.num_drops), dim=1, largest=False)

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from airtwin.model.baselines import (MATCH_RADIUS_M, _knn, _nearest, bs_frame_xy, fingerprint,
-                                     fingerprint_basis, matched_position, project_fingerprints)
+from airtwin.model.baselines import (LOCAL_CANDIDATES, LOCAL_DIMS, MATCH_RADIUS_M, _knn, _nearest, bs_frame_xy,
+                                     fingerprint, fingerprint_basis, local_linear_position, matched_position,
+                                     project_fingerprints)
 from airtwin.model.checkpoint import load_checkpoint, save_checkpoint
 from airtwin.model.memory import SiteMemory
 from airtwin.model.train import task_batch, training_step
@@ -48,11 +49,13 @@ def test_priors_are_the_site_baselines(site):
     fit = observe("csi", stored, 20.0, np.random.default_rng(5))  # the memory's own pilot noise
     csi_q = observe("csi", query, 20.0, np.random.default_rng(6))
     basis = fingerprint_basis(fingerprint(fit))  # the k-NN baseline's projection, fitted on the same drops
-    dist, nn = _nearest(project_fingerprints(fingerprint(fit), *basis),
-                        project_fingerprints(fingerprint(csi_q), *basis), 3)
+    stored_prints, query_prints = (project_fingerprints(fingerprint(o), *basis) for o in (fit, csi_q))
+    dist, nn = _nearest(stored_prints, query_prints, LOCAL_CANDIDATES)
     prior, feats = memory.prior("positioning", as_tensors(csi_q))
-    knn = matched_position(torch.from_numpy(dist), torch.from_numpy(bs_frame_xy(stored)[nn])).numpy()
-    assert memory.cfg.position_match == "densest"
+    knn = matched_position(torch.from_numpy(dist), torch.from_numpy(bs_frame_xy(stored)[nn]), "densest-linear", k=3,
+                           prints=torch.from_numpy(stored_prints[nn]).double(),
+                           query=torch.from_numpy(query_prints).double()).numpy()
+    assert memory.cfg.position_match == "densest-linear"
     assert np.allclose(prior.numpy(), knn, atol=1e-3)  # the k-NN fingerprint baseline's estimate
     assert feats.shape == (12, 2) and torch.all(feats[:, 0] >= 0)
     with pytest.raises(ValueError, match="serves positioning"):
@@ -256,7 +259,7 @@ def test_matched_position_takes_the_densest_cluster_of_close_matches():
     a, b = [100.0, 0.0], [0.0, 0.0]
     pos = torch.tensor([[a, [0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-300.0, 0.0]]] * 2, dtype=torch.float64)
     dist = torch.tensor([[1.0, 1.01, 1.02, 1.03, 2.0], [1.0, 1.3, 1.3, 1.3, 1.3]], dtype=torch.float64)
-    got = matched_position(dist, pos)
+    got = matched_position(dist, pos, "densest")
     w = torch.exp(-(torch.tensor([0.01, 0.02, 0.03], dtype=torch.float64) / 0.1) ** 2)  # 1, 2, 3 % farther
     want = (w[:, None] * pos[0, 1:4]).sum(0) / w.sum()
     torch.testing.assert_close(got[0], want)
@@ -266,18 +269,44 @@ def test_matched_position_takes_the_densest_cluster_of_close_matches():
     ties = torch.tensor([[0.0, 0.0, 0.5, float("inf"), float("inf")]], dtype=torch.float64)
     two = torch.tensor([[[0.0, 0.0], [MATCH_RADIUS_M / 2, 0.0], [5.0, 5.0], [0.0, 0.0], [0.0, 0.0]]],
                        dtype=torch.float64)
-    torch.testing.assert_close(matched_position(ties, two), torch.tensor([[MATCH_RADIUS_M / 4, 0.0]],
+    torch.testing.assert_close(matched_position(ties, two, "densest"), torch.tensor([[MATCH_RADIUS_M / 4, 0.0]],
                                                                         dtype=torch.float64))
-    with pytest.raises(ValueError, match="rule = 'median'; allowed: 'densest', 'mean'"):
+    with pytest.raises(ValueError, match="rule = 'median'; allowed: 'densest-linear', 'densest', 'mean'"):
         matched_position(dist, pos, "median")
     # Every match left out (a tiny memory whose drops all share the query's square): all weigh alike, so the
     # densest cluster is the three near the origin.
     gone = torch.full((1, 5), float("inf"), dtype=torch.float64)
-    torch.testing.assert_close(matched_position(gone, pos[:1]), pos[:1, 1:4].mean(dim=1))
+    torch.testing.assert_close(matched_position(gone, pos[:1], "densest"), pos[:1, 1:4].mean(dim=1))
+    with pytest.raises(ValueError, match="needs the matches' fingerprints"):
+        matched_position(dist, pos, "densest-linear")
     gains = np.arange(10.0).reshape(1, 5, 2)
     np.testing.assert_allclose(neighbour_beam_gains(np.full((1, 5), np.inf), gains), gains.mean(axis=1))
     np.testing.assert_allclose(neighbour_beam_gains(np.array([[0.0, np.inf, np.inf, np.inf, np.inf]]), gains),
                                gains[:, 0])
+
+
+def test_local_linear_position_reads_between_the_stored_drops():
+    """Fingerprints that vary linearly with position around the query: the regression finds the query's position
+    between the matches, which neither the nearest match nor the densest cluster's centre can. Too few matches
+    within the radius, or every match left out: the centre stays."""
+    g = np.random.default_rng(3)
+    positions = g.uniform(-8.0, 8.0, (LOCAL_CANDIDATES, 2))
+    mix = g.normal(size=(2, 24))  # position [m] -> a 24-component fingerprint, linearly
+    truth = np.array([1.3, -0.7])
+    prints, query = positions @ mix + 5.0, truth @ mix + 5.0
+    dist = np.linalg.norm(prints - query, axis=1)
+    order = np.argsort(dist)
+    as_t = lambda x: torch.from_numpy(np.ascontiguousarray(x))[None].double()  # noqa: E731
+    d, p, f, q = as_t(dist[order]), as_t(positions[order]), as_t(prints[order]), torch.from_numpy(query)[None]
+    centre = matched_position(d, p, "densest", k=5)
+    got = matched_position(d, p, "densest-linear", k=5, prints=f, query=q)
+    assert float(torch.linalg.vector_norm(got[0] - torch.from_numpy(truth))) < 0.05
+    assert float(torch.linalg.vector_norm(centre[0] - torch.from_numpy(truth))) > 0.2
+    assert float(np.linalg.norm(positions[order[0]] - truth)) > 0.2
+    few = LOCAL_DIMS + 1  # fewer than dims + 2 matches: the centre
+    torch.testing.assert_close(local_linear_position(centre, d[:, :few], p[:, :few], f[:, :few], q), centre)
+    gone = torch.full_like(d, float("inf"))
+    torch.testing.assert_close(local_linear_position(centre, gone, p, f, q), centre)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
