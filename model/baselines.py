@@ -195,9 +195,17 @@ def local_linear_position(centre: torch.Tensor, distances: torch.Tensor, positio
     total = weight.sum(dim=1, keepdim=True).clamp_min(torch.finfo(prints.dtype).tiny)
     mean = (weight[..., None] * prints).sum(dim=1) / total  # [N, r]
     centred = prints - mean[:, None]
-    _, _, vh = torch.linalg.svd(centred * weight.sqrt()[..., None], full_matrices=False)
-    basis = vh[:, :dims].transpose(1, 2)  # [N, r, dims]
-    coords = centred @ basis  # [N, K, dims]
+    # The leading principal directions of the weighted matches, from their K x K Gram matrix (K = 40 matches of
+    # r = 256 components: an SVD of the [K, r] matrix cost 3 ms per query). Direction j is X_w^T u_j / s_j, so the
+    # matches' coordinates are X X^T sqrt(w) u_j / s_j and the query's (q - m) X^T sqrt(w) u_j / s_j.
+    root = weight.sqrt()
+    gram = centred @ centred.transpose(1, 2)  # [N, K, K]
+    power, vectors = torch.linalg.eigh(root[:, :, None] * gram * root[:, None, :])  # ascending
+    power, vectors = power.flip(-1)[:, :dims], vectors.flip(-1)[..., :dims]  # [N, dims], [N, K, dims]
+    usable = power > power[:, :1].clamp_min(0.0) * 1e-10  # directions the matches span
+    scale = torch.where(usable, power.clamp_min(torch.finfo(prints.dtype).tiny).rsqrt(), 0.0)[:, None]  # 1 / s_j
+    to_coords = root[..., None] * vectors * scale  # [N, K, dims]
+    coords = gram @ to_coords  # [N, K, dims]
     design = torch.cat([torch.ones_like(coords[..., :1]), coords], dim=-1)  # [N, K, dims + 1]
     spread = (weight[..., None] * coords.square()).sum(dim=(1, 2)) / (total[:, 0] * coords.shape[-1])  # [N]
     penalty = torch.ones(coords.shape[-1] + 1, dtype=prints.dtype, device=prints.device)
@@ -206,7 +214,8 @@ def local_linear_position(centre: torch.Tensor, distances: torch.Tensor, positio
         ridge * spread.clamp_min(torch.finfo(prints.dtype).tiny)[:, None] * penalty)
     rhs = design.transpose(1, 2) @ (weight[..., None] * positions.to(prints.dtype))
     coef, _ = torch.linalg.solve_ex(normal, rhs)  # [N, dims + 1, 2]; a singular row fails the checks below
-    at = torch.cat([torch.ones_like(query[:, :1]), ((query - mean)[:, None] @ basis)[:, 0]], dim=-1)  # [N, dims + 1]
+    cross = ((query - mean)[:, None] @ centred.transpose(1, 2))  # [N, 1, K]
+    at = torch.cat([torch.ones_like(query[:, :1]), (cross @ to_coords)[:, 0]], dim=-1)  # [N, dims + 1]
     fitted = (at[:, None] @ coef)[:, 0].to(centre.dtype)  # [N, 2]
     keep = (((weight > 0).sum(dim=1) >= dims + 2) & (torch.linalg.vector_norm(fitted - centre, dim=-1) <= radius_m)
             & torch.isfinite(fitted).all(dim=1))

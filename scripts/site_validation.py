@@ -6,7 +6,7 @@ the rules that turn fingerprint matches into a position, and the beam estimates 
 The drops are first split as ``airtwin finetune`` splits them (20 m squares, 2 m guard, its seed); the test side
 is never read. The training side is split again, by 1 m squares without a guard (nearly a random split) and by
 20 m squares with a 2 m guard, under a few seeds; each estimator is fitted on one part and scored on the other.
-Three tables:
+Four tables:
 
 1. positioning, k-NN (k = 5, positions averaged) with each fingerprint kind
    (:func:`airtwin.model.baselines.fingerprint`), whole, and with the default kind projected on the fitting
@@ -16,7 +16,9 @@ Three tables:
    :func:`airtwin.model.baselines.matched_position` (and the nearest match alone; ``"densest-linear"`` reads the
    40 best): median / CDF90 [m];
 3. beam selection from the UE position: the position lookup against the nearest drops' beam gains
-   (:func:`airtwin.phy.classical.nearest_beam_gains`): top-1, top-3 and mean SNR loss [dB].
+   (:func:`airtwin.phy.classical.nearest_beam_gains`): top-1, top-3 and mean SNR loss [dB];
+4. how often two drops of the training side a given distance apart share their best beam (:func:`beam_agreement`):
+   what a beam estimate from the position alone can reach from stored drops that far apart.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the validation splits")
     args = parser.parse_args()
     ds = AirTwinDataset(args.data)
-    fields = ds.read_batch(ds.usable(), tuple(dict.fromkeys((*MODALITY_FIELDS["csi"], "best_beam", "beam_gain_db"))))
+    fields = ds.read_batch(ds.usable(), tuple(dict.fromkeys((*MODALITY_FIELDS["csi"], "best_beam", "beam_gain_db",
+                                                             "los"))))
     xy = fields["ue_position"][:, :2].astype(np.float64)
     local = bs_frame_xy(fields)
     gains = fields["beam_gain_db"].astype(np.float64)
@@ -104,6 +107,35 @@ def main() -> None:
             cells.append(f"{np.mean(ranked[:, 0] == best):.3f} / {np.mean((ranked[:, :3] == best[:, None]).any(1)):.3f}"
                          f" / {loss.mean():.2f}")
         print(f"| {name} | {seed} | {' | '.join(cells)} |", flush=True)
+
+    print("\n4. How often two drops of the training side a given distance apart share their best beam\n")
+    print("| distance [m] | pairs | same best beam | LoS drops | NLoS drops | SNR loss of the other's beam [dB] |")
+    print("|---|---|---|---|---|---|")
+    for lo, hi, pairs in beam_agreement(local[train], fields["best_beam"][train], gains[train], fields["los"][train]):
+        same, los = pairs["same"], pairs["los"]
+        print(f"| {lo:g}-{hi:g} | {len(pairs)} | {same.mean():.3f} | {same[los].mean():.3f} | {same[~los].mean():.3f} "
+              f"| {pairs['loss'].mean():.2f} |", flush=True)
+
+
+DISTANCE_BINS_M = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def beam_agreement(xy: np.ndarray, best: np.ndarray, gains: np.ndarray, los: np.ndarray):
+    """For each distance bin of :data:`DISTANCE_BINS_M`: ``(low, high, pairs)``, where ``pairs`` is a structured
+    array over the ordered pairs of drops (positions ``xy`` ``[M, 2]`` [m]) that far apart, with ``same`` (they share
+    their best beam), ``los`` (the first drop's LoS) and ``loss`` (the first drop's SNR loss [dB] under the second's
+    best beam). Any beam estimate from the position alone that interpolates between stored drops this far apart
+    inherits this agreement."""
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    out = []
+    for lo, hi in zip(DISTANCE_BINS_M[:-1], DISTANCE_BINS_M[1:]):
+        i, j = np.nonzero((d >= lo) & (d < hi))
+        pairs = np.empty(len(i), dtype=[("same", bool), ("los", bool), ("loss", np.float64)])
+        pairs["same"], pairs["los"] = best[i] == best[j], np.asarray(los, bool)[i]
+        pairs["loss"] = gains[i].max(axis=1) - gains[i, best[j]]
+        out.append((lo, hi, pairs))
+    return out
 
 
 if __name__ == "__main__":
