@@ -16,9 +16,10 @@ from airtwin.model.universal import UniversalModel
 from airtwin.phy.tasks import OBSERVATION_KEYS, PILOT_KEYS, TASK_NAMES, TASKS
 
 
-def _script(name: str):
-    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+def _script(name: str, folder: str = "benchmarks"):
+    """The module of ``FOLDER/NAME.py`` (benchmarks and scripts are files, not package modules)."""
+    path = Path(__file__).parents[1] / folder / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{folder}_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
