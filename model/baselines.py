@@ -337,10 +337,9 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
     projected_tr, projected_te = project_fingerprints(fit, *basis), project_fingerprints(fingerprint(obs_te), *basis)
     dist, nn = _nearest(projected_tr, projected_te, max(k, LOCAL_CANDIDATES))
     local_tr, local_te = bs_frame_xy(tr), bs_frame_xy(te)
-    local = {rule: matched_position(torch.from_numpy(dist), torch.from_numpy(local_tr[nn]), rule, k=k,
-                                    prints=torch.from_numpy(projected_tr[nn]).double(),
-                                    query=torch.from_numpy(projected_te).double()).numpy()
-             for rule in POSITION_MATCHES}
+    matches = dict(distances=torch.from_numpy(dist), positions=torch.from_numpy(local_tr[nn]), k=k,
+                   prints=torch.from_numpy(projected_tr[nn]).double(), query=torch.from_numpy(projected_te).double())
+    local = {rule: matched_position(rule=rule, **matches).numpy() for rule in POSITION_MATCHES}
     nn = nn[:, :k]
     los_votes = tr["los"][nn].mean(axis=1) > 0.5
     out["k-NN fingerprint"] = {**TASKS["positioning"].samples(scene_frame_xy(local["mean"], te), te),

@@ -57,7 +57,7 @@ from airtwin.model.baselines import (LOCAL_CANDIDATES, bs_frame_xy, fingerprint,
                                      project_fingerprints, scene_frame_xy)
 from airtwin.model.config import (DEFAULT_BEAM_PRIOR, DEFAULT_FINGERPRINT, DEFAULT_POSITION_MATCH, MEMORY_FEATURES,
                                   SiteMemoryConfig)
-from airtwin.phy.classical import BEAM_NEIGHBOURS, neighbour_beam_gains
+from airtwin.phy.classical import BEAM_NEIGHBOURS, neighbour_beam_gains, position_lookup_scores
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
 #: Dataset fields a memory is built from: the CSI observation's (estimate, array, positions) and the labels.
@@ -183,9 +183,9 @@ class SiteMemory(nn.Module):
                 prior = torch.from_numpy(gains - gains.max(axis=1, keepdims=True)).float().to(dist.device)
                 return prior, (dist[:, :1] / 10.0).float()
             if task == "beam_selection":
-                holds = nn.functional.one_hot(self.best_beam, self.cfg.num_beams).bool()  # [M, num_beams]
-                nearest = d[:, :, None].masked_fill(~holds[None], float("inf")).amin(dim=1)  # [B, num_beams]
-                return -nearest.float(), (nearest.amin(dim=1, keepdim=True) / 10.0).float()
+                scores = torch.from_numpy(position_lookup_scores(d.cpu().numpy(), self.best_beam.cpu().numpy(),
+                                                                 self.cfg.num_beams)).to(d.device)  # [B, num_beams]
+                return scores.float(), (-scores.amax(dim=1, keepdim=True) / 10.0).float()
             dist, idx = torch.topk(d, self.cfg.k, dim=1, largest=False)  # path loss
             pl = self.path_loss_db[idx]
             spread = pl.std(dim=1, unbiased=False) / 10.0

@@ -87,10 +87,12 @@ def main() -> None:
     for name, seed, fit, val in splits:
         projected, dist, nn = matches[name, seed]
         cells = [_errors(xy[fit][nn[:, 0]], xy[val])]
-        for rule in POSITION_MATCHES:  # in the scene's frame: one area, one BS, a rigid map from the BS's frame
-            cells.append(_errors(matched_position(torch.from_numpy(dist), torch.from_numpy(xy[fit][nn]), rule, k=args.k,
-                                                  prints=torch.from_numpy(projected[fit][nn]).double(),
-                                                  query=torch.from_numpy(projected[val]).double()).numpy(), xy[val]))
+        # In the scene's frame: one area, one BS, a rigid map from the BS's frame.
+        found = dict(distances=torch.from_numpy(dist), positions=torch.from_numpy(xy[fit][nn]), k=args.k,
+                     prints=torch.from_numpy(projected[fit][nn]).double(),
+                     query=torch.from_numpy(projected[val]).double())
+        for rule in POSITION_MATCHES:
+            cells.append(_errors(matched_position(rule=rule, **found).numpy(), xy[val]))
         print(f"| {name} | {seed} | {' | '.join(cells)} |", flush=True)
 
     print("\n3. Best beam from the UE position: top-1 / top-3 / SNR loss [dB]\n")

@@ -12,7 +12,7 @@ from airtwin.model.checkpoint import load_checkpoint, save_checkpoint
 from airtwin.model.memory import SiteMemory
 from airtwin.model.train import task_batch, training_step
 from airtwin.model.universal import BEAM_PRIOR_SCALES, rotate_by_yaw, task_loss
-from airtwin.phy.classical import BEAM_NEIGHBOURS, neighbour_beam_gains
+from airtwin.phy.classical import nearest_beam_gains, neighbour_beam_gains
 from airtwin.phy.tasks import TASKS, Numerology, observe
 from tests.test_model import build, tiny_batch
 
@@ -32,8 +32,7 @@ def as_tensors(obs):
 
 def beam_gains_under_best(d, stored):
     """The "gains" beam prior from position distances ``d`` ``[N, 60]`` [m] to the stored drops."""
-    idx = np.argsort(d, axis=1, kind="stable")[:, :BEAM_NEIGHBOURS]
-    gains = neighbour_beam_gains(np.take_along_axis(d, idx, axis=1), stored["beam_gain_db"][idx])
+    gains = nearest_beam_gains(d, stored["beam_gain_db"])
     return gains - gains.max(axis=1, keepdims=True)
 
 
