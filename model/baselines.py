@@ -380,7 +380,26 @@ def baseline_samples(train_ds: AirTwinDataset, test_ds: AirTwinDataset, *,
     # Path loss: the mean of the k nearest fitting positions in the BS's frame.
     out["position k-NN path loss"] = TASKS["path_loss"].samples(tr["path_loss_db"][_knn(local_tr, local_te, k)]
                                                                 .mean(axis=1), te)
+    # Path loss: a log-distance trend per map LoS state, and the kriged residuals of the nearest fitting drops.
+    out["kriging, map LoS"] = TASKS["path_loss"].samples(kriging_path_loss(tr, local_tr, te, local_te), te)
     return out
+
+
+def kriging_path_loss(known: dict[str, np.ndarray], known_xy: np.ndarray, query: dict[str, np.ndarray],
+                      query_xy: np.ndarray) -> np.ndarray:
+    """``[N]`` path loss [dB] at the ``query`` drops (fields or environment observations, positions ``query_xy``
+    ``[N, 2]`` [m] in the BS's frame) kriged from the ``known`` drops' (fields with ``path_loss_db``, positions
+    ``known_xy`` ``[M, 2]``): :func:`airtwin.phy.classical.kriged_path_loss` around a trend fitted on them."""
+    def d3d(f):
+        return np.linalg.norm(np.asarray(f["ue_position"], np.float64) - f["bs_position"], axis=1)
+
+    los_known, los_query = classical.observed_line_of_sight(known), classical.observed_line_of_sight(query)
+    coef = classical.fit_path_loss_trend(d3d(known), los_known, known["path_loss_db"])
+    residual = known["path_loss_db"] - classical.path_loss_trend_features(d3d(known), los_known) @ coef
+    dist, nn = _nearest(known_xy, query_xy, min(classical.KRIGING_NEIGHBOURS, len(known_xy)))
+    estimate, _ = classical.kriged_path_loss(classical.path_loss_trend_features(d3d(query), los_query) @ coef,
+                                             los_query, dist, known_xy[nn], los_known[nn], residual[nn])
+    return estimate
 
 
 def evaluate_baselines(train_ds: AirTwinDataset, test_ds: AirTwinDataset, **kwargs) -> dict[str, float]:

@@ -29,11 +29,13 @@ def check_device(where: str, value: str) -> None:
 
 #: Tasks whose heads read a site memory (:mod:`airtwin.model.memory`): those whose strongest classical estimate in
 #: the site-specific protocol is a retrieval from the site's drops. Precoding has none (a precoder depends on the
-#: instantaneous phases, which no stored drop shares); LoS none either: the k-NN vote is weaker than the model's own
-#: call, and blending it in cost 4 points of accuracy on city-10000 (docs/results.md). The values: the gate features
-#: the memory gives each task (:meth:`airtwin.model.memory.SiteMemory.prior`; the model appends how far its own
-#: estimate is from the prior for positioning and path loss).
-MEMORY_FEATURES = {"positioning": 2, "beam_selection": 1, "path_loss": 2}
+#: instantaneous phases, which no stored drop shares). LoS has one in memories that store the drops' LoS
+#: (:attr:`SiteMemoryConfig.los_prior`, new memories): session 6 dropped a first LoS memory that cost 1.6-4 points
+#: on city-10000's location split, but with the sharper fingerprints of session 10 the k-NN vote beats the model
+#: on the nearly random split (docs/results.md, session 13). The values: the gate features the memory gives each
+#: task (:meth:`airtwin.model.memory.SiteMemory.prior`; the model appends how far its own estimate is from the
+#: prior for positioning and path loss).
+MEMORY_FEATURES = {"positioning": 2, "los": 2, "beam_selection": 1, "path_loss": 2}
 MEMORY_TASKS = tuple(MEMORY_FEATURES)
 
 
@@ -56,6 +58,13 @@ BeamPrior = Literal["gains", "lookup"]
 BEAM_PRIORS: tuple[str, ...] = get_args(BeamPrior)
 #: What new site memories give.
 DEFAULT_BEAM_PRIOR: BeamPrior = "gains"
+
+PathLossPrior = Literal["kriging", "mean"]
+#: The path-loss estimates a site memory can give (:meth:`airtwin.model.memory.SiteMemory.prior`): the stored drops'
+#: path loss kriged around a trend (:func:`airtwin.phy.classical.kriged_path_loss`), or the mean of the k nearest.
+PATH_LOSS_PRIORS: tuple[str, ...] = get_args(PathLossPrior)
+#: What new site memories give.
+DEFAULT_PATH_LOSS_PRIOR: PathLossPrior = "kriging"
 
 
 @dataclass(frozen=True)
@@ -96,11 +105,20 @@ class SiteMemoryConfig:
     beam_prior: BeamPrior = "lookup"
     """The beam estimate the memory gives (:meth:`airtwin.model.memory.SiteMemory.prior`); new memories give
     ``"gains"`` and store each drop's beam gains, and the default is what memories saved before it give."""
+    path_loss_prior: PathLossPrior = "mean"
+    """The path-loss estimate the memory gives; new memories give ``"kriging"`` and store the trend, each drop's map
+    LoS flag and residual, and the default is what memories saved before it give."""
+    los_prior: bool = False
+    """Whether the memory stores each drop's LoS flag and gives the LoS head the k-NN vote of the best fingerprint
+    matches as a prior (new memories do); memories saved before it serve positioning, beams and path loss only."""
 
     def __post_init__(self) -> None:
         if self.beam_prior not in BEAM_PRIORS:
             raise ValueError(f"SiteMemoryConfig.beam_prior = {self.beam_prior!r}; allowed: "
                              f"{', '.join(map(repr, BEAM_PRIORS))}")
+        if self.path_loss_prior not in PATH_LOSS_PRIORS:
+            raise ValueError(f"SiteMemoryConfig.path_loss_prior = {self.path_loss_prior!r}; allowed: "
+                             f"{', '.join(map(repr, PATH_LOSS_PRIORS))}")
         if self.fingerprint not in FINGERPRINT_KINDS:
             raise ValueError(f"SiteMemoryConfig.fingerprint = {self.fingerprint!r}; allowed: "
                              f"{', '.join(map(repr, FINGERPRINT_KINDS))}")
@@ -114,6 +132,11 @@ class SiteMemoryConfig:
         check_range("SiteMemoryConfig.num_beams", self.num_beams, 1)
         check_range("SiteMemoryConfig.k", self.k, 1, 256)
         check_range("SiteMemoryConfig.cell_m", self.cell_m, 0.0, low_open=True)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks this memory gives a prior (:data:`MEMORY_TASKS`, less LoS unless :attr:`los_prior`)."""
+        return tuple(t for t in MEMORY_TASKS if t != "los" or self.los_prior)
 
     def check_site(self, scenario: str, carrier_frequency_hz: float, bs_name: str | None = None) -> None:
         """Raise ``ValueError`` unless data of ``scenario`` at ``carrier_frequency_hz`` [Hz], served by BS ``bs_name``

@@ -41,7 +41,8 @@ from airtwin.datagen.shard import file_sha256
 from airtwin.datagen.site import location_split
 from airtwin.model.baselines import FINGERPRINT_COMPONENTS, baseline_samples
 from airtwin.model.checkpoint import default_checkpoint, load_checkpoint, save_checkpoint
-from airtwin.model.config import DEFAULT_BEAM_PRIOR, DEFAULT_FINGERPRINT, DEFAULT_POSITION_MATCH, FinetuneConfig
+from airtwin.model.config import (DEFAULT_BEAM_PRIOR, DEFAULT_FINGERPRINT, DEFAULT_POSITION_MATCH, MEMORY_TASKS,
+                                  FinetuneConfig)
 from airtwin.model.memory import MEMORY_FIELDS, SiteMemory
 from airtwin.model.numerology import adapter_for
 from airtwin.model.train import fit_precoder_switch, fits_precoder_switch, model_samples, training_step
@@ -132,13 +133,14 @@ def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarr
 def result_settings(cfg: FinetuneConfig, checkpoint: Path) -> dict:
     """What a training size's result depends on besides the traced drops: the general checkpoint (the sha256 of
     its ``config.json``, which records the sha256 of its other files), the fine-tuning settings, the split and
-    the fingerprint the k-NN baseline and the memory match, how they turn matches into a position, and the memory's
-    beam estimate."""
+    the fingerprint the k-NN baseline and the memory match, how they turn matches into a position, the memory's
+    beam estimate and the tasks it serves."""
     keep = ("steps", "batch_size", "lr", "seed", "test_fraction", "cell_m", "guard_m", "site_memory",
             "memory_lr_factor")
     return {"checkpoint_sha256": file_sha256(Path(checkpoint) / "config.json"), **{k: getattr(cfg, k) for k in keep},
             "fingerprint": DEFAULT_FINGERPRINT, "fingerprint_components": FINGERPRINT_COMPONENTS,
-            "position_match": DEFAULT_POSITION_MATCH, "beam_prior": DEFAULT_BEAM_PRIOR}
+            "position_match": DEFAULT_POSITION_MATCH, "beam_prior": DEFAULT_BEAM_PRIOR,
+            "memory_tasks": list(MEMORY_TASKS)}
 
 
 def _checkpoint_name(memory: bool) -> str:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from airtwin.model.backbone import hidden_size, load_backbone, lora_targets
-from airtwin.model.config import MEMORY_FEATURES, MEMORY_TASKS, SHARED_KEYWORDS, ModelConfig
+from airtwin.model.config import MEMORY_FEATURES, SHARED_KEYWORDS, ModelConfig
 from airtwin.model.encoders import CSIEncoder, EnvEncoder
 from airtwin.model.features import csi_inputs, env_inputs, first_path_prior
 from airtwin.model.init import reset_lora, reset_parameters
@@ -84,8 +84,9 @@ class UniversalModel(nn.Module):
 
     def attach_memory(self, memory) -> UniversalModel:
         """Give the model a site memory (:class:`airtwin.model.memory.SiteMemory`, for a site fine-tune): the
-        positioning, beam and path-loss outputs become gated blends of the memory's classical estimate and
-        the model's own, the gates starting half open. Records the memory in ``cfg``; returns ``self``."""
+        outputs of the tasks it serves (positioning, beams, path loss, and LoS where it stores LoS) become gated
+        blends of the memory's classical estimate and the model's own, the gates starting half open. Records the
+        memory in ``cfg``; returns ``self``."""
         if self.memory is not None:
             raise ValueError("this model has a site memory already")
         from dataclasses import replace
@@ -95,7 +96,7 @@ class UniversalModel(nn.Module):
         return self
 
     def _add_memory(self, memory) -> None:
-        tasks = [t for t in MEMORY_TASKS if t in self.cfg.tasks]
+        tasks = [t for t in memory.cfg.tasks if t in self.cfg.tasks]
         self.memory = memory
         # Each gate's logit: a linear read of the backbone's last token plus one of the memory's features, zero at
         # first (a half-open blend; a weight of softplus(0) on the prior's logits).
@@ -229,7 +230,8 @@ class UniversalModel(nn.Module):
         """The model's own output ``own`` (physical units) blended with the site memory's prior
         (:meth:`airtwin.model.memory.SiteMemory.prior`) by a gate of logit ``hidden_logit`` ``[B]`` + a linear
         read of the memory's features: positioning and path loss ``g * prior + (1 - g) * own``
-        (``g = sigmoid(logit)``); beam logits ``own + softplus(logit) * prior / scale`` (:data:`BEAM_PRIOR_SCALES`)."""
+        (``g = sigmoid(logit)``); beam logits ``own + softplus(logit) * prior / scale`` (:data:`BEAM_PRIOR_SCALES`);
+        LoS logits ``own + softplus(logit) * prior``."""
         prior, feats = self.memory.prior(task, obs)
         if task == "positioning":
             prior = rotate_by_yaw(prior, obs["bs_orientation_deg"][:, 0])
@@ -241,6 +243,8 @@ class UniversalModel(nn.Module):
             gate = torch.sigmoid(logit)
             gate = gate[:, None] if own.dim() == 2 else gate
             return gate * prior + (1 - gate) * own
+        if task == "los":
+            return own + F.softplus(logit)[:, None] * prior
         scale, floor = BEAM_PRIOR_SCALES[self.memory.cfg.beam_prior]
         return own + F.softplus(logit)[:, None] * prior.clamp_min(-floor) / scale
 

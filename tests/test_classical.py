@@ -6,12 +6,19 @@ import numpy as np
 import pytest
 
 from airtwin.phy.classical import (
+    KRIGING_CROSS_LOS,
+    KRIGING_LENGTH_M,
+    KRIGING_NUGGET,
     delay_profile,
     estimate_position,
     first_path_ratio,
+    fit_path_loss_trend,
     fit_threshold,
     geometric_beam_scores,
+    kriged_path_loss,
     map_line_of_sight,
+    observed_line_of_sight,
+    path_loss_trend_features,
     path_loss_umi,
 )
 from airtwin.phy.estimation import estimate_csi, to_complex
@@ -68,6 +75,40 @@ def test_map_line_of_sight_sees_a_wall():
     hmap = np.where((points[..., 0] > 16) & (points[..., 0] < 20), 30.0, 0.0)  # a 30 m wall at x = 16..20 m
     ue = np.array([[40.0, 0.0, 1.5], [-40.0, 0.0, 1.5], [10.0, 5.0, 1.5], [40.0, 20.0, 1.5]])
     assert map_line_of_sight(hmap, 64.0, bs, 0.0, ue).tolist() == [False, True, True, False]
+    # One map per UE (each row's own observation): the same calls, and a map without the wall clears all.
+    env = {"height_map": np.stack([hmap, hmap, np.zeros_like(hmap), hmap]), "map_range_m": np.full(4, 64.0),
+           "bs_position": np.tile(bs, (4, 1)), "bs_orientation_deg": np.zeros((4, 3)), "ue_position": ue}
+    assert observed_line_of_sight(env).tolist() == [False, True, True, False]
+    env["height_map"][0] = 0.0
+    assert observed_line_of_sight(env).tolist() == [True, True, True, False]
+
+
+def test_path_loss_trend_and_kriging():
+    """The trend fits a log-distance law per map LoS state exactly; kriging adds the residuals of drops by their
+    correlation (a drop at the query with no nugget would be copied), a left-out drop weighs nothing, and far from
+    every drop the estimate is the trend."""
+    d = np.array([10.0, 100.0, 20.0, 200.0])
+    los = np.array([True, True, False, False])
+    pl = np.where(los, 40 + 20 * np.log10(d), 30 + 35 * np.log10(d))
+    coef = fit_path_loss_trend(d, los, pl)
+    np.testing.assert_allclose(path_loss_trend_features(d, los) @ coef, pl, atol=1e-9)
+    np.testing.assert_allclose(coef, [30.0, 3.5, 10.0, -1.5], atol=1e-9)
+
+    trend = np.array([100.0, 100.0, 100.0])
+    xy = np.array([[[0.0, 0.0], [10.0, 0.0]]] * 3)
+    residual = np.array([[6.0, -2.0]] * 3)
+    dist = np.array([[0.0, 10.0], [1e6, 1e6], [0.0, np.inf]])  # at drop 0; far from both; drop 1 left out
+    est, std = kriged_path_loss(trend, np.ones(3, bool), dist, xy, np.ones((3, 2), bool), residual)
+    cov = np.exp(-np.array([[0.0, 10.0], [10.0, 0.0]]) / KRIGING_LENGTH_M) + KRIGING_NUGGET * np.eye(2)
+    w = np.linalg.solve(cov, np.exp(-np.array([0.0, 10.0]) / KRIGING_LENGTH_M))
+    np.testing.assert_allclose(est[0], 100.0 + w @ [6.0, -2.0])
+    assert 100.0 < est[0] < 106.0 and std[0] < std[1]
+    np.testing.assert_allclose([est[1], std[1]], [100.0, np.sqrt(1 + KRIGING_NUGGET)])
+    np.testing.assert_allclose(est[2], 100.0 + 6.0 / (1 + KRIGING_NUGGET))
+    # A drop across the map's LoS boundary correlates KRIGING_CROSS_LOS times less.
+    across, _ = kriged_path_loss(trend[:1], np.zeros(1, bool), dist[:1, :1], xy[:1, :1], np.ones((1, 1), bool),
+                                 residual[:1, :1])
+    np.testing.assert_allclose(across, 100.0 + 6.0 * KRIGING_CROSS_LOS / (1 + KRIGING_NUGGET))
 
 
 def test_first_path_ratio_separates_one_path_from_two():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from airtwin.model.baselines import (LOCAL_CANDIDATES, LOCAL_DIMS, MATCH_RADIUS_M, _knn, _nearest, bs_frame_xy,
-                                     fingerprint, fingerprint_basis, local_linear_position, matched_position,
-                                     project_fingerprints)
+                                     fingerprint, fingerprint_basis, kriging_path_loss, local_linear_position,
+                                     matched_position, project_fingerprints)
 from airtwin.model.checkpoint import load_checkpoint, save_checkpoint
 from airtwin.model.memory import SiteMemory
 from airtwin.model.train import task_batch, training_step
@@ -57,8 +57,14 @@ def test_priors_are_the_site_baselines(site):
     assert memory.cfg.position_match == "densest-linear"
     assert np.allclose(prior.numpy(), knn, atol=1e-3)  # the k-NN fingerprint baseline's estimate
     assert feats.shape == (12, 2) and torch.all(feats[:, 0] >= 0)
-    with pytest.raises(ValueError, match="serves positioning"):
-        memory.prior("los", as_tensors(csi_q))
+    logits, feats = memory.prior("los", as_tensors(csi_q))  # the k-NN vote of the 3 best matches
+    vote = stored["los"][nn[:, :3]].mean(axis=1)
+    p = (3 * vote + 0.5) / 4
+    assert np.allclose(logits.numpy(), 0.5 * np.log(p / (1 - p))[:, None] * [-1, 1], atol=1e-5)
+    assert np.array_equal(logits.numpy().argmax(axis=1), (vote > 0.5).astype(int))  # the baseline's call
+    assert np.allclose(feats.numpy(), np.stack([dist[:, 0], np.abs(2 * vote - 1)], axis=1), atol=1e-3)
+    with pytest.raises(ValueError, match="serves positioning, los, beam_selection, path_loss"):
+        memory.prior("precoding", as_tensors(csi_q))
 
     env_q = observe("env", query, 20.0, np.random.default_rng(6))
     scores, feats = memory.prior("beam_selection", as_tensors(env_q))
@@ -67,9 +73,10 @@ def test_priors_are_the_site_baselines(site):
     assert np.allclose(scores.numpy(), beam_gains_under_best(d, stored), atol=1e-4)
     assert np.allclose(scores.numpy().max(axis=1), 0.0) and np.all(scores.numpy() <= 0.0)
     assert np.allclose(feats[:, 0].numpy(), d.min(axis=1) / 10.0, atol=1e-5)
-    pl, _ = memory.prior("path_loss", as_tensors(env_q))
-    nearest = np.argsort(d, axis=1)[:, :3]
-    assert np.allclose(pl.numpy(), stored["path_loss_db"][nearest].mean(axis=1), atol=1e-3)
+    pl, feats = memory.prior("path_loss", as_tensors(env_q))  # the kriging baseline fitted on the same drops
+    assert memory.cfg.path_loss_prior == "kriging"
+    assert np.allclose(pl.numpy(), kriging_path_loss(stored, bs_frame_xy(stored), query, bs_frame_xy(query)), atol=1e-3)
+    assert np.allclose(feats[:, 0].numpy(), d.min(axis=1) / 10.0, atol=1e-5) and torch.all(feats[:, 1] > 0)
 
 
 def test_a_training_drop_never_retrieves_its_own_square(site):
@@ -99,9 +106,9 @@ def test_gates_blend_prior_and_model_and_train(site, tmp_path):
     prior, _ = memory.prior("positioning", csi_q)
     prior = rotate_by_yaw(prior, csi_q["bs_orientation_deg"][:, 0])
     own = {t: model._decode(t, model.forward(t, o)[:, :-1], o) for t, o in
-           (("positioning", csi_q), ("path_loss", env_q), ("beam_selection", env_q))}
+           (("positioning", csi_q), ("los", csi_q), ("path_loss", env_q), ("beam_selection", env_q))}
     with torch.no_grad():
-        for t in ("positioning", "path_loss", "beam_selection"):
+        for t in ("positioning", "los", "path_loss", "beam_selection"):
             model.memory_gates[t].bias.fill_(50.0)  # open
     assert torch.allclose(model.predict("positioning", csi_q), prior, atol=1e-3)
     assert torch.allclose(model.predict("path_loss", env_q), memory.prior("path_loss", env_q)[0], atol=1e-3)
@@ -110,12 +117,14 @@ def test_gates_blend_prior_and_model_and_train(site, tmp_path):
     assert BEAM_PRIOR_SCALES["gains"] == (1.0, 40.0)
     torch.testing.assert_close(model.predict("beam_selection", env_q),
                                own["beam_selection"] + weight * gains.clamp_min(-40.0) / 1.0)
+    torch.testing.assert_close(model.predict("los", csi_q), own["los"] + weight * memory.prior("los", csi_q)[0])
     with torch.no_grad():
-        for t in ("positioning", "path_loss", "beam_selection"):
+        for t in ("positioning", "los", "path_loss", "beam_selection"):
             model.memory_gates[t].bias.fill_(-50.0)  # shut
     assert torch.allclose(model.predict("positioning", csi_q), own["positioning"], atol=1e-4)
     assert torch.allclose(model.predict("path_loss", env_q), own["path_loss"], atol=1e-4)
     assert torch.allclose(model.predict("beam_selection", env_q), own["beam_selection"], atol=1e-4)
+    assert torch.allclose(model.predict("los", csi_q), own["los"], atol=1e-4)
     assert model.predict("precoding", csi_q).shape == (12, 2, 4)  # no memory for precoding
 
     # A training step reaches the gates, with each drop's own square left out of its retrieval.
@@ -135,7 +144,9 @@ def test_gates_blend_prior_and_model_and_train(site, tmp_path):
     assert any(not torch.equal(b, p) for b, p in zip(before, gates))
     obs, target = task_batch(model, "path_loss", {k: v[:8] for k, v in stored.items()}, np.random.default_rng(1))
     assert torch.isfinite(task_loss(model, "path_loss", obs, target))
-    assert not model.uses_memory("los") and not model.uses_memory("precoding")
+    obs, target = task_batch(model, "los", {k: v[:8] for k, v in stored.items()}, np.random.default_rng(1))
+    assert torch.isfinite(task_loss(model, "los", obs, target))
+    assert model.uses_memory("los") and not model.uses_memory("precoding")
 
     # Saved and loaded with its memory: the same outputs.
     model.eval()
@@ -227,8 +238,14 @@ def test_fingerprint_kinds_and_a_memory_saved_before_them(site):
 
     saved = to_dict(memory.cfg)
     del saved["fingerprint"], saved["fingerprint_components"], saved["position_match"], saved["beam_prior"]
+    del saved["los_prior"], saved["path_loss_prior"]
     saved["fingerprint_dim"] = old.shape[1]
     legacy = SiteMemory(from_dict(SiteMemoryConfig, saved))
+    assert legacy.cfg.path_loss_prior == "mean" and not hasattr(legacy, "path_loss_trend")
+    assert legacy.cfg.tasks == ("positioning", "beam_selection", "path_loss") and not hasattr(legacy, "los")
+    assert not build("full").attach_memory(legacy).uses_memory("los")  # no LoS gate either
+    with pytest.raises(ValueError, match="serves positioning, beam_selection, path_loss"):
+        legacy.prior("los", as_tensors(csi_q))
     assert legacy.cfg.fingerprint == "magnitude" and legacy.cfg.fingerprint_components == 0
     assert legacy.cfg.position_match == "mean"  # as memories saved before the rules averaged their matches
     assert legacy.cfg.beam_prior == "lookup" and not hasattr(legacy, "beam_gain_db")  # and looked up their beams
@@ -237,6 +254,7 @@ def test_fingerprint_kinds_and_a_memory_saved_before_them(site):
         legacy.fingerprints.copy_(torch.from_numpy(fingerprint(fit, "magnitude")))
         legacy.local_xy.copy_(memory.local_xy)
         legacy.best_beam.copy_(memory.best_beam)
+        legacy.path_loss_db.copy_(memory.path_loss_db)
     nn = _knn(fingerprint(fit, "magnitude"), old, 3)
     prior, _ = legacy.prior("positioning", as_tensors(csi_q))
     np.testing.assert_allclose(prior.numpy(), bs_frame_xy(stored)[nn].mean(axis=1), atol=1e-4)
@@ -244,6 +262,8 @@ def test_fingerprint_kinds_and_a_memory_saved_before_them(site):
     d = np.linalg.norm(bs_frame_xy(query)[:, None] - bs_frame_xy(stored)[None], axis=-1)
     lookup = np.stack([-d[:, stored["best_beam"] == b].min(axis=1) for b in range(4)], axis=1)  # position lookup
     np.testing.assert_allclose(legacy.prior("beam_selection", as_tensors(env_q))[0].numpy(), lookup, atol=1e-4)
+    pl, _ = legacy.prior("path_loss", as_tensors(env_q))  # the mean of the k nearest drops' path loss
+    np.testing.assert_allclose(pl.numpy(), stored["path_loss_db"][np.argsort(d, axis=1)[:, :3]].mean(axis=1), atol=1e-3)
     with pytest.raises(ValueError, match="SiteMemoryConfig.beam_prior = 'nearest'; allowed: 'gains', 'lookup'"):
         SiteMemoryConfig(num_drops=2, fingerprint_dim=33, num_beams=4, beam_prior="nearest")
     wider = {**csi_q, "csi": np.concatenate([csi_q["csi"], csi_q["csi"]], axis=-1)}  # 16 subcarriers, not 8
