@@ -372,6 +372,10 @@ class FinetuneConfig:
     (what run folders traced before it existed hold: give 0 to resume one)."""
     seed: int = 0
     """Seed of the drops, the split, the fine-tuning batches and the pilot noise."""
+    finetune_seed: int | None = None
+    """Seed of the fine-tuning batches alone (and of the precoder switch's fitting split); default: ``seed``. Runs
+    that differ only in it share the drops, the split, the baselines and the pilot noise, so their spread is how far
+    one fine-tune lands from another."""
     site_memory: Literal["on", "off", "both"] = "on"
     """Keep the site's training drops beside the fine-tuned model as a site memory (``on``,
     :mod:`airtwin.model.memory`), fine-tune without one (``off``), or both, scored side by side (``both``)."""
@@ -396,6 +400,8 @@ class FinetuneConfig:
         check_range("FinetuneConfig.guard_m", self.guard_m, 0.0)
         check_range("FinetuneConfig.workers", self.workers, 1, 256)
         check_range("FinetuneConfig.pilot_gap_s", self.pilot_gap_s, 0.0, 0.1)
+        if self.finetune_seed is not None:
+            check_range("FinetuneConfig.finetune_seed", self.finetune_seed, 0)
         if self.site_memory not in ("on", "off", "both"):
             raise ValueError(f"FinetuneConfig.site_memory = {self.site_memory!r}; allowed: 'on', 'off', 'both'")
         check_range("FinetuneConfig.memory_lr_factor", self.memory_lr_factor, 0.0, 1000.0, low_open=True)

@@ -101,11 +101,14 @@ def site_memory(ds: AirTwinDataset, indices: np.ndarray, model, cfg: FinetuneCon
 
 
 def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarray, cfg: FinetuneConfig, seed: int,
-                   memory: bool = False, log=None):
+                   memory: bool = False, log=None, train_seed: int | None = None):
     """The checkpoint fine-tuned on ``indices`` of ``ds`` for ``cfg.steps`` steps (prefix, heads, LoRA only); with
     ``memory``, those drops become its site memory (:mod:`airtwin.model.memory`) and its gates train too, at
     ``cfg.memory_lr_factor`` times the learning rate. A ``switch-refine`` precoding head's switch is then fitted
-    on the site (:func:`airtwin.model.train.fit_precoder_switch`: on 4/5 of the drops, selected on the rest)."""
+    on the site (:func:`airtwin.model.train.fit_precoder_switch`: on 4/5 of the drops, selected on the rest).
+    ``seed`` draws the memory's pilot noise (the k-NN baseline's); ``train_seed`` (default: ``seed``) the batches and
+    the switch's fitting split."""
+    train_seed = seed if train_seed is None else train_seed
     model = load_checkpoint(checkpoint, device=cfg.device)
     if memory:
         model.attach_memory(site_memory(ds, indices, model, cfg, seed))
@@ -120,11 +123,11 @@ def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarr
     model.train()
     for step in range(cfg.steps):
         training_step(model, opt, params, ds, indices, model.cfg.tasks, cfg.batch_size,
-                      np.random.default_rng([seed, step]), where=f"fine-tune step {step + 1}")
+                      np.random.default_rng([train_seed, step]), where=f"fine-tune step {step + 1}")
     if fits_precoder_switch(model, ds):
-        order = np.random.default_rng([seed, 3]).permutation(np.asarray(indices))
+        order = np.random.default_rng([train_seed, 3]).permutation(np.asarray(indices))
         cut = len(order) * 4 // 5
-        fit_precoder_switch(model, (ds, np.sort(order[:cut])), (ds, np.sort(order[cut:])), seed=seed,
+        fit_precoder_switch(model, (ds, np.sort(order[:cut])), (ds, np.sort(order[cut:])), seed=train_seed,
                             log=log or (lambda m: None))
     model.eval()
     return model
@@ -135,7 +138,7 @@ def result_settings(cfg: FinetuneConfig, checkpoint: Path) -> dict:
     its ``config.json``, which records the sha256 of its other files), the fine-tuning settings, the split and
     the fingerprint the k-NN baseline and the memory match, how they turn matches into a position, the memory's
     beam estimate and the tasks it serves."""
-    keep = ("steps", "batch_size", "lr", "seed", "test_fraction", "cell_m", "guard_m", "site_memory",
+    keep = ("steps", "batch_size", "lr", "seed", "finetune_seed", "test_fraction", "cell_m", "guard_m", "site_memory",
             "memory_lr_factor")
     return {"checkpoint_sha256": file_sha256(Path(checkpoint) / "config.json"), **{k: getattr(cfg, k) for k in keep},
             "fingerprint": DEFAULT_FINGERPRINT, "fingerprint_components": FINGERPRINT_COMPONENTS,
@@ -192,8 +195,8 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
                 path = out / _checkpoint_name(memory)
                 if not _saved(path, n, key):
                     log(f"{path} is not of {n} drops and these settings: fine-tuning it again")
-                    _save(finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory, log=log), path, cfg,
-                          n, key)
+                    _save(finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory, log=log,
+                                         train_seed=cfg.finetune_seed), path, cfg, n, key)
             continue
         start = time.perf_counter()
         if general is None:
@@ -201,7 +204,8 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
                                            seed=cfg.seed))
         models = {"general checkpoint (zero-shot)": _to_lists(general)}
         for memory in variants:
-            model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory, log=log)
+            model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory, log=log,
+                                   train_seed=cfg.finetune_seed)
             if n == sizes[-1]:
                 _save(model, out / _checkpoint_name(memory), cfg, n, key)
             name = f"fine-tuned with site memory on {n} site drops" if memory else f"fine-tuned on {n} site drops"

@@ -18,7 +18,9 @@ Four tables:
 3. beam selection from the UE position: the position lookup against the nearest drops' beam gains
    (:func:`airtwin.phy.classical.nearest_beam_gains`): top-1, top-3 and mean SNR loss [dB];
 4. how often two drops of the training side a given distance apart share their best beam (:func:`beam_agreement`):
-   what a beam estimate from the position alone can reach from stored drops that far apart.
+   what a beam estimate from the position alone can reach from stored drops that far apart;
+5. path loss from the UE position: the mean of the k nearest drops' against the kriging of
+   :func:`airtwin.model.baselines.kriging_path_loss` (and its trend alone): RMSE [dB].
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ import torch
 from airtwin.datagen.reader import AirTwinDataset
 from airtwin.datagen.site import location_split
 from airtwin.model.baselines import (FINGERPRINT_COMPONENTS, LOCAL_CANDIDATES, _knn, _nearest, bs_frame_xy,
-                                     fingerprint, fingerprint_basis, matched_position, project_fingerprints)
+                                     fingerprint, fingerprint_basis, kriging_path_loss, matched_position,
+                                     project_fingerprints)
 from airtwin.model.config import DEFAULT_FINGERPRINT, FINGERPRINT_KINDS, POSITION_MATCHES, FinetuneConfig
 from airtwin.model.finetune import site_split
 from airtwin.phy.classical import BEAM_NEIGHBOURS, nearest_beam_gains, position_lookup_scores
@@ -53,8 +56,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the validation splits")
     args = parser.parse_args()
     ds = AirTwinDataset(args.data)
-    fields = ds.read_batch(ds.usable(), tuple(dict.fromkeys((*MODALITY_FIELDS["csi"], "best_beam", "beam_gain_db",
-                                                             "los"))))
+    fields = ds.read_batch(ds.usable(), tuple(dict.fromkeys((*MODALITY_FIELDS["csi"], *MODALITY_FIELDS["env"],
+                                                             "best_beam", "beam_gain_db", "los", "path_loss_db"))))
     xy = fields["ue_position"][:, :2].astype(np.float64)
     local = bs_frame_xy(fields)
     gains = fields["beam_gain_db"].astype(np.float64)
@@ -117,6 +120,18 @@ def main() -> None:
         same, los = pairs["same"], pairs["los"]
         print(f"| {lo:g}-{hi:g} | {len(pairs)} | {same.mean():.3f} | {same[los].mean():.3f} | {same[~los].mean():.3f} "
               f"| {pairs['loss'].mean():.2f} |", flush=True)
+
+    print("\n5. Path loss from the UE position: RMSE [dB]\n")
+    print(f"| validation split | seed | mean of the {args.k} nearest | trend alone | kriging (shipped) |")
+    print("|---|---|---|---|---|")
+    pl = fields["path_loss_db"].astype(np.float64)
+    for name, seed, fit, val in splits:
+        known, query = ({key: v[rows] for key, v in fields.items()} for rows in (fit, val))
+        trend = kriging_path_loss(known, local[fit], query, np.full_like(local[val], 1e9))  # no drop within reach
+        estimates = (pl[fit][_knn(local[fit], local[val], args.k)].mean(axis=1), trend,
+                     kriging_path_loss(known, local[fit], query, local[val]))
+        print(f"| {name} | {seed} | {' | '.join(f'{np.sqrt(np.mean((e - pl[val]) ** 2)):.2f}' for e in estimates)} |",
+              flush=True)
 
 
 DISTANCE_BINS_M = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)

@@ -350,6 +350,21 @@ def test_site_specific_protocol_end_to_end(tmp_path):
     after = dict(load_checkpoint(out / "finetuned").named_parameters())
     moved = {n for n in before if not torch.equal(before[n], after[n])}
     assert moved and all(is_finetuned(n) for n in moved)  # encoders and adapters stay frozen
+    # --finetune-seed redraws the batches alone: the memory (the baseline's pilot noise) stays, the weights move.
+    from airtwin.datagen.reader import AirTwinDataset
+    from airtwin.model.config import FinetuneConfig
+    from airtwin.model.finetune import finetune_model
+
+    cfg = FinetuneConfig(scenario="city-tiny-10001", out=str(out), steps=2, batch_size=8, cell_m=15)
+    ds = AirTwinDataset(out / "data")
+    drops = ds.usable()[:24]
+    runs = [finetune_model(tmp_path / "general", ds, drops, cfg, seed=0, memory=True, train_seed=t) for t in (None, 0, 1)]
+    weights = [dict(m.named_parameters()) for m in runs]
+    assert all(torch.equal(weights[0][n], weights[1][n]) for n in weights[0])  # the default is the split's seed
+    assert any(not torch.equal(weights[0][n], weights[2][n]) for n in weights[0])
+    assert all(torch.equal(runs[0].memory.fingerprints, m.memory.fingerprints) for m in runs[1:])
+    with pytest.raises(ValueError, match="FinetuneConfig.finetune_seed = -1"):
+        FinetuneConfig(scenario="s", out="o", finetune_seed=-1)
     remembering = load_checkpoint(out / "finetuned-memory")
     assert remembering.cfg.memory.num_drops == 24 and remembering.cfg.memory.scenario == "city-tiny-10001"
     assert all(is_finetuned(n) for n, p in remembering.named_parameters() if n.startswith("memory_"))
