@@ -68,7 +68,7 @@ from airtwin.model.baselines import (LOCAL_CANDIDATES, bs_frame_xy, fingerprint,
 from airtwin.model.config import (DEFAULT_BEAM_PRIOR, DEFAULT_FINGERPRINT, DEFAULT_PATH_LOSS_PRIOR,
                                   DEFAULT_POSITION_MATCH, SiteMemoryConfig)
 from airtwin.phy.classical import (BEAM_NEIGHBOURS, KRIGING_NEIGHBOURS, fit_path_loss_trend, kriged_path_loss,
-                                   neighbour_beam_gains, observed_line_of_sight, path_loss_trend_features,
+                                   neighbour_beam_gains, path_loss_trend_features, path_loss_trend_inputs,
                                    position_lookup_scores)
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
@@ -126,8 +126,7 @@ class SiteMemory(nn.Module):
             memory.beam_gain_db.copy_(torch.from_numpy(np.asarray(fields["beam_gain_db"], np.float32)))
             memory.path_loss_db.copy_(torch.from_numpy(np.asarray(fields["path_loss_db"], np.float32)))
             memory.los.copy_(torch.from_numpy(np.asarray(fields["los"], np.float32)))
-            map_los = observed_line_of_sight(fields)
-            d3d = np.linalg.norm(np.asarray(fields["ue_position"], np.float64) - fields["bs_position"], axis=1)
+            d3d, map_los = path_loss_trend_inputs(fields)
             trend = fit_path_loss_trend(d3d, map_los, fields["path_loss_db"])
             residual = fields["path_loss_db"] - path_loss_trend_features(d3d, map_los) @ trend
             memory.path_loss_trend.copy_(torch.from_numpy(trend))
@@ -234,8 +233,7 @@ class SiteMemory(nn.Module):
             if self.cfg.path_loss_prior == "kriging":
                 dist, idx = torch.topk(d, min(KRIGING_NEIGHBOURS, self.cfg.num_drops), dim=1, largest=False)
                 idx_np = idx.cpu().numpy()
-                query_los = observed_line_of_sight(np_obs)
-                d3d = np.linalg.norm(np.asarray(np_obs["ue_position"], np.float64) - np_obs["bs_position"], axis=1)
+                d3d, query_los = path_loss_trend_inputs(np_obs)
                 trend = path_loss_trend_features(d3d, query_los) @ self.path_loss_trend.cpu().numpy()
                 pl, std = kriged_path_loss(trend, query_los, dist.cpu().numpy(), self.local_xy.cpu().numpy()[idx_np],
                                            self.map_los.cpu().numpy()[idx_np],

@@ -12,8 +12,9 @@
 - :func:`position_lookup_scores`, :func:`neighbour_beam_gains`, :func:`nearest_beam_gains`: the best beam at a
   UE position from a table of traced or measured drops: the nearest drop's, or the beam strongest on average over
   the drops nearest it.
-- :func:`fit_path_loss_trend`, :func:`kriged_path_loss`: path loss at a UE position from a table of drops, a
-  log-distance trend per map LoS state plus the kriged residuals of the drops nearest it (a radio map).
+- :func:`path_loss_trend_inputs`, :func:`fit_path_loss_trend`, :func:`kriged_path_loss`: path loss at a UE position
+  from a table of drops, a log-distance trend per map LoS state plus the kriged residuals of the drops nearest it
+  (a radio map).
 
 Conventions are those of :mod:`airtwin.phy.beams`: ``h ∝ exp(+j 2π r_n·d)`` over the array elements
 (positions ``r_n`` in wavelengths, direction ``d`` in the array frame), ``h_k ∝ exp(-j 2π f_k τ)`` over
@@ -282,6 +283,13 @@ KRIGING_NEIGHBOURS = 64
 KRIGING_LENGTH_M = 20.0
 KRIGING_NUGGET = 0.3
 KRIGING_CROSS_LOS = 0.2
+
+
+def path_loss_trend_inputs(env: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(3D BS-UE distance [N] m, map LoS flag [N])`` of environment observations or dataset fields ``env`` (see
+    :func:`observed_line_of_sight`): what the path-loss trend reads."""
+    ue, bs = np.asarray(env["ue_position"], np.float64), np.asarray(env["bs_position"], np.float64)
+    return np.linalg.norm(ue - bs, axis=1), observed_line_of_sight(env)
 
 
 def path_loss_trend_features(d3d_m: np.ndarray, map_los: np.ndarray) -> np.ndarray:
