@@ -232,12 +232,11 @@ class SiteMemory(nn.Module):
                 return scores.float(), (-scores.amax(dim=1, keepdim=True) / 10.0).float()
             if self.cfg.path_loss_prior == "kriging":
                 dist, idx = torch.topk(d, min(KRIGING_NEIGHBOURS, self.cfg.num_drops), dim=1, largest=False)
-                idx_np = idx.cpu().numpy()
                 d3d, query_los = path_loss_trend_inputs(np_obs)
                 trend = path_loss_trend_features(d3d, query_los) @ self.path_loss_trend.cpu().numpy()
-                pl, std = kriged_path_loss(trend, query_los, dist.cpu().numpy(), self.local_xy.cpu().numpy()[idx_np],
-                                           self.map_los.cpu().numpy()[idx_np],
-                                           self.path_loss_residual_db.cpu().numpy()[idx_np])
+                pl, std = kriged_path_loss(trend, query_los, dist.cpu().numpy(), self.local_xy[idx].cpu().numpy(),
+                                           self.map_los[idx].cpu().numpy(),
+                                           self.path_loss_residual_db[idx].cpu().numpy())
                 feats = np.stack([dist[:, 0].cpu().numpy() / 10.0, std], axis=1)
                 return (torch.from_numpy(pl).float().to(dist.device),
                         torch.from_numpy(feats).float().to(dist.device))

@@ -37,7 +37,8 @@ from airtwin.model.baselines import (FINGERPRINT_COMPONENTS, LOCAL_CANDIDATES, _
                                      project_fingerprints)
 from airtwin.model.config import DEFAULT_FINGERPRINT, FINGERPRINT_KINDS, POSITION_MATCHES, FinetuneConfig
 from airtwin.model.finetune import site_split
-from airtwin.phy.classical import BEAM_NEIGHBOURS, nearest_beam_gains, position_lookup_scores
+from airtwin.phy.classical import (BEAM_NEIGHBOURS, fit_path_loss_trend, nearest_beam_gains, path_loss_trend_features,
+                                   path_loss_trend_inputs, position_lookup_scores)
 from airtwin.phy.estimation import DEFAULT_PILOT_SNR_DB
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
@@ -126,9 +127,11 @@ def main() -> None:
     print("|---|---|---|---|---|")
     pl = fields["path_loss_db"].astype(np.float64)
     for name, seed, fit, val in splits:
-        known, query = ({key: v[rows] for key, v in fields.items()} for rows in (fit, val))
-        trend = kriging_path_loss(known, local[fit], query, np.full_like(local[val], 1e9))  # no drop within reach
-        estimates = (pl[fit][_knn(local[fit], local[val], args.k)].mean(axis=1), trend,
+        known, query = ({key: fields[key][rows] for key in (*MODALITY_FIELDS["env"], "path_loss_db")}
+                        for rows in (fit, val))
+        coef = fit_path_loss_trend(*path_loss_trend_inputs(known), pl[fit])
+        estimates = (pl[fit][_knn(local[fit], local[val], args.k)].mean(axis=1),
+                     path_loss_trend_features(*path_loss_trend_inputs(query)) @ coef,
                      kriging_path_loss(known, local[fit], query, local[val]))
         print(f"| {name} | {seed} | {' | '.join(f'{np.sqrt(np.mean((e - pl[val]) ** 2)):.2f}' for e in estimates)} |",
               flush=True)
