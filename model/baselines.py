@@ -391,8 +391,7 @@ def kriging_path_loss(known: dict[str, np.ndarray], known_xy: np.ndarray, query:
     ``[N, 2]`` [m] in the BS's frame) kriged from the ``known`` drops' (fields with ``path_loss_db``, positions
     ``known_xy`` ``[M, 2]``): :func:`airtwin.phy.classical.kriged_path_loss` around a trend fitted on them."""
     (d_known, los_known), (d_query, los_query) = map(classical.path_loss_trend_inputs, (known, query))
-    coef = classical.fit_path_loss_trend(d_known, los_known, known["path_loss_db"])
-    residual = known["path_loss_db"] - classical.path_loss_trend_features(d_known, los_known) @ coef
+    coef, residual = classical.path_loss_trend_and_residuals(d_known, los_known, known["path_loss_db"])
     dist, nn = _nearest(known_xy, query_xy, min(classical.KRIGING_NEIGHBOURS, len(known_xy)))
     estimate, _ = classical.kriged_path_loss(classical.path_loss_trend_features(d_query, los_query) @ coef,
                                              los_query, dist, known_xy[nn], los_known[nn], residual[nn])

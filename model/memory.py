@@ -14,7 +14,7 @@ the nearest positions' path loss, kriged around a trend. A memory stores, for ea
   memories saved before them), the path loss [dB] and whether a LoS path exists (not in memories saved before it);
 - for the kriged path loss (not in memories saved before it): whether the height map shows the BS (the map LoS
   flag) and the path loss's residual from a log-distance trend per map LoS state [dB], with the trend's ``[4]``
-  coefficients (:func:`airtwin.phy.classical.fit_path_loss_trend`);
+  coefficients (:func:`airtwin.phy.classical.path_loss_trend_and_residuals`);
 - the square of the location split the drop lies in ``[M, 2]`` (integer indices of ``cell_m`` squares in the
   scene's frame, as :func:`airtwin.datagen.site.location_split` draws them).
 
@@ -67,8 +67,8 @@ from airtwin.model.baselines import (LOCAL_CANDIDATES, bs_frame_xy, fingerprint,
                                      project_fingerprints, scene_frame_xy)
 from airtwin.model.config import (DEFAULT_BEAM_PRIOR, DEFAULT_FINGERPRINT, DEFAULT_PATH_LOSS_PRIOR,
                                   DEFAULT_POSITION_MATCH, SiteMemoryConfig)
-from airtwin.phy.classical import (BEAM_NEIGHBOURS, KRIGING_NEIGHBOURS, fit_path_loss_trend, kriged_path_loss,
-                                   neighbour_beam_gains, path_loss_trend_features, path_loss_trend_inputs,
+from airtwin.phy.classical import (BEAM_NEIGHBOURS, KRIGING_NEIGHBOURS, kriged_path_loss, neighbour_beam_gains,
+                                   path_loss_trend_and_residuals, path_loss_trend_features, path_loss_trend_inputs,
                                    position_lookup_scores)
 from airtwin.phy.tasks import MODALITY_FIELDS, observe
 
@@ -127,8 +127,7 @@ class SiteMemory(nn.Module):
             memory.path_loss_db.copy_(torch.from_numpy(np.asarray(fields["path_loss_db"], np.float32)))
             memory.los.copy_(torch.from_numpy(np.asarray(fields["los"], np.float32)))
             d3d, map_los = path_loss_trend_inputs(fields)
-            trend = fit_path_loss_trend(d3d, map_los, fields["path_loss_db"])
-            residual = fields["path_loss_db"] - path_loss_trend_features(d3d, map_los) @ trend
+            trend, residual = path_loss_trend_and_residuals(d3d, map_los, fields["path_loss_db"])
             memory.path_loss_trend.copy_(torch.from_numpy(trend))
             memory.path_loss_residual_db.copy_(torch.from_numpy(residual.astype(np.float32)))
             memory.map_los.copy_(torch.from_numpy(map_los))

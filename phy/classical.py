@@ -12,7 +12,8 @@
 - :func:`position_lookup_scores`, :func:`neighbour_beam_gains`, :func:`nearest_beam_gains`: the best beam at a
   UE position from a table of traced or measured drops: the nearest drop's, or the beam strongest on average over
   the drops nearest it.
-- :func:`path_loss_trend_inputs`, :func:`fit_path_loss_trend`, :func:`kriged_path_loss`: path loss at a UE position
+- :func:`path_loss_trend_inputs`, :func:`fit_path_loss_trend`, :func:`path_loss_trend_and_residuals`,
+  :func:`kriged_path_loss`: path loss at a UE position
   from a table of drops, a log-distance trend per map LoS state plus the kriged residuals of the drops nearest it
   (a radio map).
 
@@ -305,6 +306,14 @@ def fit_path_loss_trend(d3d_m: np.ndarray, map_los: np.ndarray, path_loss_db: np
     coef, *_ = np.linalg.lstsq(path_loss_trend_features(d3d_m, map_los), np.asarray(path_loss_db, np.float64),
                                rcond=None)
     return coef
+
+
+def path_loss_trend_and_residuals(d3d_m: np.ndarray, map_los: np.ndarray, path_loss_db: np.ndarray
+                                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(trend coefficients [4], residuals [N] dB)`` of known drops: :func:`fit_path_loss_trend` on them, and their
+    path loss minus the trend; what :func:`kriged_path_loss` interpolates."""
+    coef = fit_path_loss_trend(d3d_m, map_los, path_loss_db)
+    return coef, np.asarray(path_loss_db, np.float64) - path_loss_trend_features(d3d_m, map_los) @ coef
 
 
 def kriged_path_loss(trend_db: np.ndarray, query_los: np.ndarray, distances: np.ndarray, neighbour_xy: np.ndarray,
