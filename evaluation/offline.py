@@ -8,29 +8,46 @@ import re
 import numpy as np
 
 from airtwin.phy.metrics import (TASK_METRICS, best_method, better, bootstrap_interval, paired_difference,
-                                 summarize)
+                                 pooled_difference, summarize)
 
 #: Columns of the tables, in order.
 COLUMNS = TASK_METRICS
 
 
 def compare(models: dict[str, dict[str, np.ndarray]], baselines: dict[str, dict[str, np.ndarray]], *,
-            seed: int = 0, num_resamples: int = 1000) -> dict:
+            pooled: dict[str, list[str]] | None = None, seed: int = 0, num_resamples: int = 1000) -> dict:
     """Summaries with intervals for every row, and model-vs-strongest-baseline differences.
 
     Args:
         models: ``{name: {metric: [N] per-sample values}}`` (all tasks of a model merged).
         baselines: the same for the baselines, on the same samples.
+        pooled: ``{name: [model names]}``: rows that pool runs of one procedure (fine-tunes that differ only in
+            their seed, at least two), scored as the runs' mean with an interval over both the test samples and
+            the runs (:func:`airtwin.phy.metrics.pooled_difference`); the runs keep their own rows.
     Returns:
         ``{"rows": {name: {metric: {"value", "low", "high"}}}, "strongest": {metric: baseline},
-        "comparisons": {model: {metric: {"baseline", "difference", "low", "high", "verdict"}}}}``.
+        "comparisons": {model: {metric: {"baseline", "difference", "low", "high", "verdict"}}},
+        "pooled": {name: [model names]}}``; the pooled rows come after the models' and before the baselines'.
+    Raises:
+        ValueError: a pooled row names a model not in ``models``, or fewer than two.
     """
+    pooled = dict(pooled or {})
+    for name, members in pooled.items():
+        unknown = [m for m in members if m not in models]
+        if unknown or len(members) < 2:
+            raise ValueError(f"compare: pooled row {name!r} of {members!r}; allowed: two or more of the models "
+                             f"({', '.join(models)})")
     rng = np.random.default_rng(seed)
     rows: dict[str, dict] = {}
     for name, samples in {**models, **baselines}.items():
         values = summarize(samples)
         ci = bootstrap_interval(samples, rng, num_resamples=num_resamples)
         rows[name] = {k: {"value": values[k], "low": ci[k][0], "high": ci[k][1]} for k in samples}
+    for name, members in pooled.items():
+        cells = pooled_difference([models[m] for m in members], None, rng, num_resamples=num_resamples)
+        rows[name] = {k: {"value": v, "low": lo, "high": hi} for k, (v, lo, hi) in cells.items()}
+    order = [*models, *pooled, *baselines]  # the pooled rows after the models, before the baselines
+    rows = {name: rows[name] for name in order}
     values = {b: {k: cell["value"] for k, cell in rows[b].items()} for b in baselines}
     strongest = {m: best for m in COLUMNS if (best := best_method(values, m)) is not None}
     comparisons: dict[str, dict] = {}
@@ -43,7 +60,15 @@ def compare(models: dict[str, dict[str, np.ndarray]], baselines: dict[str, dict[
                                   num_resamples=num_resamples)[metric]
             comparisons[name][metric] = {"baseline": base, "difference": d[0], "low": d[1], "high": d[2],
                                          "verdict": better(metric, d)}
-    return {"rows": rows, "strongest": strongest, "comparisons": comparisons}
+    for name, members in pooled.items():
+        comparisons[name] = {}
+        for metric, base in strongest.items():
+            if all(metric in models[m] for m in members):
+                d = pooled_difference([{metric: models[m][metric]} for m in members], {metric: baselines[base][metric]},
+                                      rng, num_resamples=num_resamples)[metric]
+                comparisons[name][metric] = {"baseline": base, "difference": d[0], "low": d[1], "high": d[2],
+                                             "verdict": better(metric, d)}
+    return {"rows": rows, "strongest": strongest, "comparisons": comparisons, "pooled": pooled}
 
 
 def markdown(result: dict) -> list[str]:
@@ -53,8 +78,14 @@ def markdown(result: dict) -> list[str]:
         cells = [f"{row[c]['value']:.3f} [{row[c]['low']:.3f}, {row[c]['high']:.3f}]" if c in row else "-"
                  for c in COLUMNS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    pooled = result.get("pooled", {})
+    runs = {m for members in pooled.values() for m in members}
     for model, comp in result["comparisons"].items():
-        lines += ["", f"{model} against the strongest baseline of each metric (paired bootstrap, 95 %):", "",
+        if model in runs:  # each run's own verdicts stay in the JSON; the pooled row's hold both sources of error
+            continue
+        how = (f"paired bootstrap over the test samples and Student-t over the {len(pooled[model])} runs, in "
+               "quadrature" if model in pooled else "paired bootstrap")
+        lines += ["", f"{model} against the strongest baseline of each metric ({how}, 95 %):", "",
                   "| metric | baseline | difference [95 % interval] | verdict |", "|---|---|---|---|"]
         for metric, c in comp.items():
             lines.append(f"| {metric} | {c['baseline']} | {c['difference']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] | "

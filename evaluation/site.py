@@ -20,12 +20,14 @@ def run_site_protocol(cfg: FinetuneConfig, log=print) -> dict:
     lines = [f"# Site-specific protocol: {cfg.scenario}", "",
              f"{cfg.samples} drops traced; location split: {raw['split']['train']} training and "
              f"{raw['split']['test']} test drops (squares of {cfg.cell_m:g} m, {cfg.guard_m:g} m guard). "
-             f"Fine-tuning: {cfg.steps} steps of LoRA, prefix prompts and heads. Values [95 % bootstrap interval].",
-             ""]
+             f"Fine-tuning: {cfg.steps} steps of LoRA, prefix prompts and heads"
+             + (f", {cfg.finetunes} times per size with fine-tune seeds that redraw the batches alone; a row 'mean of "
+                f"{cfg.finetunes} fine-tunes' pools them, its intervals over the test drops and the fine-tunes"
+                if cfg.finetunes > 1 else "") + ". Values [95 % bootstrap interval].", ""]
     for n, entry in sorted(raw["sizes"].items(), key=lambda kv: int(kv[0])):
         models = {k: {m: np.asarray(v) for m, v in s.items()} for k, s in entry["models"].items()}
         baselines = {k: {m: np.asarray(v) for m, v in s.items()} for k, s in entry["baselines"].items()}
-        tables[str(n)] = compare(models, baselines, seed=cfg.seed)
+        tables[str(n)] = compare(models, baselines, pooled=entry.get("pooled"), seed=cfg.seed)
         lines += [f"## {n} site training drops", "", *markdown(tables[str(n)]), ""]
     if tables:
         from airtwin.evaluation.plots import offline_comparison

@@ -376,6 +376,11 @@ class FinetuneConfig:
     """Seed of the fine-tuning batches alone (and of the precoder switch's fitting split); default: ``seed``. Runs
     that differ only in it share the drops, the split, the baselines and the pilot noise, so their spread is how far
     one fine-tune lands from another."""
+    finetunes: int = 1
+    """Fine-tunes per training size that differ only in their batches: fine-tune seeds ``finetune_seed`` (or
+    ``seed``), then that plus 1, 2, ... With 2 or more, the report pools them into one row, the mean, whose interval
+    and verdicts hold both the test drops and the spread between fine-tunes
+    (:func:`airtwin.phy.metrics.pooled_difference`); each keeps its own row too. The first is the one saved."""
     site_memory: Literal["on", "off", "both"] = "on"
     """Keep the site's training drops beside the fine-tuned model as a site memory (``on``,
     :mod:`airtwin.model.memory`), fine-tune without one (``off``), or both, scored side by side (``both``)."""
@@ -402,6 +407,7 @@ class FinetuneConfig:
         check_range("FinetuneConfig.pilot_gap_s", self.pilot_gap_s, 0.0, 0.1)
         if self.finetune_seed is not None:
             check_range("FinetuneConfig.finetune_seed", self.finetune_seed, 0)
+        check_range("FinetuneConfig.finetunes", self.finetunes, 1, 100)
         if self.site_memory not in ("on", "off", "both"):
             raise ValueError(f"FinetuneConfig.site_memory = {self.site_memory!r}; allowed: 'on', 'off', 'both'")
         check_range("FinetuneConfig.memory_lr_factor", self.memory_lr_factor, 0.0, 1000.0, low_open=True)

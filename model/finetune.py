@@ -12,14 +12,18 @@
    by learnt gates; ``both`` fine-tunes with and without one, scored side by side.
 4. Score the general checkpoint (zero-shot), each fine-tuned model and every baseline on the same test
    drops, with 95 % intervals and paired model-vs-strongest-baseline differences
-   (``OUT/results.json``, ``OUT/report.md``).
+   (``OUT/results.json``, ``OUT/report.md``). With ``--finetunes K`` (K >= 2) every size is fine-tuned K times,
+   with fine-tune seeds that redraw the batches alone, and the report adds a row of their mean whose intervals
+   hold the spread between fine-tunes as well as the test drops' (one fine-tune's paired interval holds only the
+   latter, and on the location split fine-tunes differ by more than it).
 
 Each training size's result is written as it completes (``OUT/size-N-KEY.json``, ``KEY`` a digest of the
-settings it depends on: the general checkpoint's content, the fine-tuning and split settings); a re-run with the
-same settings skips those, and one with other settings (another checkpoint, more steps) reuses the traced drops
-but not the results. The largest size's models are saved (``OUT/finetuned``, ``OUT/finetuned-memory``, their
-drops and settings key recorded); when that size was done before but the saved checkpoints are of another size
-or settings, they are fine-tuned again, so the checkpoints always match the run's largest size.
+settings it depends on: the general checkpoint's content, the fine-tuning and split settings, the fine-tune seed;
+one file per fine-tune); a re-run with the same settings skips those, and one with other settings (another checkpoint, more steps) reuses the traced drops
+but not the results. The largest size's models of the first fine-tune seed are saved (``OUT/finetuned``,
+``OUT/finetuned-memory``, their drops and settings key recorded); when that size was done before but the saved
+checkpoints are of another size or settings, they are fine-tuned again, so the checkpoints always match the run's
+largest size.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +50,9 @@ from airtwin.model.config import (DEFAULT_BEAM_PRIOR, DEFAULT_FINGERPRINT, DEFAU
 from airtwin.model.memory import MEMORY_FIELDS, SiteMemory
 from airtwin.model.numerology import adapter_for
 from airtwin.model.train import fit_precoder_switch, fits_precoder_switch, model_samples, training_step
+#: The row of the general checkpoint, zero-shot on the site's test drops.
+GENERAL = "general checkpoint (zero-shot)"
+
 
 def is_finetuned(name: str) -> bool:
     """Whether a site fine-tune updates the parameter ``name``: prefix prompts, heads, LoRA matrices and a site
@@ -165,11 +172,21 @@ def _saved(path: Path, n: int, key: str) -> bool:
     return train.get("site_train_drops") == n and train.get("settings_key") == key
 
 
+def finetune_seeds(cfg: FinetuneConfig) -> list[int | None]:
+    """The fine-tune seed of each of ``cfg.finetunes`` runs per training size: ``cfg.finetune_seed`` (None: the
+    drops' ``seed``), then ``seed + 1``, ``seed + 2``, ... from it; a run's settings (:func:`result_settings`) are
+    ``cfg``'s with its seed, so a run done alone before (``--finetune-seed S``) is found again."""
+    first = cfg.seed if cfg.finetune_seed is None else cfg.finetune_seed
+    return [cfg.finetune_seed, *(first + r for r in range(1, cfg.finetunes))]
+
+
 def site_samples(cfg: FinetuneConfig, log=print) -> dict:
     """Run the protocol's data, fine-tuning and scoring steps; per-sample values of every row.
 
     Returns ``{"split": {"train", "test"}, "sizes": {N: {"models": {name: {metric: [values]}},
-    "baselines": {...}}}}``; the test drops are the same for every row, in the same order.
+    "baselines": {...}, "pooled": {name: [model names]}}}}``; the test drops are the same for every row, in the same
+    order. With ``cfg.finetunes`` >= 2 each fine-tuned row is one per fine-tune seed (``..., fine-tune seed S``), and
+    ``pooled`` names the row that pools them (``..., mean of K fine-tunes``); else ``pooled`` is empty.
     """
     out = Path(cfg.out)
     ds, train_idx, test_idx = site_data(cfg, log)
@@ -179,42 +196,80 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
     checkpoint = Path(cfg.checkpoint) if cfg.checkpoint else default_checkpoint()
     log(f"{cfg.scenario}: {len(train_idx)} training and {len(test_idx)} test drops (location split, "
         f"{cfg.guard_m:g} m guard)")
-    general = None  # the general checkpoint's scores, computed once a size needs them
-    settings = result_settings(cfg, checkpoint)
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    cache: dict[str, dict] = {}  # the general checkpoint's scores and each size's baselines, computed once
+    runs = []  # (fine-tune seed, settings, key) per fine-tune
+    for seed in finetune_seeds(cfg):
+        settings = result_settings(replace(cfg, finetune_seed=seed), checkpoint)
+        runs.append((seed, settings, hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]))
     sizes = sorted({min(n, len(train_idx)) for n in (cfg.train_sizes or (len(train_idx),))})
     result = {"split": {"train": int(len(train_idx)), "test": int(len(test_idx))}, "sizes": {}}
     variants = {"on": (True,), "off": (False,), "both": (False, True)}[cfg.site_memory]
     for n in sizes:
-        done = out / f"size-{n}-{key}.json"
         subset = np.sort(np.random.default_rng([cfg.seed, n]).choice(train_idx, n, replace=False))
-        if done.exists():
-            result["sizes"][n] = json.loads(done.read_text())
-            log(f"{n} training drops: done before, read {done}")
-            for memory in variants if n == sizes[-1] else ():  # the checkpoints must be of this size and settings
-                path = out / _checkpoint_name(memory)
-                if not _saved(path, n, key):
-                    log(f"{path} is not of {n} drops and these settings: fine-tuning it again")
-                    _save(finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory, log=log,
-                                         train_seed=cfg.finetune_seed), path, cfg, n, key)
-            continue
-        start = time.perf_counter()
-        if general is None:
-            general = _merge(model_samples(load_checkpoint(checkpoint, device=cfg.device), ds, indices=test_idx,
-                                           seed=cfg.seed))
-        models = {"general checkpoint (zero-shot)": _to_lists(general)}
-        for memory in variants:
-            model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory, log=log,
-                                   train_seed=cfg.finetune_seed)
-            if n == sizes[-1]:
-                _save(model, out / _checkpoint_name(memory), cfg, n, key)
-            name = f"fine-tuned with site memory on {n} site drops" if memory else f"fine-tuned on {n} site drops"
-            models[name] = _to_lists(_merge(model_samples(model, ds, indices=test_idx, seed=cfg.seed)))
-        base = baseline_samples(ds, ds, train_indices=subset, test_indices=test_idx, max_train=None, seed=cfg.seed)
-        entry = {"models": models,
-                 "baselines": {k: _to_lists(v) for k, v in base.items()},
-                 "seconds": time.perf_counter() - start, "settings": settings}
-        write_atomic(done, json.dumps(entry).encode())
-        result["sizes"][n] = entry
-        log(f"{n} training drops: fine-tuned and scored in {entry['seconds']:.0f} s")
+        entries = []
+        for r, (seed, settings, key) in enumerate(runs):
+            done = out / f"size-{n}-{key}.json"
+            if done.exists():
+                entries.append(json.loads(done.read_text()))
+                log(f"{n} training drops{_run_label(cfg, seed)}: done before, read {done}")
+                for memory in variants if n == sizes[-1] and r == 0 else ():  # the saved checkpoints: this size's
+                    path = out / _checkpoint_name(memory)
+                    if not _saved(path, n, key):
+                        log(f"{path} is not of {n} drops and these settings: fine-tuning it again")
+                        _save(finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory, log=log,
+                                             train_seed=seed), path, cfg, n, key)
+                continue
+            start = time.perf_counter()
+            if entries:  # an earlier fine-tune of this size scored them already
+                cache.setdefault("general", entries[0]["models"][GENERAL])
+                cache.setdefault(n, entries[0]["baselines"])
+            if "general" not in cache:
+                cache["general"] = _to_lists(_merge(model_samples(load_checkpoint(checkpoint, device=cfg.device), ds,
+                                                                  indices=test_idx, seed=cfg.seed)))
+            models = {GENERAL: cache["general"]}
+            for memory in variants:
+                model = finetune_model(checkpoint, ds, subset, cfg, seed=cfg.seed, memory=memory, log=log,
+                                       train_seed=seed)
+                if n == sizes[-1] and r == 0:
+                    _save(model, out / _checkpoint_name(memory), cfg, n, key)
+                models[_model_name(memory, n)] = _to_lists(_merge(model_samples(model, ds, indices=test_idx,
+                                                                                seed=cfg.seed)))
+            if n not in cache:
+                cache[n] = {k: _to_lists(v) for k, v in baseline_samples(
+                    ds, ds, train_indices=subset, test_indices=test_idx, max_train=None, seed=cfg.seed).items()}
+            entry = {"models": models, "baselines": cache[n], "seconds": time.perf_counter() - start,
+                     "settings": settings}
+            write_atomic(done, json.dumps(entry).encode())
+            entries.append(entry)
+            log(f"{n} training drops{_run_label(cfg, seed)}: fine-tuned and scored in {entry['seconds']:.0f} s")
+        result["sizes"][n] = _pool_runs(entries, [seed for seed, _, _ in runs], cfg, variants, n)
     return result
+
+
+def _model_name(memory: bool, n: int) -> str:
+    return f"fine-tuned with site memory on {n} site drops" if memory else f"fine-tuned on {n} site drops"
+
+
+def _run_label(cfg: FinetuneConfig, seed: int | None) -> str:
+    return f", fine-tune seed {cfg.seed if seed is None else seed}" if cfg.finetunes > 1 else ""
+
+
+def _pool_runs(entries: list[dict], seeds: list[int | None], cfg: FinetuneConfig, variants: tuple[bool, ...],
+               n: int) -> dict:
+    """One size's entry from its fine-tunes' (:func:`site_samples`): one fine-tune's as it is; several, each
+    fine-tuned row renamed by its seed and a pooled row naming them (the general checkpoint's row and the
+    baselines are the first's: no fine-tune seed changes them)."""
+    if len(entries) == 1:
+        return {**entries[0], "pooled": {}}
+    first = entries[0]
+    models = {GENERAL: first["models"][GENERAL]}
+    pooled = {}
+    for memory in variants:
+        name = _model_name(memory, n)
+        members = []
+        for entry, seed in zip(entries, seeds):
+            members.append(f"{name}, fine-tune seed {cfg.seed if seed is None else seed}")
+            models[members[-1]] = entry["models"][name]
+        pooled[f"{name}, mean of {len(entries)} fine-tunes"] = members
+    return {"models": models, "baselines": first["baselines"], "pooled": pooled,
+            "seconds": sum(e["seconds"] for e in entries), "settings": first["settings"]}

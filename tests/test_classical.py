@@ -148,6 +148,37 @@ def test_bootstrap_intervals_and_paired_differences():
     assert better("beam_top1", same) == "not distinguishable"
 
 
+def test_pooled_runs_hold_the_test_samples_and_the_spread_between_runs():
+    from scipy import stats
+
+    from airtwin.phy.metrics import better, paired_difference, pooled_difference
+
+    rng = np.random.default_rng(0)
+    err = rng.exponential(10.0, 400)
+    base = {"pos_median_m": err}
+    # Identical runs: no spread between them, so the interval is the paired bootstrap's, resample for resample.
+    same = pooled_difference([{"pos_median_m": err + 1.0}] * 3, base, np.random.default_rng(5), num_resamples=300)
+    one = paired_difference({"pos_median_m": err + 1.0}, base, np.random.default_rng(5), num_resamples=300)
+    assert same["pos_median_m"] == pytest.approx(one["pos_median_m"])
+    # Runs shifted by -2, 0, +2 m: the mean shift is 0, and each side adds the Student-t half-width in quadrature.
+    runs = [{"pos_median_m": err + 1.0 + shift} for shift in (-2.0, 0.0, 2.0)]
+    mean, low, high = pooled_difference(runs, base, np.random.default_rng(5), num_resamples=300)["pos_median_m"]
+    spread = stats.t.ppf(0.975, 2) * 2.0 / np.sqrt(3)
+    _, b_low, b_high = one["pos_median_m"]
+    assert mean == pytest.approx(1.0)
+    assert low == pytest.approx(1.0 - np.hypot(1.0 - b_low, spread))
+    assert high == pytest.approx(1.0 + np.hypot(b_high - 1.0, spread))
+    assert better("pos_median_m", one["pos_median_m"]) == "worse"  # one run alone: worse by 1 m
+    assert better("pos_median_m", (mean, low, high)) == "not distinguishable"  # runs 2 m apart: not known
+    # Without a reference: the runs' mean metric and its interval.
+    value, low, high = pooled_difference(runs, None, np.random.default_rng(5), num_resamples=300)["pos_median_m"]
+    assert value == pytest.approx(np.median(err) + 1.0) and low < value - spread < value + spread < high
+    with pytest.raises(ValueError, match="1 run\\(s\\); allowed: 2 or more"):
+        pooled_difference(runs[:1], base, rng)
+    with pytest.raises(ValueError, match="lengths \\[399, 400\\]"):
+        pooled_difference([runs[0], {"pos_median_m": err[1:]}], None, rng)
+
+
 def test_smoothed_eigen_precoders_span_subband_and_wideband():
     from airtwin.phy.beams import eigen_precoders, sgcs
 

@@ -190,6 +190,39 @@ def test_ablation_rows_are_pooled_over_seeds_with_t_intervals():
         across_seeds({"rows": rows}, reference="te")
 
 
+def test_a_comparison_pools_runs_of_one_procedure_into_a_row_with_its_own_verdicts():
+    import numpy as np
+
+    from airtwin.evaluation.offline import compare, markdown
+
+    rng = np.random.default_rng(0)
+    truth_err = rng.exponential(5.0, 300)
+    runs = {f"tuned, seed {s}": {"pos_median_m": truth_err * f, "beam_top1": (rng.random(300) < 0.8).astype(float)}
+            for s, f in enumerate((0.9, 1.0, 1.1))}
+    models = {"general": {"pos_median_m": truth_err * 3, "beam_top1": (rng.random(300) < 0.5).astype(float)}, **runs}
+    baselines = {"k-NN": {"pos_median_m": truth_err * 2}, "lookup": {"beam_top1": (rng.random(300) < 0.6).astype(float)}}
+    pooled = {"tuned, mean of 3": list(runs)}
+    result = compare(models, baselines, pooled=pooled, num_resamples=200)
+    assert list(result["rows"]) == ["general", *runs, "tuned, mean of 3", "k-NN", "lookup"]
+    cell = result["rows"]["tuned, mean of 3"]["pos_median_m"]
+    assert cell["value"] == pytest.approx(np.mean([result["rows"][r]["pos_median_m"]["value"] for r in runs]))
+    assert cell["low"] < cell["value"] < cell["high"]
+    verdict = result["comparisons"]["tuned, mean of 3"]["pos_median_m"]
+    assert verdict["baseline"] == "k-NN" and verdict["verdict"] == "better"
+    assert result["pooled"] == pooled and set(result["comparisons"]) == {"general", *runs, "tuned, mean of 3"}
+    text = "\n".join(markdown(result))
+    assert "tuned, mean of 3 against the strongest baseline of each metric (paired bootstrap over the test samples " \
+           "and Student-t over the 3 runs, in quadrature, 95 %)" in text
+    assert "tuned, seed 1 against" not in text and "general against the strongest baseline" in text  # runs: rows only
+    # Without pooled rows, nothing changes: the same draws give the same table.
+    plain = compare(models, baselines, num_resamples=200)
+    assert plain["rows"]["tuned, seed 0"] == result["rows"]["tuned, seed 0"] and plain["pooled"] == {}
+    with pytest.raises(ValueError, match="pooled row 'x' of \\['tuned, seed 0'\\]; allowed: two or more"):
+        compare(models, baselines, pooled={"x": ["tuned, seed 0"]})
+    with pytest.raises(ValueError, match="pooled row 'y'"):
+        compare(models, baselines, pooled={"y": ["tuned, seed 0", "nobody"]})
+
+
 def test_tables_of_one_test_set_merge_and_others_are_refused():
     from airtwin.evaluation.offline import across_seeds, merge_results
 

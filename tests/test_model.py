@@ -408,6 +408,24 @@ def test_site_specific_protocol_end_to_end(tmp_path):
     assert main(more) == 0
     results = [json.loads(p.read_text()) for p in sorted(out.glob("size-24-*.json"))]
     assert sorted(r["settings"]["steps"] for r in results if r["settings"]["site_memory"] == "both") == [2, 3]
+    # --finetunes 2: the first fine-tune (seed 0) was done before and is read; seed 1 is new, and a row pools both.
+    single = json.loads((out / "results.json").read_text())
+    assert main(with_sizes("24") + ["--finetunes", "2"]) == 0
+    assert len(list(out.glob("size-24-*.json"))) == len(results) + 1
+    table = json.loads((out / "results.json").read_text())["sizes"]["24"]
+    name = "fine-tuned with site memory on 24 site drops"
+    runs = [f"{name}, fine-tune seed {s}" for s in (0, 1)]
+    assert table["pooled"] == {f"{name}, mean of 2 fine-tunes": runs} and set(runs) <= set(table["rows"])
+    assert name not in table["rows"] and table["rows"]["k-NN fingerprint"] == single["sizes"]["24"]["rows"]["k-NN fingerprint"]
+    pooled = table["rows"][f"{name}, mean of 2 fine-tunes"]["beam_top1"]
+    assert pooled["value"] == pytest.approx(np.mean([table["rows"][r]["beam_top1"]["value"] for r in runs]))
+    assert table["comparisons"][f"{name}, mean of 2 fine-tunes"]["beam_top1"]["verdict"] in (
+        "better", "worse", "not distinguishable")
+    report = (out / "report.md").read_text()
+    assert "mean of 2 fine-tunes against the strongest baseline" in report and f"{runs[1]} against" not in report
+    assert load_checkpoint(out / "finetuned-memory").cfg.memory.num_drops == 24  # the first fine-tune's, saved
+    with pytest.raises(ValueError, match="FinetuneConfig.finetunes = 0"):
+        FinetuneConfig(scenario="s", out="o", finetunes=0)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.25])
