@@ -19,8 +19,8 @@
 
 Each training size's result is written as it completes (``OUT/size-N-KEY.json``, ``KEY`` a digest of the
 settings it depends on: the general checkpoint's content, the fine-tuning and split settings, the fine-tune seed;
-one file per fine-tune); a re-run with the same settings skips those, and one with other settings (another checkpoint, more steps) reuses the traced drops
-but not the results. The largest size's models of the first fine-tune seed are saved (``OUT/finetuned``,
+one file per fine-tune); a re-run with the same settings skips those, and one with other settings (another
+checkpoint, more steps) reuses the traced drops but not the results. The largest size's models of the first fine-tune seed are saved (``OUT/finetuned``,
 ``OUT/finetuned-memory``, their drops and settings key recorded); when that size was done before but the saved
 checkpoints are of another size or settings, they are fine-tuned again, so the checkpoints always match the run's
 largest size.

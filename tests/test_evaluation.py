@@ -200,7 +200,8 @@ def test_a_comparison_pools_runs_of_one_procedure_into_a_row_with_its_own_verdic
     runs = {f"tuned, seed {s}": {"pos_median_m": truth_err * f, "beam_top1": (rng.random(300) < 0.8).astype(float)}
             for s, f in enumerate((0.9, 1.0, 1.1))}
     models = {"general": {"pos_median_m": truth_err * 3, "beam_top1": (rng.random(300) < 0.5).astype(float)}, **runs}
-    baselines = {"k-NN": {"pos_median_m": truth_err * 2}, "lookup": {"beam_top1": (rng.random(300) < 0.6).astype(float)}}
+    baselines = {"k-NN": {"pos_median_m": truth_err * 2},
+                 "lookup": {"beam_top1": (rng.random(300) < 0.6).astype(float)}}
     pooled = {"tuned, mean of 3": list(runs)}
     result = compare(models, baselines, pooled=pooled, num_resamples=200)
     assert list(result["rows"]) == ["general", *runs, "tuned, mean of 3", "k-NN", "lookup"]
