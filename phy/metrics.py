@@ -179,11 +179,13 @@ def paired_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rng: n
     return out
 
 
-def pooled_difference(runs: list[dict[str, np.ndarray]], b: dict[str, np.ndarray] | None, rng: np.random.Generator,
-                      *, num_resamples: int = 1000, level: float = 0.95) -> dict[str, tuple[float, float, float]]:
+def pooled_difference(runs: list[dict[str, np.ndarray]],
+                      b: dict[str, np.ndarray] | list[dict[str, np.ndarray]] | None, rng: np.random.Generator, *,
+                      num_resamples: int = 1000, level: float = 0.95) -> dict[str, tuple[float, float, float]]:
     """The mean over ``K >= 2`` runs of one stochastic procedure (fine-tunes that differ only in their seed) of
-    ``metric(run) - metric(b)`` on the same samples (``b`` None: of ``metric(run)``), with an interval that holds
-    both sources of error: the test samples and the runs.
+    ``metric(run) - metric(b)`` on the same samples (``b`` None: of ``metric(run)``; ``b`` a list of K runs of
+    another procedure: of ``metric(run_i) - metric(b_i)``, paired run by run, as two procedures fine-tuned with the
+    same seeds), with an interval that holds both sources of error: the test samples and the runs.
 
     - Samples: the paired percentile bootstrap of the runs' mean (every run and ``b`` resampled with the same
       indices), as :func:`paired_difference` does for one run.
@@ -196,30 +198,37 @@ def pooled_difference(runs: list[dict[str, np.ndarray]], b: dict[str, np.ndarray
     Returns ``{metric: (mean, low, high)}``, for the metrics every run (and ``b``) has.
 
     Raises:
-        ValueError: fewer than two runs, or runs of different lengths.
+        ValueError: fewer than two runs, a list ``b`` of another length, or runs of different lengths.
     """
     from scipy import stats
 
     if len(runs) < 2:
         raise ValueError(f"pooled_difference: {len(runs)} run(s); allowed: 2 or more (with one, paired_difference)")
-    keys = [k for k in runs[0] if all(k in r for r in runs) and (b is None or k in b)]
-    lengths = {len(r[k]) for r in runs for k in keys} | ({len(b[k]) for k in keys} if b is not None else set())
+    if isinstance(b, list) and len(b) != len(runs):
+        raise ValueError(f"pooled_difference: {len(runs)} runs against {len(b)}; allowed: one reference per run")
+    refs = b if isinstance(b, list) else [b] * len(runs)  # the reference of each run (None: none)
+    keys = [k for k in runs[0] if all(k in r for r in runs) and all(ref is None or k in ref for ref in refs)]
+    lengths = {len(r[k]) for r in (*runs, *(ref for ref in refs if ref is not None)) for k in keys}
     if len(lengths) > 1:
         raise ValueError(f"pooled_difference: per-sample values of lengths {sorted(lengths)}; allowed: one test set")
     n, k_runs = (lengths.pop() if lengths else 0), len(runs)
-    base = (lambda k, idx: METRICS[k].reduce(b[k][idx])) if b is not None else (lambda k, idx: 0.0)  # noqa: E731
+
+    def per_run(k: str, idx: np.ndarray) -> np.ndarray:  # [K] metric(run_i) - metric(reference_i) on idx
+        return np.array([METRICS[k].reduce(run[k][idx]) - (METRICS[k].reduce(ref[k][idx]) if ref is not None else 0.0)
+                         for run, ref in zip(runs, refs)])
+
     boot = {k: np.empty(num_resamples) for k in keys}
     for r, idx in enumerate(_resample_indices(n, None, rng, num_resamples)):
         for k in keys:
-            boot[k][r] = np.mean([METRICS[k].reduce(run[k][idx]) for run in runs]) - base(k, idx)
+            boot[k][r] = per_run(k, idx).mean()
     q = (1 - level) / 2
     t = float(stats.t.ppf(1 - q, k_runs - 1))
     everything = np.arange(n)
     out = {}
     for k in keys:
-        per_run = np.array([METRICS[k].reduce(run[k]) for run in runs]) - base(k, everything)
-        mean = float(per_run.mean())
-        spread = t * float(per_run.std(ddof=1)) / np.sqrt(k_runs)
+        per_run_k = per_run(k, everything)
+        mean = float(per_run_k.mean())
+        spread = t * float(per_run_k.std(ddof=1)) / np.sqrt(k_runs)
         below = max(mean - float(np.quantile(boot[k], q)), 0.0)
         above = max(float(np.quantile(boot[k], 1 - q)) - mean, 0.0)
         out[k] = (mean, mean - float(np.hypot(below, spread)), mean + float(np.hypot(above, spread)))

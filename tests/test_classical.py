@@ -173,6 +173,13 @@ def test_pooled_runs_hold_the_test_samples_and_the_spread_between_runs():
     # Without a reference: the runs' mean metric and its interval.
     value, low, high = pooled_difference(runs, None, np.random.default_rng(5), num_resamples=300)["pos_median_m"]
     assert value == pytest.approx(np.median(err) + 1.0) and low < value - spread < value + spread < high
+    # Against another procedure's runs, paired run by run: the mean of the per-run differences.
+    others = [{"pos_median_m": err + 1.0 + shift} for shift in (-1.0, 0.0, 1.0)]
+    mean, low, high = pooled_difference(runs, others, np.random.default_rng(5), num_resamples=300)["pos_median_m"]
+    spread = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)  # differences -1, 0, +1 m, identical on every resample
+    assert (mean, low, high) == (pytest.approx(0.0), pytest.approx(-spread), pytest.approx(spread))
+    with pytest.raises(ValueError, match="3 runs against 2; allowed: one reference per run"):
+        pooled_difference(runs, others[:2], rng)
     with pytest.raises(ValueError, match="1 run\\(s\\); allowed: 2 or more"):
         pooled_difference(runs[:1], base, rng)
     with pytest.raises(ValueError, match="lengths \\[399, 400\\]"):
