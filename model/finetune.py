@@ -20,10 +20,10 @@
 Each training size's result is written as it completes (``OUT/size-N-KEY.json``, ``KEY`` a digest of the
 settings it depends on: the general checkpoint's content, the fine-tuning and split settings, the fine-tune seed;
 one file per fine-tune); a re-run with the same settings skips those, and one with other settings (another
-checkpoint, more steps) reuses the traced drops but not the results. The largest size's models of the first fine-tune seed are saved (``OUT/finetuned``,
-``OUT/finetuned-memory``, their drops and settings key recorded); when that size was done before but the saved
-checkpoints are of another size or settings, they are fine-tuned again, so the checkpoints always match the run's
-largest size.
+checkpoint, more steps) reuses the traced drops but not the results. The largest size's models of the first
+fine-tune seed are saved (``OUT/finetuned``, ``OUT/finetuned-memory``, their drops and settings key recorded); when
+that size was done before but the saved checkpoints are of another size or settings, they are fine-tuned again, so
+the checkpoints always match the run's largest size.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from airtwin.model.config import (DEFAULT_BEAM_PRIOR, DEFAULT_FINGERPRINT, DEFAU
 from airtwin.model.memory import MEMORY_FIELDS, SiteMemory
 from airtwin.model.numerology import adapter_for
 from airtwin.model.train import fit_precoder_switch, fits_precoder_switch, model_samples, training_step
+
 #: The row of the general checkpoint, zero-shot on the site's test drops.
 GENERAL = "general checkpoint (zero-shot)"
 
@@ -115,7 +116,7 @@ def finetune_model(checkpoint: str | Path, ds: AirTwinDataset, indices: np.ndarr
     on the site (:func:`airtwin.model.train.fit_precoder_switch`: on 4/5 of the drops, selected on the rest).
     ``seed`` draws the memory's pilot noise (the k-NN baseline's); ``train_seed`` (default: ``seed``) the batches and
     the switch's fitting split."""
-    train_seed = seed if train_seed is None else train_seed
+    train_seed = train_seed_of(seed, train_seed)
     model = load_checkpoint(checkpoint, device=cfg.device)
     if memory:
         model.attach_memory(site_memory(ds, indices, model, cfg, seed))
@@ -172,11 +173,17 @@ def _saved(path: Path, n: int, key: str) -> bool:
     return train.get("site_train_drops") == n and train.get("settings_key") == key
 
 
+def train_seed_of(seed: int, finetune_seed: int | None) -> int:
+    """The seed of a fine-tune's batches: ``finetune_seed``, or the drops' ``seed`` where it is None (the default,
+    as settings record it)."""
+    return seed if finetune_seed is None else finetune_seed
+
+
 def finetune_seeds(cfg: FinetuneConfig) -> list[int | None]:
     """The fine-tune seed of each of ``cfg.finetunes`` runs per training size: ``cfg.finetune_seed`` (None: the
     drops' ``seed``), then ``seed + 1``, ``seed + 2``, ... from it; a run's settings (:func:`result_settings`) are
     ``cfg``'s with its seed, so a run done alone before (``--finetune-seed S``) is found again."""
-    first = cfg.seed if cfg.finetune_seed is None else cfg.finetune_seed
+    first = train_seed_of(cfg.seed, cfg.finetune_seed)
     return [cfg.finetune_seed, *(first + r for r in range(1, cfg.finetunes))]
 
 
@@ -232,7 +239,7 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
                                        train_seed=seed)
                 if n == sizes[-1] and r == 0:
                     _save(model, out / _checkpoint_name(memory), cfg, n, key)
-                models[_model_name(memory, n)] = _to_lists(_merge(model_samples(model, ds, indices=test_idx,
+                models[model_row_name(memory, n)] = _to_lists(_merge(model_samples(model, ds, indices=test_idx,
                                                                                 seed=cfg.seed)))
             if n not in cache:
                 cache[n] = {k: _to_lists(v) for k, v in baseline_samples(
@@ -246,12 +253,13 @@ def site_samples(cfg: FinetuneConfig, log=print) -> dict:
     return result
 
 
-def _model_name(memory: bool, n: int) -> str:
+def model_row_name(memory: bool, n: int) -> str:
+    """The row of one fine-tune of ``n`` site drops, with a site memory or without one, in a size's result."""
     return f"fine-tuned with site memory on {n} site drops" if memory else f"fine-tuned on {n} site drops"
 
 
 def _run_label(cfg: FinetuneConfig, seed: int | None) -> str:
-    return f", fine-tune seed {cfg.seed if seed is None else seed}" if cfg.finetunes > 1 else ""
+    return f", fine-tune seed {train_seed_of(cfg.seed, seed)}" if cfg.finetunes > 1 else ""
 
 
 def _pool_runs(entries: list[dict], seeds: list[int | None], cfg: FinetuneConfig, variants: tuple[bool, ...],
@@ -265,10 +273,10 @@ def _pool_runs(entries: list[dict], seeds: list[int | None], cfg: FinetuneConfig
     models = {GENERAL: first["models"][GENERAL]}
     pooled = {}
     for memory in variants:
-        name = _model_name(memory, n)
+        name = model_row_name(memory, n)
         members = []
         for entry, seed in zip(entries, seeds):
-            members.append(f"{name}, fine-tune seed {cfg.seed if seed is None else seed}")
+            members.append(f"{name}, fine-tune seed {train_seed_of(cfg.seed, seed)}")
             models[members[-1]] = entry["models"][name]
         pooled[f"{name}, mean of {len(entries)} fine-tunes"] = members
     return {"models": models, "baselines": first["baselines"], "pooled": pooled,

@@ -206,16 +206,17 @@ def pooled_difference(runs: list[dict[str, np.ndarray]],
         raise ValueError(f"pooled_difference: {len(runs)} run(s); allowed: 2 or more (with one, paired_difference)")
     if isinstance(b, list) and len(b) != len(runs):
         raise ValueError(f"pooled_difference: {len(runs)} runs against {len(b)}; allowed: one reference per run")
-    refs = b if isinstance(b, list) else [b] * len(runs)  # the reference of each run (None: none)
-    keys = [k for k in runs[0] if all(k in r for r in runs) and all(ref is None or k in ref for ref in refs)]
-    lengths = {len(r[k]) for r in (*runs, *(ref for ref in refs if ref is not None)) for k in keys}
+    refs = b if isinstance(b, list) else [] if b is None else [b]  # one per run, one for all, or none
+    keys = [k for k in runs[0] if all(k in r for r in (*runs, *refs))]
+    lengths = {len(r[k]) for r in (*runs, *refs) for k in keys}
     if len(lengths) > 1:
         raise ValueError(f"pooled_difference: per-sample values of lengths {sorted(lengths)}; allowed: one test set")
     n, k_runs = (lengths.pop() if lengths else 0), len(runs)
 
     def per_run(k: str, idx: np.ndarray) -> np.ndarray:  # [K] metric(run_i) - metric(reference_i) on idx
-        return np.array([METRICS[k].reduce(run[k][idx]) - (METRICS[k].reduce(ref[k][idx]) if ref is not None else 0.0)
-                         for run, ref in zip(runs, refs)])
+        reduce = METRICS[k].reduce
+        own = np.array([reduce(run[k][idx]) for run in runs])
+        return own - np.array([reduce(ref[k][idx]) for ref in refs]) if refs else own  # one reference: reduced once
 
     boot = {k: np.empty(num_resamples) for k in keys}
     for r, idx in enumerate(_resample_indices(n, None, rng, num_resamples)):

@@ -18,31 +18,28 @@ from pathlib import Path
 
 import numpy as np
 
+from airtwin.model.finetune import model_row_name, train_seed_of
 from airtwin.phy.metrics import METRICS, TASK_METRICS, better, pooled_difference
 
 
 def fine_tunes(run: str | Path, size: int | None, rows: str) -> tuple[int, dict[int, dict], dict]:
     """``(size, {fine-tune seed: {metric: [N] values}}, baselines)`` of one run folder's fine-tuned rows (``rows``:
     ``"memory"`` or ``"plain"``) at ``size`` training drops (default: its largest)."""
-    entries = [json.loads(p.read_text()) for p in sorted(Path(run).glob("size-*.json"))]
-    if not entries:
-        raise ValueError(f"{run}: no size-N-KEY.json files (an airtwin finetune run folder?)")
     by_size: dict[int, list[dict]] = {}
-    for entry in entries:
-        wanted = (m for m in entry["models"] if m.startswith("fine-tuned") and ("memory" in m) == (rows == "memory"))
-        name = next(wanted, None)
-        if name is not None:
-            by_size.setdefault(int(name.split(" on ")[1].split()[0]), []).append({**entry, "row": name})
+    for path in sorted(Path(run).glob("size-*.json")):  # size-N-KEY.json, one per fine-tune
+        n = int(path.name.split("-")[1])
+        entry = json.loads(path.read_text())
+        if model_row_name(rows == "memory", n) in entry["models"]:
+            by_size.setdefault(n, []).append(entry)
     if not by_size:
-        raise ValueError(f"{run}: no {rows} fine-tuned rows (--rows memory or plain)")
+        raise ValueError(f"{run}: no size-N-KEY.json files with {rows} fine-tuned rows (an airtwin finetune run "
+                         "folder? --rows memory or plain)")
     n = max(by_size) if size is None else size
     if n not in by_size:
         raise ValueError(f"{run}: no fine-tunes of {n} drops; it has {', '.join(map(str, sorted(by_size)))}")
-    seeds = {}
-    for entry in by_size[n]:
-        s = entry["settings"]
-        seed = s["seed"] if s.get("finetune_seed") is None else s["finetune_seed"]
-        seeds[seed] = {m: np.asarray(v) for m, v in entry["models"][entry["row"]].items()}
+    row = model_row_name(rows == "memory", n)
+    seeds = {train_seed_of(e["settings"]["seed"], e["settings"].get("finetune_seed")):
+             {m: np.asarray(v) for m, v in e["models"][row].items()} for e in by_size[n]}
     return n, seeds, by_size[n][0]["baselines"]
 
 
